@@ -1,0 +1,382 @@
+/*
+ * admin.c — operator CLI: create-org, create-key, set-provider-key, set-default-provider, revoke-key,
+ * list-keys. Output is JSON on stdout (one object), errors are one line on stderr, exit codes 0/1/2.
+ *
+ * Secrets: a provider key is read from standard input only (never argv, which `ps` shows), sealed with
+ * AES-256-GCM under the provider-key data key and stored; the plaintext is wiped right after. A new API key is
+ * printed once and only its SHA-256 is stored.
+ */
+#include "admin/admin.h"
+#include "admin/control.h"
+#include "app/datadir.h"
+#include "app/gateway.h"
+#include "auth/apikey.h"
+#include "config/options.h"
+#include "core/err.h"
+#include "crypto/crypto.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <stddef.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct admin_args {
+    const char *org, *slug, *name, *role, *provider, *mode, *key, *expires_days;
+} admin_args_t;
+
+static const struct {
+    const char *flag;
+    size_t off;
+} ADMIN_FLAGS[] = {
+    {"--org", offsetof(admin_args_t, org)},           {"--slug", offsetof(admin_args_t, slug)},
+    {"--name", offsetof(admin_args_t, name)},         {"--role", offsetof(admin_args_t, role)},
+    {"--provider", offsetof(admin_args_t, provider)}, {"--mode", offsetof(admin_args_t, mode)},
+    {"--key", offsetof(admin_args_t, key)},           {"--expires-days", offsetof(admin_args_t, expires_days)},
+};
+
+void ig_admin_usage(void)
+{
+    fputs("usage: ingate admin COMMAND [options] [--data-dir DIR ...]\n"
+          "  create-org --slug SLUG [--name NAME]\n"
+          "  create-key --org ORG [--role viewer|member|admin|owner] [--name NAME] [--expires-days N]\n"
+          "  set-provider-key --org ORG --provider NAME [--mode stored|passthrough]   (key read from stdin)\n"
+          "  set-default-provider --org ORG --provider NAME\n"
+          "  revoke-key --key ID|HASH_PREFIX [--org ORG]\n"
+          "  list-keys --org ORG\n"
+          "ORG is an org slug or id. Every serve option (e.g. --data-dir) is accepted too.\n",
+          stderr);
+}
+
+static int parse_role(const char *s)
+{
+    static const char *roles[] = {"viewer", "member", "admin", "owner"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, roles[i]) == 0) return i;
+    return -1;
+}
+
+static const char *role_name(int r)
+{
+    static const char *roles[] = {"viewer", "member", "admin", "owner"};
+    return r >= 0 && r < 4 ? roles[r] : "unknown";
+}
+
+static int find_org(ig_store_t *st, const char *ref, ig_org_t *org)
+{
+    int rc = ig_store_org_get_by_slug(st, ref, org);
+    if (rc == IG_ENOTFOUND || rc == IG_EINVAL) rc = ig_store_org_get(st, ref, org);
+    if (rc) fprintf(stderr, "ingate admin: org '%s' not found\n", ref);
+    return rc;
+}
+
+static void notify(const ig_datadir_t *dd, const char *line)
+{
+    int rc = ig_control_send(dd->control_sock, line);
+    if (rc != IG_OK && rc != IG_EUNAVAILABLE)
+        fprintf(stderr, "ingate admin: warning: the running gateway did not confirm the change\n");
+}
+
+/* Reads a secret from stdin (up to 8 KiB), trimming the final newline. */
+static int read_secret(char *buf, size_t cap, size_t *len)
+{
+    size_t n = 0;
+    while (n < cap) {
+        ssize_t r = read(STDIN_FILENO, buf + n, cap - n);
+        if (r < 0) return IG_EIO;
+        if (r == 0) break;
+        n += (size_t)r;
+    }
+    if (n == cap) return IG_ETOOBIG;
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    *len = n;
+    return n ? IG_OK : IG_EINVAL;
+}
+
+static void print_json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+int ig_admin_main(int argc, char **argv, char **envp)
+{
+    int code = 2;
+    if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "help") == 0) {
+        ig_admin_usage();
+        return argc < 1 ? 2 : 0;
+    }
+    const char *cmd = argv[0];
+    admin_args_t a = {0};
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0;
+    if (!rest) return 1;
+    for (int i = 1; i < argc; i++) {
+        bool matched = false;
+        for (size_t f = 0; f < IG_ARRAY_LEN(ADMIN_FLAGS); f++) {
+            size_t fl = strlen(ADMIN_FLAGS[f].flag);
+            const char **slot = (const char **)((char *)&a + ADMIN_FLAGS[f].off);
+            if (strcmp(argv[i], ADMIN_FLAGS[f].flag) == 0) {
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "ingate admin: %s needs a value\n", argv[i]);
+                    free(rest);
+                    return 2;
+                }
+                *slot = argv[++i];
+                matched = true;
+            } else if (strncmp(argv[i], ADMIN_FLAGS[f].flag, fl) == 0 && argv[i][fl] == '=') {
+                *slot = argv[i] + fl + 1;
+                matched = true;
+            }
+            if (matched) break;
+        }
+        if (!matched) rest[nrest++] = argv[i];
+    }
+    ig_config_t cfg;
+    ig_datadir_t dd;
+    memset(&dd, 0, sizeof dd);
+    ig_store_t *st = NULL;
+    char err[1024];
+    ig_config_init(&cfg);
+    if (ig_config_load(&cfg, nrest, rest, envp, err, sizeof err) != IG_OK) {
+        fprintf(stderr, "ingate admin: %s\n", err);
+        goto out;
+    }
+    if (ig_datadir_open(&dd, &cfg, false, err, sizeof err) != IG_OK) {
+        fprintf(stderr, "ingate admin: %s\n", err);
+        code = 1;
+        goto out;
+    }
+    int serr = 0;
+    st = ig_store_open(dd.store_url, &serr);
+    if (!st || ig_store_migrate(st) != IG_OK) {
+        fprintf(stderr, "ingate admin: cannot open the store in %s\n", dd.dir);
+        code = 1;
+        goto out;
+    }
+    code = 1;
+    ig_org_t org;
+    if (strcmp(cmd, "create-org") == 0) {
+        if (!a.slug) {
+            fprintf(stderr, "ingate admin: create-org needs --slug\n");
+            code = 2;
+            goto out;
+        }
+        int rc = ig_store_org_create(st, a.slug, a.name ? a.name : a.slug, &org);
+        if (rc == IG_ECONFLICT) {
+            fprintf(stderr, "ingate admin: an org with slug '%s' already exists\n", a.slug);
+            goto out;
+        }
+        if (rc) {
+            fprintf(stderr, "ingate admin: cannot create org: %s\n",
+                    rc == IG_EINVAL ? "slug must be 2-64 of a-z, 0-9 and -" : ig_err_message(rc));
+            goto out;
+        }
+        printf("{\"id\":\"%s\",\"slug\":", org.id);
+        print_json_str(org.slug);
+        printf(",\"name\":");
+        print_json_str(org.name);
+        printf("}\n");
+        code = 0;
+    } else if (strcmp(cmd, "create-key") == 0) {
+        if (!a.org) {
+            fprintf(stderr, "ingate admin: create-key needs --org\n");
+            code = 2;
+            goto out;
+        }
+        int role = a.role ? parse_role(a.role) : IG_STORE_ROLE_MEMBER;
+        if (role < 0) {
+            fprintf(stderr, "ingate admin: --role must be viewer, member, admin or owner\n");
+            code = 2;
+            goto out;
+        }
+        int64_t expires = 0;
+        if (a.expires_days) {
+            char *end = NULL;
+            long d = strtol(a.expires_days, &end, 10);
+            if (!end || *end || d < 1 || d > 3650) {
+                fprintf(stderr, "ingate admin: --expires-days must be 1..3650\n");
+                code = 2;
+                goto out;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            expires = ((int64_t)ts.tv_sec + d * 86400) * 1000;
+        }
+        if (find_org(st, a.org, &org)) goto out;
+        char key[IG_APIKEY_LEN + 1];
+        uint8_t hash[32];
+        char prefix[13];
+        ig_keyrec_t kr;
+        if (ig_apikey_generate(key) != IG_OK) goto out;
+        ig_apikey_hash(ig_iov(key, IG_APIKEY_LEN), hash);
+        ig_apikey_hash_prefix(hash, prefix);
+        int rc = ig_store_key_create(st, org.id, hash, prefix, a.name, role, expires, &kr);
+        if (rc) {
+            ig_wipe(key, sizeof key);
+            fprintf(stderr, "ingate admin: cannot create key: %s\n", ig_err_message(rc));
+            goto out;
+        }
+        char hex[65];
+        ig_hex_encode(hash, 32, hex);
+        char line[100];
+        snprintf(line, sizeof line, "invalidate-key %s\n", hex);
+        notify(&dd, line); /* drops a remembered "unknown" answer for this hash */
+        printf("{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"%s\",\"hash_prefix\":\"%s\",\"key\":\"%s\"}\n", kr.id,
+               org.id, role_name(role), prefix, key);
+        fflush(stdout);
+        ig_wipe(key, sizeof key);
+        code = 0;
+    } else if (strcmp(cmd, "set-provider-key") == 0 || strcmp(cmd, "set-default-provider") == 0) {
+        bool def = strcmp(cmd, "set-default-provider") == 0;
+        if (!a.org || !a.provider) {
+            fprintf(stderr, "ingate admin: %s needs --org and --provider\n", cmd);
+            code = 2;
+            goto out;
+        }
+        ig_providers_t ps;
+        if (ig_providers_build(&ps, &cfg, err, sizeof err) != IG_OK) {
+            fprintf(stderr, "ingate admin: %s\n", err);
+            goto out;
+        }
+        const ig_provider_t *p = ig_providers_find(&ps, ig_iov_str(a.provider));
+        if (!p) {
+            fprintf(stderr, "ingate admin: unknown provider '%s' (configure custom providers with `providers`)\n",
+                    a.provider);
+            code = 2;
+            goto out;
+        }
+        if (find_org(st, a.org, &org)) goto out;
+        char line[128];
+        snprintf(line, sizeof line, "invalidate-org %s\n", org.id);
+        if (def) {
+            if (ig_store_org_set_default_provider(st, org.id, p->name) != IG_OK) goto out;
+            notify(&dd, line);
+            printf("{\"org\":\"%s\",\"default_provider\":\"%s\"}\n", org.id, p->name);
+            code = 0;
+            goto out;
+        }
+        int mode = IG_STORE_AUTH_STORED;
+        if (a.mode && strcmp(a.mode, "passthrough") == 0)
+            mode = IG_STORE_AUTH_PASSTHROUGH;
+        else if (a.mode && strcmp(a.mode, "stored") != 0) {
+            fprintf(stderr, "ingate admin: --mode must be stored or passthrough\n");
+            code = 2;
+            goto out;
+        }
+        int rc;
+        if (mode == IG_STORE_AUTH_PASSTHROUGH) {
+            rc = ig_store_provider_set(st, org.id, p->name, mode, NULL, 0);
+        } else {
+            if (isatty(STDIN_FILENO)) fprintf(stderr, "Provider key for %s (input hidden is not enforced; pipe it): ", p->name);
+            char secret[8192];
+            size_t slen = 0;
+            rc = read_secret(secret, sizeof secret, &slen);
+            if (rc) {
+                ig_wipe(secret, sizeof secret);
+                fprintf(stderr, "ingate admin: provide the provider key on standard input\n");
+                code = 2;
+                goto out;
+            }
+            uint8_t dek[32];
+            char aad[160];
+            ig_buf_t blob;
+            ig_buf_init(&blob, IG_STORE_MAX_SECRET);
+            int alen = ig_provider_key_aad(org.id, p->name, aad, sizeof aad);
+            rc = ig_derive_key(dd.master, "provider-keys", dek);
+            if (rc == IG_OK && alen > 0)
+                rc = ig_seal(dek, 0, ig_iov(aad, (size_t)alen), ig_iov(secret, slen), &blob);
+            ig_wipe(secret, sizeof secret);
+            ig_wipe(dek, sizeof dek);
+            if (rc == IG_OK)
+                rc = ig_store_provider_set(st, org.id, p->name, mode, (const uint8_t *)blob.data, blob.len);
+            ig_buf_free(&blob, false);
+        }
+        if (rc) {
+            fprintf(stderr, "ingate admin: cannot store the provider key: %s\n", ig_err_message(rc));
+            goto out;
+        }
+        notify(&dd, line);
+        printf("{\"org\":\"%s\",\"provider\":\"%s\",\"auth_mode\":\"%s\"}\n", org.id, p->name,
+               mode == IG_STORE_AUTH_STORED ? "stored" : "passthrough");
+        code = 0;
+    } else if (strcmp(cmd, "revoke-key") == 0) {
+        if (!a.key) {
+            fprintf(stderr, "ingate admin: revoke-key needs --key ID|HASH_PREFIX\n");
+            code = 2;
+            goto out;
+        }
+        const char *org_id = NULL;
+        if (a.org) {
+            if (find_org(st, a.org, &org)) goto out;
+            org_id = org.id;
+        }
+        ig_keyrec_t kr;
+        int rc = ig_store_key_revoke(st, org_id, a.key, &kr);
+        if (rc == IG_ENOTFOUND) {
+            fprintf(stderr, "ingate admin: no such key\n");
+            goto out;
+        }
+        if (rc == IG_ECONFLICT) {
+            fprintf(stderr, "ingate admin: several keys match that prefix: use the key id\n");
+            goto out;
+        }
+        if (rc) {
+            fprintf(stderr, "ingate admin: cannot revoke: %s\n", ig_err_message(rc));
+            goto out;
+        }
+        char hex[65], line[100];
+        ig_hex_encode(kr.key_hash, 32, hex);
+        snprintf(line, sizeof line, "invalidate-key %s\n", hex);
+        notify(&dd, line);
+        printf("{\"id\":\"%s\",\"hash_prefix\":\"%s\",\"revoked\":true}\n", kr.id, kr.hash_prefix);
+        code = 0;
+    } else if (strcmp(cmd, "list-keys") == 0) {
+        if (!a.org) {
+            fprintf(stderr, "ingate admin: list-keys needs --org\n");
+            code = 2;
+            goto out;
+        }
+        if (find_org(st, a.org, &org)) goto out;
+        size_t cap = 10000, n = 0;
+        ig_keyrec_t *ks = calloc(cap, sizeof *ks);
+        if (!ks) goto out;
+        int rc = ig_store_key_list(st, org.id, ks, cap, &n);
+        if (rc && rc != IG_ETOOBIG) {
+            free(ks);
+            goto out;
+        }
+        printf("[");
+        for (size_t i = 0; i < n; i++) {
+            printf("%s{\"id\":\"%s\",\"hash_prefix\":\"%s\",\"role\":\"%s\",\"name\":", i ? "," : "", ks[i].id,
+                   ks[i].hash_prefix, role_name(ks[i].role));
+            print_json_str(ks[i].name);
+            printf(",\"created_at\":%lld,\"expires_at\":%lld,\"revoked\":%s}", (long long)ks[i].created_at,
+                   (long long)ks[i].expires_at, ks[i].revoked_at ? "true" : "false");
+        }
+        printf("]\n");
+        free(ks);
+        code = 0;
+    } else {
+        fprintf(stderr, "ingate admin: unknown command '%s'\n", cmd);
+        ig_admin_usage();
+        code = 2;
+    }
+out:
+    ig_store_close(st);
+    ig_datadir_clear(&dd);
+    ig_config_free(&cfg);
+    free(rest);
+    return code;
+}

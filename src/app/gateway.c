@@ -1,0 +1,297 @@
+/*
+ * gateway.c — the router and the authentication phase.
+ *
+ * Routes: /healthz and /readyz (no auth, no data), /api/... (management API: deny by default), /ui/...
+ * (dashboard), and everything else is a proxy request. Authentication runs when the headers are complete and
+ * before any body byte is read: an unauthenticated peer can only ever send IG_PREAUTH_MAX_BODY_BYTES. The key
+ * comes from X-Ingate-Key, or for SDK drop-in from "Authorization: Bearer sk-ingate-..." or
+ * "x-api-key: sk-ingate-..."; a key in the query string is refused without being echoed.
+ */
+#include "app/gateway.h"
+#include "auth/apikey.h"
+#include "core/err.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "crypto/crypto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+enum route { ROUTE_PROXY = 0, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_API, ROUTE_UI };
+
+static ig_loopctx_t *lc_of(ig_req_t *req)
+{
+    return req->srv->loop->user;
+}
+
+static bool path_is(ig_iov_t path, const char *p)
+{
+    return ig_iov_eq(path, ig_iov_str(p));
+}
+
+static bool path_under(ig_iov_t path, const char *prefix)
+{
+    ig_iov_t p = ig_iov_str(prefix); /* "/api" matches "/api" and "/api/..." */
+    return ig_iov_has_prefix(path, p) && (path.len == p.len || path.base[p.len] == '/');
+}
+
+/* A query string that carries a key: any parameter value with our prefix, or a parameter named like a key. */
+static bool query_has_key(ig_iov_t q)
+{
+    if (q.len == 0) return false;
+    if (memmem(q.base, q.len, IG_APIKEY_PREFIX, IG_APIKEY_PREFIX_LEN)) return true;
+    /* URL-encoded prefix ("sk%2Dingate-") */
+    static const char *names[] = {"x-ingate-key=", "x_ingate_key=", "ingate_key=", "api_key=", "api-key=", "apikey=",
+                                  "key=", "sk-ingate"};
+    const char *p = q.base, *end = q.base + q.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        ig_iov_t param = ig_iov(p, (size_t)(e - p));
+        for (size_t i = 0; i < IG_ARRAY_LEN(names); i++)
+            if (ig_iov_has_iprefix(param, ig_iov_str(names[i]))) return true;
+        if (memmem(param.base, param.len, "%2Dingate", 9) || memmem(param.base, param.len, "%2dingate", 9))
+            return true;
+        p = amp ? amp + 1 : end;
+    }
+    return false;
+}
+
+/* Finds the caller's ingate credential. IG_OK with *key set, IG_ENOAUTH when there is none. */
+static int find_credential(ig_req_t *req, ig_iov_t *key)
+{
+    ig_iov_t v = ig_req_header(req, IG_IOV_LIT("x-ingate-key"));
+    if (v.base) {
+        *key = ig_iov_trim(v);
+        return IG_OK;
+    }
+    v = ig_req_header(req, IG_IOV_LIT("authorization"));
+    if (v.base && ig_iov_has_iprefix(v, IG_IOV_LIT("bearer "))) {
+        ig_iov_t t = ig_iov_trim(ig_iov(v.base + 7, v.len - 7));
+        if (ig_iov_has_prefix(t, IG_IOV_LIT(IG_APIKEY_PREFIX))) {
+            *key = t;
+            return IG_OK;
+        }
+    }
+    v = ig_req_header(req, IG_IOV_LIT("x-api-key"));
+    if (v.base && ig_iov_has_prefix(ig_iov_trim(v), IG_IOV_LIT(IG_APIKEY_PREFIX))) {
+        *key = ig_iov_trim(v);
+        return IG_OK;
+    }
+    return IG_ENOAUTH;
+}
+
+static void rs_cleanup(void *arg)
+{
+    ig_reqstate_t *rs = arg;
+    if (rs->have_auth) ig_auth_release(&rs->auth);
+    rs->have_auth = false;
+}
+
+/* After authentication: role check and body allowance. */
+static int authorized(ig_req_t *req, ig_reqstate_t *rs)
+{
+    req->authenticated = true;
+    if (rs->route == ROUTE_PROXY && rs->auth.role < IG_STORE_ROLE_MEMBER) return IG_EFORBIDDEN;
+    req->body_max = rs->lc->gw->cfg->max_body_bytes;
+    return IG_OK;
+}
+
+typedef struct load_job {
+    ig_req_t *req;
+    ig_reqstate_t *rs;
+    int rc;
+    bool cancelled;
+} load_job_t;
+
+static void load_work(void *wctx, void *arg)
+{
+    ig_worker_t *w = wctx;
+    load_job_t *j = arg;
+    if (j->cancelled) return;
+    j->rc = w->st ? ig_authcache_load(w->st, j->rs->key_hash) : IG_ESTORE;
+}
+
+static void load_abort(ig_req_t *req)
+{
+    load_job_t *j = req->ctx;
+    j->cancelled = true; /* the completion will find the request gone */
+}
+
+static void load_done(void *arg)
+{
+    load_job_t *j = arg;
+    if (j->cancelled) {
+        free(j);
+        return;
+    }
+    ig_req_t *req = j->req;
+    ig_reqstate_t *rs = j->rs;
+    int rc = j->rc;
+    req->on_abort = NULL;
+    req->ctx = NULL;
+    free(j);
+    if (rc == IG_OK) {
+        rc = ig_authcache_get(rs->key_hash, ig_wall_ms(), &rs->auth);
+        if (rc == IG_EAGAIN) rc = IG_ESTORE; /* invalidated meanwhile: let the client retry */
+        if (rc == IG_OK) {
+            rs->have_auth = true;
+            rc = authorized(req, rs);
+        }
+    } else {
+        rc = IG_ESTORE;
+    }
+    if (rc == IG_ESTORE) rc = IG_EUNAVAILABLE;
+    ig_req_resume(req, rc);
+}
+
+static int authenticate(ig_req_t *req, ig_reqstate_t *rs)
+{
+    if (query_has_key(req->query)) return IG_EKEYINQUERY;
+    ig_iov_t key;
+    int rc = find_credential(req, &key);
+    if (rc) return rc;
+    if (ig_apikey_check(key) != IG_OK) return IG_EBADKEY;
+    ig_apikey_hash(key, rs->key_hash);
+    rc = ig_authcache_get(rs->key_hash, ig_wall_ms(), &rs->auth);
+    if (rc == IG_OK) {
+        rs->have_auth = true;
+        return authorized(req, rs);
+    }
+    if (rc != IG_EAGAIN) return rc;
+    load_job_t *j = calloc(1, sizeof *j);
+    if (!j) return IG_ENOMEM;
+    j->req = req;
+    j->rs = rs;
+    req->ctx = j;
+    req->on_abort = load_abort;
+    if (ig_work_submit(rs->lc->gw->pool, &rs->lc->loop, load_work, load_done, j) != IG_OK) {
+        req->on_abort = NULL;
+        req->ctx = NULL;
+        free(j);
+        return IG_EUNAVAILABLE;
+    }
+    return IG_EAGAIN;
+}
+
+static int on_headers(ig_req_t *req)
+{
+    ig_loopctx_t *lc = lc_of(req);
+    ig_reqstate_t *rs = ig_pool_calloc(req->pool, sizeof *rs);
+    if (!rs || ig_pool_cleanup_add(req->pool, rs_cleanup, rs) != IG_OK) return IG_ENOMEM;
+    rs->lc = lc;
+    req->app = rs;
+    if (path_is(req->path, "/healthz"))
+        rs->route = ROUTE_HEALTHZ;
+    else if (path_is(req->path, "/readyz"))
+        rs->route = ROUTE_READYZ;
+    else if (path_under(req->path, "/api"))
+        rs->route = ROUTE_API;
+    else if (path_under(req->path, "/ui"))
+        rs->route = ROUTE_UI;
+    else
+        rs->route = ROUTE_PROXY;
+    req->errshape = rs->route == ROUTE_PROXY ? IG_ERRSHAPE_OPENAI : IG_ERRSHAPE_FLAT;
+    if (rs->route == ROUTE_HEALTHZ || rs->route == ROUTE_READYZ || rs->route == ROUTE_UI) return IG_OK;
+    return authenticate(req, rs);
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+
+static bool method_get_or_head(ig_req_t *req)
+{
+    if (strcmp(req->method_name, "GET") == 0 || strcmp(req->method_name, "HEAD") == 0) return true;
+    static const ig_header_t allow = {IG_IOV_LIT("Allow"), IG_IOV_LIT("GET, HEAD")};
+    static const char body[] = "{\"error\":\"method not allowed\",\"error_code\":\"method_not_allowed\"}";
+    static const ig_header_t hs[] = {{IG_IOV_LIT("Content-Type"), IG_IOV_LIT("application/json")},
+                                     {IG_IOV_LIT("Allow"), IG_IOV_LIT("GET, HEAD")}};
+    (void)allow;
+    if (ig_resp_start_with_body(req, 405, hs, 2, body, sizeof body - 1) != IG_OK)
+        ig_resp_abort(req);
+    else
+        ig_resp_finish(req);
+    return false;
+}
+
+typedef struct ready_job {
+    ig_req_t *req;
+    int rc;
+    bool cancelled;
+} ready_job_t;
+
+static void ready_work(void *wctx, void *arg)
+{
+    ig_worker_t *w = wctx;
+    ready_job_t *j = arg;
+    if (j->cancelled) return;
+    j->rc = w->st ? ig_store_ping(w->st) : IG_ESTORE;
+}
+
+static void ready_abort(ig_req_t *req)
+{
+    ready_job_t *j = req->ctx;
+    j->cancelled = true;
+}
+
+static void ready_done(void *arg)
+{
+    ready_job_t *j = arg;
+    if (!j->cancelled) {
+        ig_req_t *req = j->req;
+        req->on_abort = NULL;
+        if (j->rc == IG_OK) {
+            static const char ok[] = "{\"status\":\"ready\"}";
+            ig_resp_json(req, 200, ok, sizeof ok - 1);
+        } else {
+            static const char no[] = "{\"status\":\"unavailable\",\"error_code\":\"store_unavailable\"}";
+            ig_resp_json(req, 503, no, sizeof no - 1);
+        }
+    }
+    free(j);
+}
+
+static void handle_readyz(ig_req_t *req, ig_reqstate_t *rs)
+{
+    ready_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        ig_resp_error(req, IG_ENOMEM, NULL);
+        return;
+    }
+    j->req = req;
+    req->ctx = j;
+    req->on_abort = ready_abort;
+    if (ig_work_submit(rs->lc->gw->pool, &rs->lc->loop, ready_work, ready_done, j) != IG_OK) {
+        req->on_abort = NULL;
+        free(j);
+        ig_resp_error(req, IG_EUNAVAILABLE, NULL);
+    }
+}
+
+static void on_request(ig_req_t *req)
+{
+    ig_reqstate_t *rs = req->app;
+    switch (rs->route) {
+    case ROUTE_HEALTHZ:
+        if (method_get_or_head(req)) {
+            static const char ok[] = "{\"status\":\"ok\"}";
+            ig_resp_json(req, 200, ok, sizeof ok - 1);
+        }
+        return;
+    case ROUTE_READYZ:
+        if (method_get_or_head(req)) handle_readyz(req, rs);
+        return;
+    case ROUTE_API:
+        /* authenticated; the management API routes arrive with the identity issue */
+        ig_resp_error(req, IG_ENOTFOUND, NULL);
+        return;
+    case ROUTE_UI:
+        ig_resp_error(req, IG_ENOTFOUND, NULL);
+        return;
+    case ROUTE_PROXY:
+    default:
+        ig_proxy_handle(req, rs);
+        return;
+    }
+}
+
+const ig_http_handlers_t ig_gateway_handlers = {on_headers, on_request, NULL};

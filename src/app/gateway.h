@@ -1,0 +1,58 @@
+/*
+ * gateway.h — the running gateway: its immutable settings, per-loop state, and the request router.
+ *
+ * ig_gateway_t is built once at startup and only read afterwards (config is an immutable snapshot). Each loop
+ * thread has an ig_loopctx_t: its HTTP server and its libcurl multi handle. Worker threads have an
+ * ig_worker_t with their own store handle.
+ */
+#ifndef IG_APP_GATEWAY_H
+#define IG_APP_GATEWAY_H
+
+#include "auth/authcache.h"
+#include "config/options.h"
+#include "http/http.h"
+#include "net/loop.h"
+#include "proxy/provider.h"
+#include "proxy/upstream.h"
+#include "store/store.h"
+
+typedef struct ig_gateway {
+    const ig_config_t *cfg;
+    ig_providers_t providers;
+    uint8_t provider_dek[32]; /* data-encryption key for provider keys, derived from the master key */
+    ig_workpool_t *pool;
+    char store_url[4200];
+} ig_gateway_t;
+
+typedef struct ig_loopctx {
+    ig_loop_t loop;
+    ig_http_server_t http;
+    ig_upstream_t *up;
+    ig_gateway_t *gw;
+} ig_loopctx_t;
+
+typedef struct ig_worker {
+    ig_store_t *st;
+    int index;
+} ig_worker_t;
+
+/* Per-request state shared by the auth phase and its handlers (lives in the request pool). */
+typedef struct ig_reqstate {
+    ig_loopctx_t *lc;
+    ig_auth_t auth;
+    bool have_auth;
+    uint8_t key_hash[32];
+    int route; /* enum route */
+    void *handler; /* the handler's own state */
+} ig_reqstate_t;
+
+/* HTTP handlers for ig_http_server_init (ctx = ig_loopctx_t via req->srv->loop->user). */
+extern const ig_http_handlers_t ig_gateway_handlers;
+
+/* The proxy (src/proxy/proxy.c). */
+void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs);
+
+/* Derives the AAD binding a provider key to its org and provider: "ingate/provider-key/v1:<org>:<provider>". */
+int ig_provider_key_aad(const char *org_id, const char *provider, char *out, size_t cap);
+
+#endif

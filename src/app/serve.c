@@ -1,0 +1,359 @@
+/*
+ * serve.c — the process lifecycle of `ingate serve`.
+ *
+ * Start: check the data directory and master key, migrate the store, build the TLS context, start the worker
+ * pool (a store handle per worker), the capture writer, one event loop per core (each with its own listening
+ * sockets via SO_REUSEPORT and its own libcurl multi handle), and the control socket. Signals are blocked in
+ * every thread and taken synchronously by the main thread with sigwait().
+ *
+ * Stop (SIGTERM/SIGINT): every loop stops accepting and closes idle connections; in-flight requests and
+ * streams run to their end, up to drain_timeout_ms, after which the rest are cut. Then the capture queue is
+ * flushed to the store and the process exits 0.
+ */
+#include "app/serve.h"
+#include "admin/control.h"
+#include "app/datadir.h"
+#include "app/gateway.h"
+#include "capture/capture.h"
+#include "core/err.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "crypto/crypto.h"
+#include "net/tls.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <event2/listener.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+static ig_gateway_t g_gw;
+static char g_store_url[4200];
+static pthread_mutex_t g_exit_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_exit_cv = PTHREAD_COND_INITIALIZER;
+static int g_loops_running;
+
+static void *worker_init(int index)
+{
+    ig_worker_t *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    w->index = index;
+    int err = 0;
+    w->st = ig_store_open(g_store_url, &err);
+    if (!w->st) IG_ERROR("serve", "worker %d cannot open the store (%s)", index, ig_err_name(err));
+    return w;
+}
+
+static void worker_fini(void *p)
+{
+    ig_worker_t *w = p;
+    if (!w) return;
+    ig_store_close(w->st);
+    free(w);
+}
+
+static void loop_exit(ig_loopctx_t *lc)
+{
+    event_base_loopexit(lc->loop.base, NULL);
+}
+
+static void on_drained(ig_http_server_t *srv)
+{
+    loop_exit(srv->loop->user);
+}
+
+static void do_drain(void *arg)
+{
+    ig_loopctx_t *lc = arg;
+    ig_http_server_drain(&lc->http);
+}
+
+static void do_force(void *arg)
+{
+    ig_loopctx_t *lc = arg;
+    ig_http_server_close_all(&lc->http);
+    loop_exit(lc);
+}
+
+static void *loop_thread(void *arg)
+{
+    ig_loopctx_t *lc = arg;
+    event_base_dispatch(lc->loop.base);
+    pthread_mutex_lock(&g_exit_mu);
+    g_loops_running--;
+    pthread_cond_broadcast(&g_exit_cv);
+    pthread_mutex_unlock(&g_exit_mu);
+    return NULL;
+}
+
+static bool is_loopback(const char *hostport)
+{
+    char host[256];
+    const char *colon = strrchr(hostport, ':');
+    if (!colon || (size_t)(colon - hostport) >= sizeof host) return false;
+    size_t n = (size_t)(colon - hostport);
+    memcpy(host, hostport, n);
+    host[n] = '\0';
+    if (host[0] == '[' && n >= 2 && host[n - 1] == ']') {
+        memmove(host, host + 1, n - 2);
+        host[n - 2] = '\0';
+    }
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1) return IN6_IS_ADDR_LOOPBACK(&a6);
+    return strcmp(host, "localhost") == 0;
+}
+
+/* Splits a comma-separated address list; calls fn for each. */
+static int each_addr(const char *list, int (*fn)(void *, const char *), void *arg)
+{
+    char buf[1024];
+    const char *p = list;
+    while (p && *p) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (n >= sizeof buf) return IG_EINVAL;
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        ig_iov_t t = ig_iov_trim(ig_iov(buf, n));
+        char one[1024];
+        memcpy(one, t.base, t.len);
+        one[t.len] = '\0';
+        if (t.len) {
+            int rc = fn(arg, one);
+            if (rc) return rc;
+        }
+        p = c ? c + 1 : NULL;
+    }
+    return IG_OK;
+}
+
+static int check_loopback(void *arg, const char *a)
+{
+    if (is_loopback(a)) return IG_OK;
+    fprintf(stderr, "ingate: refusing to start: plain_listen %s is not a loopback address; plain HTTP is only for a "
+                    "TLS-terminating sidecar on 127.0.0.1 or [::1]\n", a);
+    return IG_EINVAL;
+}
+
+struct listen_ctx {
+    ig_loopctx_t *lc;
+    bool tls;
+};
+
+static int do_listen(void *arg, const char *a)
+{
+    struct listen_ctx *x = arg;
+    char err[512];
+    int rc = ig_http_listen(&x->lc->http, a, x->tls, err, sizeof err);
+    if (rc) fprintf(stderr, "ingate: %s\n", err);
+    return rc;
+}
+
+/* With port 0 (tests) the kernel picks a port per socket; later loops must join the first loop's port. */
+static int bound_port(ig_loopctx_t *lc, int i)
+{
+    evutil_socket_t fd = evconnlistener_get_fd(lc->http.listeners[i]);
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) return -1;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static char *fix_ports(const char *list, ig_loopctx_t *first, int base_index)
+{
+    /* rewrite each host:0 to host:<bound port> using the first loop's listeners */
+    size_t cap = strlen(list) + 64 * 8;
+    char *out = calloc(1, cap);
+    if (!out) return NULL;
+    const char *p = list;
+    int i = base_index;
+    size_t o = 0;
+    while (p && *p) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        const char *colon = memrchr(p, ':', n);
+        size_t hl = colon ? (size_t)(colon - p) : n;
+        int port = bound_port(first, i++);
+        int w = snprintf(out + o, cap - o, "%s%.*s:%d", o ? "," : "", (int)hl, p, port);
+        if (w < 0 || (size_t)w >= cap - o) break;
+        o += (size_t)w;
+        p = c ? c + 1 : NULL;
+    }
+    return out;
+}
+
+int ig_serve(ig_config_t *cfg)
+{
+    int exit_code = 1;
+    char err[1024];
+    ig_datadir_t dd;
+    memset(&dd, 0, sizeof dd);
+    ig_loopctx_t *lcs = NULL;
+    int nloops = 0, started = 0;
+    SSL_CTX *ssl = NULL;
+    ig_store_t *st = NULL;
+    bool capture_on = false, control_on = false;
+    char *tls_list = NULL, *plain_list = NULL;
+
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (cfg->plain_listen[0] && each_addr(cfg->plain_listen, check_loopback, NULL) != IG_OK) goto out;
+    if (ig_datadir_open(&dd, cfg, true, err, sizeof err) != IG_OK) {
+        fprintf(stderr, "ingate: %s\n", err);
+        goto out;
+    }
+    snprintf(g_store_url, sizeof g_store_url, "%s", dd.store_url);
+    int serr = 0;
+    st = ig_store_open(dd.store_url, &serr);
+    if (!st || ig_store_migrate(st) != IG_OK) {
+        fprintf(stderr, "ingate: cannot open or migrate the store in %s (%s)\n", dd.dir, ig_err_name(serr));
+        goto out;
+    }
+    ig_store_close(st);
+    st = NULL;
+
+    ssl = ig_tls_server_ctx(dd.cert, dd.key, err, sizeof err);
+    if (!ssl) {
+        fprintf(stderr, "ingate: %s\n", err);
+        goto out;
+    }
+    memset(&g_gw, 0, sizeof g_gw);
+    g_gw.cfg = cfg;
+    if (ig_providers_build(&g_gw.providers, cfg, err, sizeof err) != IG_OK) {
+        fprintf(stderr, "ingate: %s\n", err);
+        goto out;
+    }
+    if (ig_derive_key(dd.master, "provider-keys", g_gw.provider_dek) != IG_OK) goto out;
+    snprintf(g_gw.store_url, sizeof g_gw.store_url, "%s", dd.store_url);
+    const char *names[IG_ARRAY_LEN(g_gw.providers.list)];
+    for (size_t i = 0; i < g_gw.providers.n; i++)
+        names[i] = g_gw.providers.list[i].name;
+    if (ig_authcache_init(names, g_gw.providers.n) != IG_OK) goto out;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    ig_loop_global_init();
+
+    if (ig_capture_start(dd.store_url, (size_t)cfg->capture_queue) != IG_OK) goto out;
+    capture_on = true;
+    g_gw.pool = ig_workpool_new(cfg->workers, worker_init, worker_fini);
+    if (!g_gw.pool) goto out;
+
+    nloops = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (nloops < 1) nloops = 1;
+    if (nloops > IG_MAX_THREADS) nloops = IG_MAX_THREADS;
+    lcs = calloc((size_t)nloops, sizeof *lcs);
+    if (!lcs) goto out;
+    ig_http_limits_t limits = {
+        .max_body_bytes = cfg->max_body_bytes,
+        .header_timeout_ms = (uint32_t)cfg->header_timeout_ms,
+        .idle_timeout_ms = (uint32_t)cfg->idle_timeout_ms,
+        .body_timeout_ms = IG_DEFAULT_BODY_TIMEOUT_MS,
+        .max_connections = cfg->max_connections,
+    };
+    ig_upstream_opts_t uo = {cfg->upstream_ca_file, cfg->upstream_tls_verify};
+    tls_list = strdup(cfg->listen);
+    plain_list = strdup(cfg->plain_listen);
+    if (!tls_list || !plain_list) goto out;
+    for (int i = 0; i < nloops; i++) {
+        ig_loopctx_t *lc = &lcs[i];
+        lc->gw = &g_gw;
+        if (ig_loop_init(&lc->loop, i, g_gw.pool) != IG_OK) goto out;
+        lc->loop.user = lc;
+        if (ig_http_server_init(&lc->http, &lc->loop, ssl, &limits, &ig_gateway_handlers) != IG_OK) goto out;
+        lc->http.on_drained = on_drained;
+        lc->up = ig_upstream_new(lc->loop.base, &uo);
+        if (!lc->up) goto out;
+        struct listen_ctx x = {lc, true};
+        if (each_addr(tls_list, do_listen, &x) != IG_OK) goto out;
+        int ntls = lc->http.nlisteners;
+        x.tls = false;
+        if (plain_list[0] && each_addr(plain_list, do_listen, &x) != IG_OK) goto out;
+        if (i == 0) {
+            char *t = fix_ports(tls_list, lc, 0);
+            char *p = plain_list[0] ? fix_ports(plain_list, lc, ntls) : strdup("");
+            free(tls_list);
+            free(plain_list);
+            tls_list = t;
+            plain_list = p;
+            if (!tls_list || !plain_list) goto out;
+        }
+    }
+    if (ig_control_start(dd.control_sock) == IG_OK)
+        control_on = true;
+    else
+        IG_WARN("serve", "control socket %s unavailable; CLI changes reach this process only via restart",
+                dd.control_sock);
+
+    g_loops_running = nloops;
+    for (int i = 0; i < nloops; i++) {
+        if (pthread_create(&lcs[i].loop.thread, NULL, loop_thread, &lcs[i]) != 0) goto out;
+        started++;
+    }
+    IG_INFO("serve", "ingate %s listening on https://%s%s%s (%d loop threads, %d workers, data %s)", INGATE_VERSION,
+            tls_list, plain_list[0] ? " and http://" : "", plain_list, nloops, cfg->workers, dd.dir);
+    /* a machine-readable line for scripts and tests */
+    printf("READY https=%s http=%s\n", tls_list, plain_list);
+    fflush(stdout);
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    IG_INFO("serve", "received %s: draining (up to %d ms)", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+            cfg->drain_timeout_ms);
+    for (int i = 0; i < nloops; i++)
+        ig_loop_call(&lcs[i].loop, do_drain, &lcs[i]);
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += cfg->drain_timeout_ms / 1000;
+    deadline.tv_nsec += (long)(cfg->drain_timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&g_exit_mu);
+    while (g_loops_running > 0)
+        if (pthread_cond_timedwait(&g_exit_cv, &g_exit_mu, &deadline) == ETIMEDOUT) break;
+    int left = g_loops_running;
+    pthread_mutex_unlock(&g_exit_mu);
+    if (left > 0) {
+        IG_WARN("serve", "drain timeout: closing the remaining connections");
+        for (int i = 0; i < nloops; i++)
+            ig_loop_call(&lcs[i].loop, do_force, &lcs[i]);
+    }
+    exit_code = 0;
+out:
+    for (int i = 0; i < started; i++)
+        pthread_join(lcs[i].loop.thread, NULL);
+    if (control_on) ig_control_stop();
+    if (g_gw.pool) ig_workpool_free(g_gw.pool);
+    g_gw.pool = NULL;
+    if (capture_on) ig_capture_stop();
+    for (int i = 0; lcs && i < nloops; i++) {
+        if (lcs[i].loop.base) ig_http_server_clear(&lcs[i].http);
+        ig_upstream_free(lcs[i].up);
+        if (lcs[i].loop.base) ig_loop_clear(&lcs[i].loop);
+    }
+    free(lcs);
+    free(tls_list);
+    free(plain_list);
+    ig_store_close(st);
+    ig_authcache_shutdown();
+    SSL_CTX_free(ssl);
+    ig_wipe(g_gw.provider_dek, sizeof g_gw.provider_dek);
+    ig_datadir_clear(&dd);
+    if (exit_code == 0)
+        IG_INFO("serve", "stopped: %llu calls captured, %llu written, %llu dropped",
+                (unsigned long long)ig_capture_stats.submitted, (unsigned long long)ig_capture_stats.written,
+                (unsigned long long)ig_capture_stats.dropped);
+    return exit_code;
+}

@@ -1,0 +1,165 @@
+/*
+ * capture.c — bounded capture queue and its writer thread.
+ *
+ * The queue is a mutex-protected singly linked list with a count; the mutex is held only for pointer
+ * updates, so a loop thread never waits on I/O. The writer takes up to BATCH records at a time, derives the
+ * model from the request body (JSON parsing happens here, off the loop), and inserts the batch in one
+ * transaction. When the store fails the batch is retried with backoff; records are never dropped once queued.
+ */
+#include "capture/capture.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#include <cjson/cJSON.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define BATCH 256
+
+ig_capture_stats_t ig_capture_stats;
+
+static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_cv = PTHREAD_COND_INITIALIZER;
+static ig_capture_rec_t *g_head, *g_tail;
+static size_t g_len, g_cap;
+static bool g_stop, g_running;
+static pthread_t g_thread;
+static char *g_url;
+
+void ig_capture_rec_free(ig_capture_rec_t *r)
+{
+    if (!r) return;
+    free(r->path);
+    free(r->error);
+    free(r->model);
+    ig_buf_free(&r->req_body, true);
+    ig_buf_free(&r->resp_body, true);
+    free(r);
+}
+
+char *ig_capture_model_of(ig_iov_t body)
+{
+    if (body.len == 0 || body.base[0] != '{') return NULL;
+    cJSON *j = cJSON_ParseWithLength(body.base, body.len);
+    if (!j) return NULL;
+    char *m = NULL;
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
+    if (cJSON_IsString(model) && model->valuestring && strlen(model->valuestring) <= 256)
+        m = strdup(model->valuestring);
+    cJSON_Delete(j);
+    return m;
+}
+
+bool ig_capture_submit(ig_capture_rec_t *rec)
+{
+    atomic_fetch_add(&ig_capture_stats.submitted, 1);
+    pthread_mutex_lock(&g_mu);
+    if (!g_running || g_len >= g_cap) {
+        pthread_mutex_unlock(&g_mu);
+        atomic_fetch_add(&ig_capture_stats.dropped, 1);
+        ig_capture_rec_free(rec);
+        return false;
+    }
+    rec->next = NULL;
+    if (g_tail)
+        g_tail->next = rec;
+    else
+        g_head = rec;
+    g_tail = rec;
+    g_len++;
+    if (g_len == 1) pthread_cond_signal(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    return true;
+}
+
+static void *writer_main(void *arg)
+{
+    int err = 0;
+    ig_store_t *st = NULL;
+    ig_callrec_t *metas = calloc(BATCH, sizeof *metas);
+    ig_capture_rec_t *batch[BATCH];
+    unsigned backoff_ms = 50;
+    for (;;) {
+        size_t n = 0;
+        pthread_mutex_lock(&g_mu);
+        while (!g_head && !g_stop)
+            pthread_cond_wait(&g_cv, &g_mu);
+        if (!g_head && g_stop) {
+            pthread_mutex_unlock(&g_mu);
+            break;
+        }
+        while (g_head && n < BATCH) {
+            batch[n++] = g_head;
+            g_head = g_head->next;
+            g_len--;
+        }
+        if (!g_head) g_tail = NULL;
+        pthread_mutex_unlock(&g_mu);
+
+        for (size_t i = 0; i < n; i++) {
+            ig_capture_rec_t *r = batch[i];
+            if (!r->model) r->model = ig_capture_model_of(ig_buf_iov(&r->req_body));
+            r->meta.model = r->model;
+            r->meta.path = r->path;
+            r->meta.error = r->error;
+            metas[i] = r->meta;
+        }
+        for (;;) {
+            if (!st) {
+                st = ig_store_open(g_url, &err);
+                if (!st) IG_WARN("capture", "store unavailable (%s); retrying", ig_err_name(err));
+            }
+            int rc = st ? ig_store_calls_insert(st, metas, n) : IG_ESTORE;
+            if (rc == IG_OK) {
+                atomic_fetch_add(&ig_capture_stats.written, n);
+                backoff_ms = 50;
+                break;
+            }
+            atomic_fetch_add(&ig_capture_stats.failed_batches, 1);
+            IG_WARN("capture", "writing %zu call records failed (%s); retrying", n, ig_err_name(rc));
+            if (rc == IG_ECONFLICT || rc == IG_EINVAL) break; /* a bad batch would never succeed */
+            struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            if (backoff_ms < 2000) backoff_ms *= 2;
+            if (st) {
+                ig_store_close(st);
+                st = NULL;
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            ig_capture_rec_free(batch[i]);
+    }
+    ig_store_close(st);
+    free(metas);
+    return NULL;
+}
+
+int ig_capture_start(const char *store_url, size_t queue_len)
+{
+    g_url = strdup(store_url);
+    if (!g_url) return IG_ENOMEM;
+    g_cap = queue_len;
+    g_stop = false;
+    g_running = true;
+    if (pthread_create(&g_thread, NULL, writer_main, NULL) != 0) {
+        g_running = false;
+        return IG_EINTERNAL;
+    }
+    return IG_OK;
+}
+
+void ig_capture_stop(void)
+{
+    if (!g_running) return;
+    pthread_mutex_lock(&g_mu);
+    g_stop = true;
+    pthread_cond_broadcast(&g_cv);
+    pthread_mutex_unlock(&g_mu);
+    pthread_join(g_thread, NULL);
+    pthread_mutex_lock(&g_mu);
+    g_running = false;
+    pthread_mutex_unlock(&g_mu);
+    free(g_url);
+    g_url = NULL;
+}

@@ -1,0 +1,448 @@
+/*
+ * proxy.c — the proxy path after authentication: resolve the provider, build the upstream request (strip
+ * X-Ingate-* and hop-by-hop headers and the caller's ingate credential, inject the org's provider key), relay
+ * the response chunk by chunk with backpressure, mask any echo of the injected key, and hand a capture record
+ * to the log writer.
+ *
+ * Secrets: the decrypted provider key exists only in this request's memory (the masker's copy and curl's
+ * header list) for the duration of the upstream transfer; both are wiped by the pool cleanup hook.
+ */
+#include "app/gateway.h"
+#include "auth/apikey.h"
+#include "capture/capture.h"
+#include "core/err.h"
+#include "core/limits.h"
+#include "core/log.h"
+#include "crypto/crypto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct proxy_req {
+    ig_req_t *req;
+    ig_reqstate_t *rs;
+    const ig_provider_t *prov;
+    struct curl_slist *hdrs;
+    char *url;
+    ig_buf_t pkey; /* decrypted provider key (stored mode), for masking */
+    ig_xfer_t *x;
+    char carry[512]; /* held-back tail that may be the start of the key */
+    size_t carry_len;
+    ig_buf_t resp_copy;
+    uint64_t t_headers_ns;
+    int upstream_status;
+    bool stream;
+    bool finished;
+} proxy_req_t;
+
+static const ig_iov_t HOP_BY_HOP[] = {
+    IG_IOV_LIT("connection"),        IG_IOV_LIT("keep-alive"), IG_IOV_LIT("proxy-connection"),
+    IG_IOV_LIT("proxy-authorization"), IG_IOV_LIT("proxy-authenticate"), IG_IOV_LIT("te"),
+    IG_IOV_LIT("trailer"),           IG_IOV_LIT("transfer-encoding"), IG_IOV_LIT("upgrade"),
+    IG_IOV_LIT("host"),              IG_IOV_LIT("content-length"), IG_IOV_LIT("expect"),
+};
+
+/* Response headers we set ourselves: an upstream copy is dropped. */
+static const ig_iov_t OURS[] = {
+    IG_IOV_LIT("date"),
+    IG_IOV_LIT("x-content-type-options"),
+    IG_IOV_LIT("x-frame-options"),
+    IG_IOV_LIT("x-xss-protection"),
+    IG_IOV_LIT("referrer-policy"),
+    IG_IOV_LIT("permissions-policy"),
+    IG_IOV_LIT("strict-transport-security"),
+    IG_IOV_LIT("content-security-policy"),
+    IG_IOV_LIT("x-ingate-request-id"),
+    IG_IOV_LIT("alt-svc"),
+    IG_IOV_LIT("set-cookie"),
+};
+
+static bool in_list(ig_iov_t name, const ig_iov_t *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ig_iov_ieq(name, list[i])) return true;
+    return false;
+}
+
+/* true when `connection` lists `name` as hop-by-hop */
+static bool nominated(ig_iov_t connection, ig_iov_t name)
+{
+    const char *p = connection.base, *end = p ? p + connection.len : NULL;
+    while (p && p < end) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *e = c ? c : end;
+        if (ig_iov_ieq(ig_iov_trim(ig_iov(p, (size_t)(e - p))), name)) return true;
+        p = c ? c + 1 : end;
+    }
+    return false;
+}
+
+static bool carries_ingate_key(ig_iov_t v)
+{
+    ig_iov_t t = ig_iov_trim(v);
+    if (ig_iov_has_iprefix(t, IG_IOV_LIT("bearer "))) t = ig_iov_trim(ig_iov(t.base + 7, t.len - 7));
+    return ig_iov_has_prefix(t, IG_IOV_LIT(IG_APIKEY_PREFIX));
+}
+
+static void pr_cleanup(void *arg)
+{
+    proxy_req_t *pr = arg;
+    if (pr->x) {
+        ig_xfer_cancel(pr->x);
+        pr->x = NULL;
+    }
+    for (struct curl_slist *s = pr->hdrs; s; s = s->next)
+        ig_wipe(s->data, strlen(s->data));
+    curl_slist_free_all(pr->hdrs);
+    pr->hdrs = NULL;
+    ig_buf_free(&pr->pkey, true);
+    ig_buf_free(&pr->resp_copy, false);
+    free(pr->url);
+    pr->url = NULL;
+    ig_wipe(pr->carry, sizeof pr->carry);
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+/* masking: every occurrence of the injected key becomes '*' x len; a tail that could begin the key is held
+ * back until the next chunk (never an SSE event's "\n\n" end, so streams are not delayed) */
+
+static void mask_inplace(char *p, size_t len, ig_iov_t key)
+{
+    if (key.len == 0 || len < key.len) return;
+    char *q = p, *end = p + len;
+    while ((q = memmem(q, (size_t)(end - q), key.base, key.len)) != NULL) {
+        memset(q, '*', key.len);
+        q += key.len;
+    }
+}
+
+static size_t holdback(const char *p, size_t len, ig_iov_t key)
+{
+    size_t max = IG_MIN(len, key.len - 1);
+    for (size_t k = max; k > 0; k--)
+        if (memcmp(p + len - k, key.base, k) == 0) return k;
+    return 0;
+}
+
+static void capture_copy(proxy_req_t *pr, const char *p, size_t len)
+{
+    if (pr->resp_copy.max == 0) return;
+    size_t n = ig_buf_append_trunc(&pr->resp_copy, p, len);
+    (void)n;
+}
+
+static int emit(proxy_req_t *pr, const char *p, size_t len)
+{
+    capture_copy(pr, p, len);
+    return ig_resp_write(pr->req, p, len);
+}
+
+static int relay(proxy_req_t *pr, const char *p, size_t len)
+{
+    ig_iov_t key = ig_buf_iov(&pr->pkey);
+    if (key.len == 0 || key.len > sizeof pr->carry) return emit(pr, p, len);
+    /* work on carry + p in chunks no larger than 64 KiB + carry */
+    while (len > 0) {
+        char tmp[65536 + sizeof pr->carry];
+        size_t take = IG_MIN(len, (size_t)65536);
+        memcpy(tmp, pr->carry, pr->carry_len);
+        memcpy(tmp + pr->carry_len, p, take);
+        size_t n = pr->carry_len + take;
+        mask_inplace(tmp, n, key);
+        size_t hb = holdback(tmp, n, key);
+        int rc = emit(pr, tmp, n - hb);
+        memcpy(pr->carry, tmp + n - hb, hb);
+        pr->carry_len = hb;
+        ig_wipe(tmp, n);
+        if (rc) return rc;
+        p += take;
+        len -= take;
+    }
+    return IG_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+/* upstream callbacks */
+
+static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n)
+{
+    proxy_req_t *pr = ud;
+    ig_req_t *req = pr->req;
+    pr->t_headers_ns = ig_now_ns();
+    pr->upstream_status = status;
+    ig_header_t *out = ig_pool_alloc(req->pool, (n + 1) * sizeof *out);
+    if (!out) return IG_ENOMEM;
+    size_t m = 0;
+    int64_t clen = -1;
+    ig_iov_t conn = IG_IOV_NULL;
+    for (size_t i = 0; i < n; i++)
+        if (ig_iov_ieq(hdrs[i].name, IG_IOV_LIT("connection"))) conn = hdrs[i].value;
+    ig_iov_t key = ig_buf_iov(&pr->pkey);
+    for (size_t i = 0; i < n; i++) {
+        ig_iov_t name = hdrs[i].name;
+        if (ig_iov_ieq(name, IG_IOV_LIT("content-length"))) {
+            char tmp[32];
+            size_t l = IG_MIN(hdrs[i].value.len, sizeof tmp - 1);
+            memcpy(tmp, hdrs[i].value.base, l);
+            tmp[l] = '\0';
+            char *end = NULL;
+            long long v = strtoll(tmp, &end, 10);
+            if (end && *end == '\0' && l > 0 && v >= 0) clen = v;
+            continue;
+        }
+        if (in_list(name, HOP_BY_HOP, IG_ARRAY_LEN(HOP_BY_HOP)) || in_list(name, OURS, IG_ARRAY_LEN(OURS)) ||
+            nominated(conn, name))
+            continue;
+        /* header values are copied into the pool: they are only valid during this call */
+        char *nm = ig_pool_iovdup(req->pool, name);
+        char *val = ig_pool_iovdup(req->pool, hdrs[i].value);
+        if (!nm || !val) return IG_ENOMEM;
+        mask_inplace(val, hdrs[i].value.len, key);
+        mask_inplace(nm, name.len, key);
+        out[m].name = ig_iov(nm, name.len);
+        out[m].value = ig_iov(val, hdrs[i].value.len);
+        if (ig_iov_ieq(name, IG_IOV_LIT("content-type")) &&
+            ig_iov_has_iprefix(hdrs[i].value, IG_IOV_LIT("text/event-stream")))
+            pr->stream = true;
+        m++;
+    }
+    if (ig_resp_start(req, status, out, m, clen) != IG_OK) return IG_EIO;
+    return IG_OK;
+}
+
+static int up_on_data(void *ud, const char *p, size_t len)
+{
+    proxy_req_t *pr = ud;
+    if (ig_resp_queued(pr->req) >= IG_CLIENT_OUTBUF_HIGH) return IG_EAGAIN; /* the client is slow: pause */
+    return relay(pr, p, len) == IG_OK ? IG_OK : IG_EIO;
+}
+
+static void submit_capture(proxy_req_t *pr, int err)
+{
+    ig_req_t *req = pr->req;
+    ig_reqstate_t *rs = pr->rs;
+    ig_capture_rec_t *rec = calloc(1, sizeof *rec);
+    if (!rec) return;
+    uint64_t now = ig_now_ns();
+    ig_callrec_t *m = &rec->meta;
+    memcpy(m->id, req->id, sizeof m->id);
+    snprintf(m->org_id, sizeof m->org_id, "%s", rs->auth.org->id);
+    snprintf(m->key_prefix, sizeof m->key_prefix, "%s", rs->auth.hash_prefix);
+    snprintf(m->provider, sizeof m->provider, "%s", pr->prov->name);
+    snprintf(m->method, sizeof m->method, "%s", req->method_name);
+    rec->path = strndup(req->path.base, IG_MIN(req->path.len, (size_t)2048)); /* never the query */
+    m->status = req->status ? req->status : ig_err_status(err);
+    m->stream = pr->stream;
+    m->latency_ms = (double)(now - req->t_start_ns) / 1e6;
+    m->ttfb_ms = pr->t_headers_ns ? (double)(pr->t_headers_ns - req->t_start_ns) / 1e6 : 0;
+    m->req_bytes = (int64_t)req->body.len;
+    m->resp_bytes = (int64_t)req->resp_body_bytes;
+    m->created_at = ig_wall_ms();
+    if (err) rec->error = strdup(ig_err_code(err));
+    /* the request body moves to the record (no copy), trimmed to the capture limit */
+    size_t cap = rs->lc->gw->cfg->capture_max_bytes;
+    rec->req_body = req->body;
+    if (rec->req_body.len > cap) {
+        rec->req_body.len = cap;
+        m->req_truncated = true;
+    }
+    ig_buf_init(&req->body, 0);
+    rec->resp_body = pr->resp_copy;
+    m->resp_truncated = (uint64_t)pr->resp_copy.len < req->resp_body_bytes;
+    ig_buf_init(&pr->resp_copy, 0);
+    ig_capture_submit(rec);
+}
+
+static void up_on_done(void *ud, int err, bool got_headers)
+{
+    proxy_req_t *pr = ud;
+    ig_req_t *req = pr->req;
+    pr->x = NULL;
+    pr->finished = true;
+    req->on_abort = NULL;
+    req->on_writable = NULL;
+    if (err == IG_OK && pr->carry_len) {
+        if (emit(pr, pr->carry, pr->carry_len) != IG_OK) err = IG_EIO;
+        pr->carry_len = 0;
+    }
+    submit_capture(pr, err);
+    if (err == IG_OK) {
+        ig_resp_finish(req);
+    } else if (!req->resp_started) {
+        if (err != IG_ETIMEOUT) err = IG_EUPSTREAM;
+        ig_resp_error(req, err, NULL);
+    } else {
+        ig_resp_abort(req); /* mid-stream failure: the client must not see a clean end */
+    }
+}
+
+static void on_client_abort(ig_req_t *req)
+{
+    proxy_req_t *pr = req->ctx;
+    if (pr->x) {
+        ig_xfer_cancel(pr->x);
+        pr->x = NULL;
+    }
+    if (!pr->finished) {
+        pr->finished = true;
+        submit_capture(pr, IG_EIO);
+    }
+}
+
+static void on_client_writable(ig_req_t *req)
+{
+    proxy_req_t *pr = req->ctx;
+    if (pr->x) ig_xfer_resume(pr->x);
+}
+
+/* ---------------------------------------------------------------------------------------------------------- */
+
+static int add_header(struct curl_slist **list, ig_iov_t name, ig_iov_t value)
+{
+    char line[IG_MAX_HEADER_BYTES + 8];
+    int n;
+    if (value.len == 0)
+        n = snprintf(line, sizeof line, "%.*s;", (int)name.len, name.base);
+    else
+        n = snprintf(line, sizeof line, "%.*s: %.*s", (int)name.len, name.base, (int)value.len, value.base);
+    if (n < 0 || (size_t)n >= sizeof line) return IG_ETOOBIG;
+    struct curl_slist *l = curl_slist_append(*list, line);
+    ig_wipe(line, (size_t)n);
+    if (!l) return IG_ENOMEM;
+    *list = l;
+    return IG_OK;
+}
+
+static int suppress_header(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *l = curl_slist_append(*list, line);
+    if (!l) return IG_ENOMEM;
+    *list = l;
+    return IG_OK;
+}
+
+int ig_provider_key_aad(const char *org_id, const char *provider, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "ingate/provider-key/v1:%s:%s", org_id, provider);
+    return n < 0 || (size_t)n >= cap ? IG_ETOOBIG : n;
+}
+
+static int build_headers(proxy_req_t *pr, const ig_provcred_t *cred)
+{
+    ig_req_t *req = pr->req;
+    bool stored = cred && cred->auth_mode == IG_STORE_AUTH_STORED;
+    ig_iov_t conn = ig_req_header(req, IG_IOV_LIT("connection"));
+    ig_iov_t auth_hdr = ig_iov_str(pr->prov->auth_header);
+    bool have_ctype = false;
+    int rc = IG_OK;
+    for (size_t i = 0; i < req->nhdrs && rc == IG_OK; i++) {
+        ig_iov_t name = req->hdrs[i].name, value = req->hdrs[i].value;
+        if (ig_iov_has_iprefix(name, IG_IOV_LIT("x-ingate-"))) continue;
+        if (in_list(name, HOP_BY_HOP, IG_ARRAY_LEN(HOP_BY_HOP)) || nominated(conn, name)) continue;
+        bool is_cred = ig_iov_ieq(name, IG_IOV_LIT("authorization")) || ig_iov_ieq(name, IG_IOV_LIT("x-api-key")) ||
+                       ig_iov_ieq(name, IG_IOV_LIT("api-key")) || (auth_hdr.len && ig_iov_ieq(name, auth_hdr));
+        if (is_cred && (stored || carries_ingate_key(value))) continue; /* never forward our credential */
+        if (ig_iov_ieq(name, IG_IOV_LIT("content-type"))) have_ctype = true;
+        rc = add_header(&pr->hdrs, name, value);
+    }
+    /* "Name:" tells curl not to send a header of its own */
+    if (rc == IG_OK && !have_ctype) rc = suppress_header(&pr->hdrs, "Content-Type:");
+    if (rc == IG_OK) rc = suppress_header(&pr->hdrs, "Expect:");
+    if (rc == IG_OK && !ig_req_header(req, IG_IOV_LIT("accept")).base) rc = suppress_header(&pr->hdrs, "Accept:");
+    if (rc != IG_OK || !stored || !auth_hdr.len) return rc;
+
+    /* stored key: decrypt only now, inject, and keep it only for masking until the transfer ends */
+    char aad[160];
+    int alen = ig_provider_key_aad(pr->rs->auth.org->id, cred->provider, aad, sizeof aad);
+    if (alen < 0) return IG_EINTERNAL;
+    ig_buf_init(&pr->pkey, 4096);
+    rc = ig_open(pr->rs->lc->gw->provider_dek, ig_iov(aad, (size_t)alen), ig_iov((const char *)cred->secret, cred->secret_len),
+                 &pr->pkey);
+    if (rc != IG_OK) {
+        IG_ERROR("proxy", "provider key of org %s for %s does not decrypt (wrong master key?)", pr->rs->auth.org->id,
+                 cred->provider);
+        return IG_EINTERNAL;
+    }
+    char val[4400];
+    size_t vlen = 0;
+    rc = ig_provider_auth_value(pr->prov, ig_buf_iov(&pr->pkey), val, sizeof val, &vlen);
+    if (rc == IG_OK) rc = add_header(&pr->hdrs, auth_hdr, ig_iov(val, vlen));
+    ig_wipe(val, sizeof val);
+    return rc;
+}
+
+void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
+{
+    ig_gateway_t *gw = rs->lc->gw;
+    int err = IG_OK;
+    proxy_req_t *pr = ig_pool_calloc(req->pool, sizeof *pr);
+    if (!pr || ig_pool_cleanup_add(req->pool, pr_cleanup, pr) != IG_OK) {
+        ig_resp_error(req, IG_ENOMEM, NULL);
+        return;
+    }
+    pr->req = req;
+    pr->rs = rs;
+    req->ctx = pr;
+    ig_buf_init(&pr->resp_copy, gw->cfg->capture_max_bytes);
+
+    /* provider: header, else path, else the org's default */
+    ig_iov_t name = ig_req_header(req, IG_IOV_LIT("x-ingate-provider"));
+    if (!name.base || name.len == 0) {
+        const char *p = ig_provider_for_path(req->path);
+        if (p)
+            name = ig_iov_str(p);
+        else if (rs->auth.org->default_provider[0])
+            name = ig_iov_str(rs->auth.org->default_provider);
+    }
+    if (!name.base || name.len == 0) {
+        ig_resp_error(req, IG_ENOPROVIDER, NULL);
+        return;
+    }
+    pr->prov = ig_providers_find(&gw->providers, name);
+    if (!pr->prov) {
+        ig_resp_error(req, IG_EBADPROVIDER, NULL);
+        return;
+    }
+    const ig_provcred_t *cred = ig_orgsnap_cred(rs->auth.org, ig_iov_str(pr->prov->name));
+    if (pr->prov->auth_header[0] && (!cred || (cred->auth_mode == IG_STORE_AUTH_STORED && !cred->secret))) {
+        ig_resp_error(req, IG_ENOPROVIDERKEY, NULL);
+        return;
+    }
+    err = build_headers(pr, cred);
+    if (err) goto fail;
+    size_t blen = strlen(pr->prov->base_url);
+    pr->url = malloc(blen + req->url.len + 1);
+    if (!pr->url) {
+        err = IG_ENOMEM;
+        goto fail;
+    }
+    memcpy(pr->url, pr->prov->base_url, blen);
+    memcpy(pr->url + blen, req->url.base, req->url.len);
+    pr->url[blen + req->url.len] = '\0';
+
+    ig_xfer_req_t xr = {
+        .method = req->method_name,
+        .url = pr->url,
+        .headers = pr->hdrs,
+        .body = req->body.data,
+        .body_len = req->body.len,
+        .connect_timeout_ms = pr->prov->connect_ms,
+        .first_byte_timeout_ms = pr->prov->first_byte_ms,
+        .chunk_timeout_ms = pr->prov->chunk_ms,
+    };
+    static const ig_xfer_cbs_t cbs = {up_on_headers, up_on_data, up_on_done};
+    req->on_abort = on_client_abort;
+    req->on_writable = on_client_writable;
+    pr->x = ig_xfer_start(rs->lc->up, &xr, &cbs, pr);
+    if (!pr->x) {
+        req->on_abort = NULL;
+        req->on_writable = NULL;
+        err = IG_EUPSTREAM;
+        goto fail;
+    }
+    return;
+fail:
+    pr->finished = true;
+    submit_capture(pr, err);
+    ig_resp_error(req, err, NULL);
+}

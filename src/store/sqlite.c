@@ -1,0 +1,841 @@
+/*
+ * sqlite.c — the SQLite backend of the store (contract in store.h).
+ *
+ * One handle is one sqlite3 connection, used by one thread at a time, so it is opened with
+ * SQLITE_OPEN_NOMUTEX and holds no lock of its own. Several handles (threads or processes) share a file:
+ *   - WAL journal: readers never block the writer nor each other; synchronous=NORMAL is durable against
+ *     process crashes and never corrupts on power loss (only the last commits may be lost then).
+ *   - busy_timeout: a writer waits up to IG_SQLITE_BUSY_MS for another's transaction instead of failing.
+ *   - every multi-statement write starts with BEGIN IMMEDIATE, which takes the write lock up front (waiting
+ *     in the busy handler). A deferred transaction that reads and then writes can instead fail at once with
+ *     SQLITE_BUSY_SNAPSHOT when another handle wrote in between, whatever the timeout.
+ * Statements are prepared on first use and cached per handle for its lifetime; every use ends with reset
+ * and clear_bindings so no statement keeps a read snapshot open or a pointer to the caller's data.
+ *
+ * The schema is an ordered array of migrations; version N is migrations[N - 1]. Each runs in its own
+ * BEGIN IMMEDIATE transaction that re-reads the version first, so two processes migrating at once apply
+ * each step exactly once. The SQL sticks to types and syntax PostgreSQL also accepts (TEXT, INTEGER, BLOB
+ * becomes BYTEA there, DOUBLE PRECISION, ON CONFLICT … DO UPDATE/NOTHING) so its backend can mirror it.
+ *
+ * Values are bound, never formatted into SQL. Error log lines carry SQLite's message, which names tables
+ * and columns but never bound values, so secrets cannot leak through them.
+ */
+#include "core/err.h"
+#include "core/log.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long a write waits for another handle's transaction. Our transactions are short (a call-log batch of
+ * a few thousand rows takes tens of ms), so 5 s only expires when the database is wedged, and a worker
+ * thread (never an event loop) is the one waiting. */
+#define IG_SQLITE_BUSY_MS 5000
+
+static const char *const migrations[] = {
+    /* v1: orgs, API keys (hashes only), provider credentials (sealed envelopes), call log. */
+    "CREATE TABLE orgs ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " slug TEXT NOT NULL UNIQUE,"
+    " name TEXT NOT NULL,"
+    " default_provider TEXT,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE api_keys ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " key_hash BLOB NOT NULL UNIQUE CHECK (length(key_hash) = 32),"
+    " hash_prefix TEXT NOT NULL,"
+    " name TEXT,"
+    " role INTEGER NOT NULL CHECK (role BETWEEN 0 AND 3),"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER,"
+    " revoked_at INTEGER);"
+    "CREATE INDEX api_keys_org ON api_keys (org_id);"
+    "CREATE INDEX api_keys_prefix ON api_keys (hash_prefix);"
+    "CREATE TABLE provider_credentials ("
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " provider TEXT NOT NULL,"
+    " auth_mode INTEGER NOT NULL CHECK (auth_mode IN (0, 1)),"
+    " secret BLOB,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (org_id, provider));"
+    "CREATE TABLE calls ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " org_id TEXT,"
+    " key_prefix TEXT,"
+    " provider TEXT,"
+    " method TEXT,"
+    " path TEXT,"
+    " model TEXT,"
+    " status INTEGER,"
+    " stream INTEGER,"
+    " latency_ms DOUBLE PRECISION,"
+    " ttfb_ms DOUBLE PRECISION,"
+    " req_bytes INTEGER,"
+    " resp_bytes INTEGER,"
+    " req_truncated INTEGER,"
+    " resp_truncated INTEGER,"
+    " error TEXT,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX calls_org_created ON calls (org_id, created_at);",
+};
+
+_Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
+               "store.h IG_STORE_SCHEMA_VERSION must equal the number of SQLite migrations");
+
+#define KEY_COLS "id, org_id, key_hash, hash_prefix, name, role, created_at, expires_at, revoked_at"
+#define ORG_COLS "id, slug, name, default_provider, created_at"
+
+/* The statement cache: one slot per SQL text below. */
+#define STMT_MAP(X)                                                                                          \
+    X(BEGIN, "BEGIN IMMEDIATE")                                                                              \
+    X(COMMIT, "COMMIT")                                                                                      \
+    X(ROLLBACK, "ROLLBACK")                                                                                  \
+    X(MIG_VERSION, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")                                \
+    X(MIG_INSERT, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")                       \
+    X(MIG_EXISTS, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")  \
+    X(ORG_INSERT, "INSERT INTO orgs (" ORG_COLS ") VALUES (?, ?, ?, ?, ?)")                                  \
+    X(ORG_BY_ID, "SELECT " ORG_COLS " FROM orgs WHERE id = ?")                                               \
+    X(ORG_BY_SLUG, "SELECT " ORG_COLS " FROM orgs WHERE slug = ?")                                           \
+    X(ORG_SET_PROVIDER, "UPDATE orgs SET default_provider = ? WHERE id = ?")                                 \
+    X(KEY_INSERT, "INSERT INTO api_keys (" KEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")                  \
+    X(KEY_BY_HASH, "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = ?")                                   \
+    X(KEY_FIND_ORG, "SELECT " KEY_COLS " FROM api_keys WHERE (id = ? OR hash_prefix = ?) AND org_id = ?"     \
+                    " ORDER BY created_at, id LIMIT 2")                                                      \
+    X(KEY_FIND_ANY, "SELECT " KEY_COLS " FROM api_keys WHERE id = ? OR hash_prefix = ?"                      \
+                    " ORDER BY created_at, id LIMIT 2")                                                      \
+    X(KEY_REVOKE, "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")                  \
+    X(KEY_LIST, "SELECT " KEY_COLS " FROM api_keys WHERE org_id = ? ORDER BY created_at, id LIMIT ?")        \
+    X(PROV_UPSERT, "INSERT INTO provider_credentials (org_id, provider, auth_mode, secret, updated_at)"      \
+                   " VALUES (?, ?, ?, ?, ?) ON CONFLICT (org_id, provider) DO UPDATE SET"                    \
+                   " auth_mode = excluded.auth_mode, secret = excluded.secret,"                              \
+                   " updated_at = excluded.updated_at")                                                      \
+    X(PROV_GET, "SELECT auth_mode, secret FROM provider_credentials WHERE org_id = ? AND provider = ?")      \
+    X(CALL_INSERT, "INSERT INTO calls (id, org_id, key_prefix, provider, method, path, model, status,"       \
+                   " stream, latency_ms, ttfb_ms, req_bytes, resp_bytes, req_truncated, resp_truncated,"     \
+                   " error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"          \
+                   " ON CONFLICT (id) DO NOTHING")                                                           \
+    X(CALLS_COUNT_ORG, "SELECT COUNT(*) FROM calls WHERE org_id = ?")                                        \
+    X(CALLS_COUNT_ALL, "SELECT COUNT(*) FROM calls")
+
+enum {
+#define STMT_ENUM(name, sql) ST_##name,
+    STMT_MAP(STMT_ENUM)
+#undef STMT_ENUM
+        ST__COUNT
+};
+
+static const char *const stmt_sql[ST__COUNT] = {
+#define STMT_SQL(name, sql) sql,
+    STMT_MAP(STMT_SQL)
+#undef STMT_SQL
+};
+
+typedef struct {
+    ig_store_t base; /* first: the generic handle */
+    sqlite3 *db;
+    sqlite3_stmt *stmts[ST__COUNT];
+} sq_store_t;
+
+static sq_store_t *sq(ig_store_t *st)
+{
+    return (sq_store_t *)st;
+}
+
+/* Maps an SQLite result code (extended codes on) onto our errors, logging the unexpected ones. */
+static int map_err(sq_store_t *s, int src, const char *what)
+{
+    int rc;
+    switch (src & 0xff) {
+    case SQLITE_CONSTRAINT:
+        /* a missing parent row (the org of a key or credential) is "not found", not a conflict */
+        rc = src == SQLITE_CONSTRAINT_FOREIGNKEY ? IG_ENOTFOUND : IG_ECONFLICT;
+        IG_DEBUG("store", "%s: %s", what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(src));
+        return rc;
+    case SQLITE_NOMEM:
+        rc = IG_ENOMEM;
+        break;
+    case SQLITE_ERROR:
+    case SQLITE_MISUSE:
+    case SQLITE_RANGE:
+    case SQLITE_MISMATCH:
+        rc = IG_EINTERNAL;
+        break;
+    default: /* BUSY, LOCKED, IOERR, FULL, CANTOPEN, READONLY, CORRUPT, NOTADB, PERM, … */
+        rc = IG_ESTORE;
+        break;
+    }
+    IG_ERROR("store", "sqlite %s failed: %s (%s)", what, s->db ? sqlite3_errmsg(s->db) : "no connection",
+             sqlite3_errstr(src));
+    return rc;
+}
+
+/* The cached statement `id`, prepared on first use. Release it with done(). */
+static int stmt(sq_store_t *s, int id, sqlite3_stmt **out)
+{
+    int rc = IG_OK;
+    if (!s->stmts[id]) {
+        int src = sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id], NULL);
+        if (src != SQLITE_OK) {
+            rc = map_err(s, src, "prepare");
+            s->stmts[id] = NULL;
+            goto out;
+        }
+    }
+    *out = s->stmts[id];
+out:
+    return rc;
+}
+
+static void done(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+/* Runs a statement that returns no rows (already bound). */
+static int step_done(sq_store_t *s, sqlite3_stmt *st, const char *what)
+{
+    int src = sqlite3_step(st);
+    return src == SQLITE_DONE ? IG_OK : map_err(s, src, what);
+}
+
+/* Runs one of the argument-less cached statements (BEGIN, COMMIT, ROLLBACK). */
+static int run(sq_store_t *s, int id, const char *what)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = stmt(s, id, &st);
+    if (rc == IG_OK) rc = step_done(s, st, what);
+    done(st);
+    return rc;
+}
+
+static int tx_begin(sq_store_t *s)
+{
+    return run(s, ST_BEGIN, "begin");
+}
+
+static int tx_commit(sq_store_t *s)
+{
+    return run(s, ST_COMMIT, "commit");
+}
+
+/* Rolls back if a transaction is open (a failed COMMIT may have ended it already). */
+static void tx_rollback(sq_store_t *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) run(s, ST_ROLLBACK, "rollback");
+}
+
+/* Text or NULL. SQLITE_STATIC: callers keep the string alive until done(). */
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+/* "" is stored as NULL (optional text fields of the record structs). */
+static int bind_opt_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return bind_text(st, i, v && *v ? v : NULL);
+}
+
+/* 0 is stored as NULL (optional timestamps). */
+static int bind_opt_i64(sqlite3_stmt *st, int i, int64_t v)
+{
+    return v ? sqlite3_bind_int64(st, i, v) : sqlite3_bind_null(st, i);
+}
+
+/* Copies a text column into a fixed array; NULL reads as "". IG_EINTERNAL if the stored value is longer
+ * than our invariants allow (the row was not written by us). */
+static int col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
+{
+    const unsigned char *v = sqlite3_column_text(st, i);
+    size_t n = (size_t)sqlite3_column_bytes(st, i);
+    if (!v) n = 0;
+    if (n >= cap) return IG_EINTERNAL;
+    if (n) memcpy(dst, v, n);
+    dst[n] = '\0';
+    return IG_OK;
+}
+
+static int read_org(sqlite3_stmt *st, ig_org_t *o)
+{
+    int rc;
+    memset(o, 0, sizeof *o);
+    if ((rc = col_text(st, 0, o->id, sizeof o->id)) || (rc = col_text(st, 1, o->slug, sizeof o->slug)) ||
+        (rc = col_text(st, 2, o->name, sizeof o->name)) ||
+        (rc = col_text(st, 3, o->default_provider, sizeof o->default_provider)))
+        goto out;
+    o->created_at = sqlite3_column_int64(st, 4);
+out:
+    return rc;
+}
+
+static int read_key(sqlite3_stmt *st, ig_keyrec_t *k)
+{
+    int rc;
+    memset(k, 0, sizeof *k);
+    if ((rc = col_text(st, 0, k->id, sizeof k->id)) || (rc = col_text(st, 1, k->org_id, sizeof k->org_id)) ||
+        (rc = col_text(st, 3, k->hash_prefix, sizeof k->hash_prefix)) ||
+        (rc = col_text(st, 4, k->name, sizeof k->name)))
+        goto out;
+    const void *h = sqlite3_column_blob(st, 2);
+    rc = IG_EINTERNAL;
+    if (!h || sqlite3_column_bytes(st, 2) != (int)sizeof k->key_hash) goto out;
+    memcpy(k->key_hash, h, sizeof k->key_hash);
+    k->role = sqlite3_column_int(st, 5);
+    k->created_at = sqlite3_column_int64(st, 6);
+    k->expires_at = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
+    k->revoked_at = sqlite3_column_int64(st, 8);
+    rc = IG_OK;
+out:
+    return rc;
+}
+
+/* Creates the file with mode 0600 before SQLite opens it (SQLite would use 0644 minus umask; its -wal and
+ * -shm files copy the database's mode). An existing file we own that others can read is tightened. */
+static int create_private(const char *path)
+{
+    int rc = IG_ESTORE;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        IG_ERROR("store", "cannot open database file %s: %s", path, strerror(errno));
+        goto out;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        IG_ERROR("store", "cannot stat database file %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if ((sb.st_mode & 077) && sb.st_uid == geteuid()) {
+        IG_WARN("store", "database file %s was readable by others (mode %03o): setting it to 0600", path,
+                (unsigned)(sb.st_mode & 0777));
+        if (fchmod(fd, 0600) != 0) {
+            IG_ERROR("store", "cannot chmod database file %s: %s", path, strerror(errno));
+            goto out;
+        }
+    }
+    rc = IG_OK;
+out:
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+static void sq_close(ig_store_t *st)
+{
+    sq_store_t *s = sq(st);
+    for (size_t i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(s->stmts[i]);
+    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+        IG_ERROR("store", "sqlite close failed: %s", sqlite3_errmsg(s->db));
+    free(s);
+}
+
+/* Connection settings, applied to every handle (pragmas are per connection). */
+static int configure(sq_store_t *s, bool memory)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, src;
+
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, IG_SQLITE_BUSY_MS);
+    /* hardening: no writes to sqlite_master, no SQL functions from the schema, no extensions */
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
+
+    src = sqlite3_exec(s->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;", NULL, NULL, NULL);
+    if (src != SQLITE_OK) {
+        rc = map_err(s, src, "pragma");
+        goto out;
+    }
+    /* journal_mode answers the mode actually in effect (a :memory: database stays "memory"). Switching a
+     * new file to WAL while another handle does the same can fail with SQLITE_BUSY without the busy handler
+     * being called, so we wait here ourselves, for at most the same timeout. */
+    src = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    for (int waited = 0; src == SQLITE_OK || (src & 0xff) == SQLITE_BUSY; waited += 10) {
+        src = sqlite3_step(st);
+        if ((src & 0xff) != SQLITE_BUSY || waited >= IG_SQLITE_BUSY_MS) break;
+        sqlite3_reset(st);
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000000}, NULL);
+    }
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "journal_mode");
+        goto out;
+    }
+    const char *mode = (const char *)sqlite3_column_text(st, 0);
+    rc = IG_ESTORE;
+    if (!memory && (!mode || strcmp(mode, "wal") != 0)) {
+        IG_ERROR("store", "cannot switch the database to WAL mode (got %s)", mode ? mode : "nothing");
+        goto out;
+    }
+    rc = IG_OK;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static const ig_store_ops_t sqlite_ops;
+
+ig_store_t *ig_store_sqlite_open(const char *path, int *err)
+{
+    sq_store_t *s = NULL;
+    int rc = IG_EINVAL;
+    bool memory = path && strcmp(path, ":memory:") == 0;
+
+    if (!path || !*path) goto out;
+    if (!memory && (rc = create_private(path))) goto out;
+    rc = IG_ENOMEM;
+    s = calloc(1, sizeof *s);
+    if (!s) goto out;
+    s->base.ops = &sqlite_ops;
+    int src = sqlite3_open_v2(
+        path, &s->db,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE, NULL);
+    if (src != SQLITE_OK) {
+        rc = map_err(s, src, "open");
+        goto out;
+    }
+    rc = configure(s, memory);
+out:
+    if (rc && s) {
+        sq_close(&s->base);
+        s = NULL;
+    }
+    if (err) *err = rc;
+    return s ? &s->base : NULL;
+}
+
+/* *v = highest applied migration; 0 when the table is missing. */
+static int read_version(sq_store_t *s, int *v)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = stmt(s, ST_MIG_EXISTS, &st);
+    if (rc) goto out;
+    int src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "schema version");
+        goto out;
+    }
+    bool exists = sqlite3_column_int(st, 0) > 0;
+    done(st);
+    st = NULL;
+    *v = 0;
+    if (!exists) goto out;
+    if ((rc = stmt(s, ST_MIG_VERSION, &st))) goto out;
+    src = sqlite3_step(st);
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "schema version");
+        goto out;
+    }
+    *v = sqlite3_column_int(st, 0);
+out:
+    done(st);
+    return rc;
+}
+
+static int sq_schema_version(ig_store_t *st, int *version)
+{
+    return read_version(sq(st), version);
+}
+
+static int sq_migrate(ig_store_t *st, int64_t now)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *ins = NULL;
+    int rc, v = 0, src;
+
+    if ((rc = tx_begin(s))) goto out;
+    src = sqlite3_exec(s->db,
+                       "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                       " version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                       NULL, NULL, NULL);
+    if (src != SQLITE_OK) {
+        rc = map_err(s, src, "create schema_migrations");
+        goto out;
+    }
+    if ((rc = tx_commit(s)) || (rc = read_version(s, &v))) goto out;
+    if (v > IG_STORE_SCHEMA_VERSION) {
+        IG_ERROR("store", "database schema v%d is newer than this binary (v%d): refusing to use it", v,
+                 IG_STORE_SCHEMA_VERSION);
+        rc = IG_ESTORE;
+        goto out;
+    }
+    for (int next = v + 1; next <= IG_STORE_SCHEMA_VERSION; next++) {
+        if ((rc = tx_begin(s)) || (rc = read_version(s, &v))) goto out;
+        if (v >= next) { /* another process applied it while we waited for the lock */
+            if ((rc = tx_commit(s))) goto out;
+            continue;
+        }
+        src = sqlite3_exec(s->db, migrations[next - 1], NULL, NULL, NULL);
+        if (src != SQLITE_OK) {
+            IG_ERROR("store", "migration v%d failed", next);
+            rc = map_err(s, src, "migration");
+            goto out;
+        }
+        if ((rc = stmt(s, ST_MIG_INSERT, &ins))) goto out;
+        sqlite3_bind_int(ins, 1, next);
+        sqlite3_bind_int64(ins, 2, now);
+        rc = step_done(s, ins, "record migration");
+        done(ins);
+        ins = NULL;
+        if (rc || (rc = tx_commit(s))) goto out;
+        IG_INFO("store", "applied schema migration v%d", next);
+    }
+out:
+    done(ins);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_ping(ig_store_t *st)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_MIG_VERSION, &q);
+    if (rc == IG_OK) {
+        int src = sqlite3_step(q);
+        if (src != SQLITE_ROW) rc = map_err(s, src, "ping");
+    }
+    done(q);
+    return rc ? IG_ESTORE : IG_OK;
+}
+
+static int sq_org_insert(ig_store_t *st, const ig_org_t *org)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_ORG_INSERT, &q);
+    if (rc) goto out;
+    bind_text(q, 1, org->id);
+    bind_text(q, 2, org->slug);
+    bind_text(q, 3, org->name);
+    bind_opt_text(q, 4, org->default_provider);
+    sqlite3_bind_int64(q, 5, org->created_at);
+    rc = step_done(s, q, "org insert");
+out:
+    done(q);
+    return rc;
+}
+
+/* Runs a bound single-row org query. */
+static int org_query(sq_store_t *s, sqlite3_stmt *q, ig_org_t *out)
+{
+    ig_org_t org;
+    int rc = IG_ENOTFOUND;
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) goto out;
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "org get");
+        goto out;
+    }
+    if ((rc = read_org(q, &org))) goto out;
+    *out = org;
+out:
+    return rc;
+}
+
+static int sq_org_get(ig_store_t *st, const char *id, ig_org_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_ORG_BY_ID, &q);
+    if (rc) goto out;
+    bind_text(q, 1, id);
+    rc = org_query(s, q, out);
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_org_get_by_slug(ig_store_t *st, const char *slug, ig_org_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_ORG_BY_SLUG, &q);
+    if (rc) goto out;
+    bind_text(q, 1, slug);
+    rc = org_query(s, q, out);
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_org_set_default_provider(ig_store_t *st, const char *org_id, const char *provider)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_ORG_SET_PROVIDER, &q);
+    if (rc) goto out;
+    bind_text(q, 1, provider);
+    bind_text(q, 2, org_id);
+    if ((rc = step_done(s, q, "org set provider"))) goto out;
+    if (sqlite3_changes(s->db) == 0) rc = IG_ENOTFOUND;
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_key_insert(ig_store_t *st, const ig_keyrec_t *rec)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_KEY_INSERT, &q);
+    if (rc) goto out;
+    bind_text(q, 1, rec->id);
+    bind_text(q, 2, rec->org_id);
+    sqlite3_bind_blob(q, 3, rec->key_hash, (int)sizeof rec->key_hash, SQLITE_STATIC);
+    bind_text(q, 4, rec->hash_prefix);
+    bind_opt_text(q, 5, rec->name);
+    sqlite3_bind_int(q, 6, rec->role);
+    sqlite3_bind_int64(q, 7, rec->created_at);
+    bind_opt_i64(q, 8, rec->expires_at);
+    bind_opt_i64(q, 9, rec->revoked_at);
+    rc = step_done(s, q, "key insert");
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_key_get_by_hash(ig_store_t *st, const uint8_t hash[32], ig_keyrec_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    ig_keyrec_t rec;
+    int rc = stmt(s, ST_KEY_BY_HASH, &q);
+    if (rc) goto out;
+    sqlite3_bind_blob(q, 1, hash, 32, SQLITE_STATIC);
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) {
+        rc = IG_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "key get");
+        goto out;
+    }
+    if ((rc = read_key(q, &rec))) goto out;
+    *out = rec;
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_key_revoke(ig_store_t *st, const char *org_id, const char *id_or_prefix, int64_t now,
+                         ig_keyrec_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    ig_keyrec_t rec;
+    int rc, src;
+
+    /* find and update under the write lock, so the match cannot change in between */
+    if ((rc = tx_begin(s))) goto out;
+    if ((rc = stmt(s, org_id ? ST_KEY_FIND_ORG : ST_KEY_FIND_ANY, &q))) goto out;
+    bind_text(q, 1, id_or_prefix);
+    bind_text(q, 2, id_or_prefix);
+    if (org_id) bind_text(q, 3, org_id);
+    src = sqlite3_step(q);
+    if (src == SQLITE_DONE) {
+        rc = IG_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "key find");
+        goto out;
+    }
+    if ((rc = read_key(q, &rec))) goto out;
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        rc = IG_ECONFLICT; /* the prefix is shared: the caller must name the key by id */
+        goto out;
+    }
+    if (src != SQLITE_DONE) {
+        rc = map_err(s, src, "key find");
+        goto out;
+    }
+    done(q);
+    q = NULL;
+    if (rec.revoked_at == 0) {
+        if ((rc = stmt(s, ST_KEY_REVOKE, &q))) goto out;
+        sqlite3_bind_int64(q, 1, now);
+        bind_text(q, 2, rec.id);
+        if ((rc = step_done(s, q, "key revoke"))) goto out;
+        rec.revoked_at = now;
+    }
+    if ((rc = tx_commit(s))) goto out;
+    *out = rec;
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_key_list(ig_store_t *st, const char *org_id, ig_keyrec_t *out, size_t cap, size_t *n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    size_t got = 0;
+    int rc = stmt(s, ST_KEY_LIST, &q), src;
+    if (rc) goto out;
+    bind_text(q, 1, org_id);
+    /* one more than fits tells "there are more" apart from "exactly cap" */
+    sqlite3_bind_int64(q, 2, cap < (size_t)INT64_MAX ? (int64_t)cap + 1 : INT64_MAX);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        if (got == cap) {
+            rc = IG_ETOOBIG;
+            goto out;
+        }
+        if ((rc = read_key(q, &out[got]))) goto out;
+        got++;
+    }
+    if (src != SQLITE_DONE) rc = map_err(s, src, "key list");
+out:
+    done(q);
+    *n = rc == IG_OK || rc == IG_ETOOBIG ? got : 0;
+    return rc;
+}
+
+static int sq_provider_set(ig_store_t *st, const char *org_id, const char *provider, int auth_mode,
+                           const uint8_t *secret, size_t secret_len, int64_t now)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_PROV_UPSERT, &q);
+    if (rc) goto out;
+    bind_text(q, 1, org_id);
+    bind_text(q, 2, provider);
+    sqlite3_bind_int(q, 3, auth_mode);
+    if (secret)
+        sqlite3_bind_blob(q, 4, secret, (int)secret_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, 4);
+    sqlite3_bind_int64(q, 5, now);
+    rc = step_done(s, q, "provider set");
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_provider_get(ig_store_t *st, const char *org_id, const char *provider, int *auth_mode,
+                           uint8_t **secret, size_t *secret_len)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    uint8_t *copy = NULL;
+    size_t len = 0;
+    int rc = stmt(s, ST_PROV_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, org_id);
+    bind_text(q, 2, provider);
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) {
+        rc = IG_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "provider get");
+        goto out;
+    }
+    const void *blob = sqlite3_column_blob(q, 1);
+    len = (size_t)sqlite3_column_bytes(q, 1);
+    if (blob && len) {
+        rc = IG_ENOMEM;
+        if (!(copy = malloc(len))) goto out;
+        memcpy(copy, blob, len);
+    } else {
+        len = 0;
+    }
+    *auth_mode = sqlite3_column_int(q, 0);
+    *secret = copy;
+    *secret_len = len;
+    copy = NULL;
+    rc = IG_OK;
+out:
+    done(q);
+    free(copy);
+    return rc;
+}
+
+static int sq_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc;
+
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_CALL_INSERT, &q))) goto out;
+    for (size_t i = 0; i < n; i++) {
+        const ig_callrec_t *r = &recs[i];
+        bind_text(q, 1, r->id);
+        bind_opt_text(q, 2, r->org_id);
+        bind_opt_text(q, 3, r->key_prefix);
+        bind_opt_text(q, 4, r->provider);
+        bind_opt_text(q, 5, r->method);
+        bind_text(q, 6, r->path);
+        bind_text(q, 7, r->model);
+        sqlite3_bind_int(q, 8, r->status);
+        sqlite3_bind_int(q, 9, r->stream);
+        sqlite3_bind_double(q, 10, r->latency_ms);
+        sqlite3_bind_double(q, 11, r->ttfb_ms);
+        sqlite3_bind_int64(q, 12, r->req_bytes);
+        sqlite3_bind_int64(q, 13, r->resp_bytes);
+        sqlite3_bind_int(q, 14, r->req_truncated);
+        sqlite3_bind_int(q, 15, r->resp_truncated);
+        bind_text(q, 16, r->error);
+        sqlite3_bind_int64(q, 17, r->created_at);
+        rc = step_done(s, q, "call insert");
+        sqlite3_reset(q);
+        if (rc) goto out;
+    }
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_calls_count(ig_store_t *st, const char *org_id, int64_t *n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, org_id ? ST_CALLS_COUNT_ORG : ST_CALLS_COUNT_ALL, &q);
+    if (rc) goto out;
+    if (org_id) bind_text(q, 1, org_id);
+    int src = sqlite3_step(q);
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "calls count");
+        goto out;
+    }
+    *n = sqlite3_column_int64(q, 0);
+out:
+    done(q);
+    return rc;
+}
+
+static const ig_store_ops_t sqlite_ops = {
+    .name = "sqlite",
+    .close = sq_close,
+    .migrate = sq_migrate,
+    .schema_version = sq_schema_version,
+    .ping = sq_ping,
+    .org_insert = sq_org_insert,
+    .org_get = sq_org_get,
+    .org_get_by_slug = sq_org_get_by_slug,
+    .org_set_default_provider = sq_org_set_default_provider,
+    .key_insert = sq_key_insert,
+    .key_get_by_hash = sq_key_get_by_hash,
+    .key_revoke = sq_key_revoke,
+    .key_list = sq_key_list,
+    .provider_set = sq_provider_set,
+    .provider_get = sq_provider_get,
+    .calls_insert = sq_calls_insert,
+    .calls_count = sq_calls_count,
+};

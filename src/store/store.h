@@ -1,0 +1,180 @@
+/*
+ * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log) behind one
+ * backend-independent interface.
+ *
+ * A store is a vtable (ig_store_ops_t) plus thin ig_store_* wrappers. The wrappers validate arguments,
+ * generate ids (16 bytes from RAND_bytes as 32 lowercase hex chars) and timestamps (unix milliseconds), so
+ * every backend sees the same well-formed input and only translates it to its own SQL. SQLite is the only
+ * backend today; PostgreSQL is meant to plug in as another ops table with the same schema versions.
+ *
+ * Threads: a handle is used by ONE thread at a time. Each worker thread opens its own handle on the same
+ * database; the server never calls the store from an event-loop thread (calls can block up to the busy
+ * timeout). Handles are cheap to keep open, expensive to open per call.
+ *
+ * Errors (all functions return IG_OK or one of these):
+ *   IG_EINVAL     an argument breaks the contract stated on the function (NULL, too long, bad charset)
+ *   IG_ENOTFOUND  no such row, or a referenced row (the org of a key or credential) does not exist
+ *   IG_ECONFLICT  a uniqueness constraint: slug taken, key hash already stored, ambiguous prefix
+ *   IG_ESTORE     the database is busy past the timeout, locked, full, unreadable or cannot be opened
+ *   IG_ENOMEM     allocation failure;  IG_ECRYPTO  the random generator failed (ids)
+ *   IG_EINTERNAL  a bug or a database that breaks our invariants (SQL error, oversized stored value)
+ * Output structs are written only on success. Secrets (provider envelopes) never reach log lines.
+ */
+#ifndef IG_STORE_STORE_H
+#define IG_STORE_STORE_H
+
+#include "core/common.h"
+
+#include <stdint.h>
+
+/* Schema version this binary creates: every backend has exactly this many migrations. */
+#define IG_STORE_SCHEMA_VERSION 1
+
+/* Largest provider secret envelope accepted: a sealed provider key is well under 1 KiB. */
+#define IG_STORE_MAX_SECRET (64u * 1024)
+
+/* api_keys.role values (the auth module maps them to permissions). */
+enum { IG_STORE_ROLE_VIEWER = 0, IG_STORE_ROLE_MEMBER = 1, IG_STORE_ROLE_ADMIN = 2, IG_STORE_ROLE_OWNER = 3 };
+
+/* provider_credentials.auth_mode values. */
+enum { IG_STORE_AUTH_STORED = 0, IG_STORE_AUTH_PASSTHROUGH = 1 };
+
+typedef struct ig_store ig_store_t;
+
+/* All char arrays are NUL-terminated. Optional text is "" when absent. */
+typedef struct {
+    char id[33];
+    char slug[65];
+    char name[129];
+    char default_provider[33];
+    int64_t created_at;
+} ig_org_t;
+
+typedef struct {
+    char id[33];
+    char org_id[33];
+    uint8_t key_hash[32];
+    char hash_prefix[13];
+    char name[129];
+    int role;
+    int64_t created_at, expires_at /*0 = never*/, revoked_at /*0 = not revoked*/;
+} ig_keyrec_t;
+
+typedef struct {
+    char id[37];
+    char org_id[33];
+    char key_prefix[13];
+    char provider[33];
+    char method[16];
+    const char *path;
+    const char *model /*may be NULL*/;
+    int status;
+    bool stream;
+    double latency_ms, ttfb_ms;
+    int64_t req_bytes, resp_bytes;
+    bool req_truncated, resp_truncated;
+    const char *error /*NULL*/;
+    int64_t created_at;
+} ig_callrec_t;
+
+/* Opens a handle. url: "sqlite:PATH", "sqlite://PATH" (so "sqlite:///abs/path.db") or a plain PATH
+ * (":memory:" for a private in-memory database). A new database file is created with mode 0600; an
+ * existing one we own that is readable by group or others is tightened to 0600 (with a warning). Other
+ * schemes ("postgres://…") give IG_EINVAL until their backend exists and are never logged (they may hold a
+ * password); a SQLite path may appear in error lines. On failure returns NULL and sets *err (err may be
+ * NULL). Call ig_store_migrate before use. */
+ig_store_t *ig_store_open(const char *url, int *err);
+/* Closes the handle and frees everything it holds. NULL is a no-op. */
+void ig_store_close(ig_store_t *st);
+
+/* Brings the schema to IG_STORE_SCHEMA_VERSION, one migration per transaction. Idempotent, and safe when
+ * several processes (or handles) call it at once: each step takes the write lock and re-checks the version.
+ * IG_ESTORE when the database is newer than this binary (it refuses to touch it). */
+int ig_store_migrate(ig_store_t *st);
+/* The highest applied migration into *version (0 for a new database). */
+int ig_store_schema_version(ig_store_t *st, int *version);
+/* Cheap query that reads the database (for /readyz). IG_ESTORE when it fails or the schema is missing. */
+int ig_store_ping(ig_store_t *st);
+
+/* Creates an org with a fresh id. slug must match [a-z0-9-]{2,64}; name 1..128 bytes without control
+ * characters (IG_EINVAL). IG_ECONFLICT if the slug is taken. out may be NULL. */
+int ig_store_org_create(ig_store_t *st, const char *slug, const char *name, ig_org_t *out);
+/* IG_ENOTFOUND when no org has this id / slug. */
+int ig_store_org_get(ig_store_t *st, const char *id, ig_org_t *out);
+int ig_store_org_get_by_slug(ig_store_t *st, const char *slug, ig_org_t *out);
+/* provider: 1..32 printable ASCII bytes without spaces, or NULL to clear. IG_ENOTFOUND for an unknown org. */
+int ig_store_org_set_default_provider(ig_store_t *st, const char *org_id,
+                                      const char *provider /*NULL clears*/);
+
+/* Stores a key record with a fresh id. The store only ever sees the key's SHA-256 hash; hash_prefix (1..12
+ * printable bytes, for display and revocation) may be shared by several keys. name may be NULL (stored as
+ * absent, read back as ""); role 0..3; expires_at 0 = never, else unix ms. IG_ENOTFOUND if the org does not
+ * exist; IG_ECONFLICT if the hash is already stored. out may be NULL. */
+int ig_store_key_create(ig_store_t *st, const char *org_id, const uint8_t hash[32], const char *hash_prefix,
+                        const char *name, int role, int64_t expires_at, ig_keyrec_t *out);
+/* IG_ENOTFOUND; returns revoked and expired keys too (the caller checks revoked_at / expires_at). */
+int ig_store_key_get_by_hash(ig_store_t *st, const uint8_t hash[32], ig_keyrec_t *out);
+/* Revokes the key whose id or hash_prefix equals id_or_prefix, within org_id (NULL = any org). Revoking an
+ * already revoked key succeeds and keeps its first revoked_at. out (may be NULL) gets the revoked record.
+ * IG_ENOTFOUND when nothing matches (a key of another org does not match); IG_ECONFLICT if a prefix matches
+ * several keys (nothing is revoked: use the id). The caller must also drop the key from its caches. */
+int ig_store_key_revoke(ig_store_t *st, const char *org_id /*NULL = any org*/, const char *id_or_prefix,
+                        ig_keyrec_t *out);
+/* The org's keys, revoked ones included, oldest first (ties in unspecified order), into out[0..cap); *n = how
+ * many were written. IG_ETOOBIG when the org has more than cap keys (out then holds the oldest cap, *n =
+ * cap). An unknown org simply has no keys (*n = 0). */
+int ig_store_key_list(ig_store_t *st, const char *org_id, ig_keyrec_t *out, size_t cap, size_t *n);
+
+/* Sets (inserts or replaces) an org's credential for a provider. secret is an already-encrypted envelope
+ * (the store never sees plaintext), 1..IG_STORE_MAX_SECRET bytes; required for IG_STORE_AUTH_STORED, may be
+ * NULL for IG_STORE_AUTH_PASSTHROUGH. IG_ENOTFOUND if the org does not exist. */
+int ig_store_provider_set(ig_store_t *st, const char *org_id, const char *provider, int auth_mode,
+                          const uint8_t *secret, size_t secret_len /*secret may be NULL for passthrough*/);
+/* *secret is malloc'd (caller frees), NULL when none stored. IG_ENOTFOUND when no row. Outputs are written
+ * only on success. */
+int ig_store_provider_get(ig_store_t *st, const char *org_id, const char *provider, int *auth_mode,
+                          uint8_t **secret, size_t *secret_len);
+
+/* Inserts n call records in ONE transaction (batched writer). All-or-nothing: on error nothing is stored.
+ * Every record is validated first (IG_EINVAL: id empty, a char array not terminated, path NULL). A record
+ * whose id is already stored is skipped, so replaying a spool file twice is harmless. n may be 0. */
+int ig_store_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n);
+/* Number of call records of org_id (NULL = all orgs). */
+int ig_store_calls_count(ig_store_t *st, const char *org_id, int64_t *n); /* for tests/readyz-style checks */
+
+/*
+ * Backend interface. The wrappers above have already validated every argument (lengths fit the structs,
+ * pointers non-NULL where required) and filled ids and timestamps; backends map their errors onto the
+ * codes listed at the top. A backend's handle struct starts with `ig_store_t base`.
+ */
+typedef struct ig_store_ops {
+    const char *name;
+    void (*close)(ig_store_t *st);
+    int (*migrate)(ig_store_t *st, int64_t now);
+    int (*schema_version)(ig_store_t *st, int *version);
+    int (*ping)(ig_store_t *st);
+    int (*org_insert)(ig_store_t *st, const ig_org_t *org);
+    int (*org_get)(ig_store_t *st, const char *id, ig_org_t *out);
+    int (*org_get_by_slug)(ig_store_t *st, const char *slug, ig_org_t *out);
+    int (*org_set_default_provider)(ig_store_t *st, const char *org_id, const char *provider);
+    int (*key_insert)(ig_store_t *st, const ig_keyrec_t *rec);
+    int (*key_get_by_hash)(ig_store_t *st, const uint8_t hash[32], ig_keyrec_t *out);
+    int (*key_revoke)(ig_store_t *st, const char *org_id, const char *id_or_prefix, int64_t now,
+                      ig_keyrec_t *out);
+    int (*key_list)(ig_store_t *st, const char *org_id, ig_keyrec_t *out, size_t cap, size_t *n);
+    int (*provider_set)(ig_store_t *st, const char *org_id, const char *provider, int auth_mode,
+                        const uint8_t *secret, size_t secret_len, int64_t now);
+    int (*provider_get)(ig_store_t *st, const char *org_id, const char *provider, int *auth_mode,
+                        uint8_t **secret, size_t *secret_len);
+    int (*calls_insert)(ig_store_t *st, const ig_callrec_t *recs, size_t n);
+    int (*calls_count)(ig_store_t *st, const char *org_id, int64_t *n);
+} ig_store_ops_t;
+
+struct ig_store {
+    const ig_store_ops_t *ops;
+};
+
+/* SQLite backend (sqlite.c): path is a file path or ":memory:". Same contract as ig_store_open. */
+ig_store_t *ig_store_sqlite_open(const char *path, int *err);
+
+#endif
