@@ -801,15 +801,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
-static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+int ig_http_adopt(ig_http_server_t *srv, evutil_socket_t fd, const struct sockaddr *sa, bool tls)
 {
-    ig_http_server_t *srv = arg;
-    bool tls = false;
-    for (int i = 0; i < srv->nlisteners; i++)
-        if (srv->listeners[i] == l) tls = srv->listener_tls[i];
     if (srv->draining || atomic_load(&ig_http_open_conns) >= srv->limits.max_connections) {
         evutil_closesocket(fd);
-        return;
+        return IG_EUNAVAILABLE;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -818,10 +814,10 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     c->srv = srv;
     c->pool = ig_pool_new(4096);
     if (!c->pool) goto fail;
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof c->peer);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, c->peer, sizeof c->peer);
+    if (sa && sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof c->peer);
+    else if (sa && sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer, sizeof c->peer);
     if (tls) {
         c->ssl = SSL_new(srv->ssl_ctx);
         if (!c->ssl) goto fail;
@@ -856,7 +852,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     /* the TLS handshake and first request must come within the header timeout */
     arm_timer(c, srv->tv_header);
-    return;
+    return IG_OK;
 fail:
     evutil_closesocket(fd);
 fail_nofd:
@@ -864,6 +860,16 @@ fail_nofd:
         ig_pool_free(c->pool);
         free(c);
     }
+    return IG_ENOMEM;
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+    ig_http_server_t *srv = arg;
+    bool tls = false;
+    for (int i = 0; i < srv->nlisteners; i++)
+        if (srv->listeners[i] == l) tls = srv->listener_tls[i];
+    ig_http_adopt(srv, fd, sa, tls);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */

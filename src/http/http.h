@@ -18,6 +18,7 @@
 
 #include <openssl/ssl.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 
 typedef struct ig_header {
     ig_iov_t name, value;
@@ -105,6 +106,9 @@ int ig_http_server_init(ig_http_server_t *srv, ig_loop_t *loop, SSL_CTX *ssl_ctx
 /* Binds host:port with SO_REUSEPORT (each loop thread gets its own socket). tls=false only for plain
  * listeners the caller has verified are loopback. Returns IG_OK or IG_EIO with errno set. */
 int ig_http_listen(ig_http_server_t *srv, const char *hostport, bool tls, char *err, size_t errlen);
+/* Takes over an accepted socket as a new connection (the listener's path; also used by the fuzz target with
+ * one end of a socketpair). The fd is closed on failure. */
+int ig_http_adopt(ig_http_server_t *srv, int fd, const struct sockaddr *sa, bool tls);
 /* Stops accepting, closes idle connections, lets active requests finish (their responses get Connection:
  * close), then calls srv->on_drained. Loop thread only. */
 void ig_http_server_drain(ig_http_server_t *srv);
