@@ -1,8 +1,8 @@
 /*
  * gateway.c — the router and the authentication phase.
  *
- * Routes: /healthz and /readyz (no auth, no data), /api/... (management API: deny by default), /ui/...
- * (dashboard), and everything else is a proxy request. Authentication runs when the headers are complete and
+ * Routes: /healthz and /readyz (no auth, no data), /api/v1/... (management API: deny by default), /ui/...
+ * (dashboard), and everything else is a proxy request — including ollama's own /api/chat, /api/generate. Authentication runs when the headers are complete and
  * before any body byte is read: an unauthenticated peer can only ever send IG_PREAUTH_MAX_BODY_BYTES. The key
  * comes from X-Ingate-Key, or for SDK drop-in from "Authorization: Bearer sk-ingate-..." or
  * "x-api-key: sk-ingate-..."; a key in the query string is refused without being echoed.
@@ -185,8 +185,8 @@ static int on_headers(ig_req_t *req)
         rs->route = ROUTE_HEALTHZ;
     else if (path_is(req->path, "/readyz"))
         rs->route = ROUTE_READYZ;
-    else if (path_under(req->path, "/api"))
-        rs->route = ROUTE_API;
+    else if (path_under(req->path, "/api/v1") || path_is(req->path, "/api") || path_is(req->path, "/api/"))
+        rs->route = ROUTE_API; /* other /api/... paths are ollama's (/api/chat, /api/generate): proxied */
     else if (path_under(req->path, "/ui"))
         rs->route = ROUTE_UI;
     else

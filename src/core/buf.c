@@ -13,6 +13,13 @@ void ig_buf_init(ig_buf_t *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max;
+    b->secret = false;
+}
+
+void ig_buf_init_secret(ig_buf_t *b, size_t max)
+{
+    ig_buf_init(b, max);
+    b->secret = true;
 }
 
 static int reserve(ig_buf_t *b, size_t need)
@@ -23,8 +30,19 @@ static int reserve(ig_buf_t *b, size_t need)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     if (cap > b->max + 1) cap = b->max + 1;
     if (cap < need) return IG_ETOOBIG;
-    char *p = realloc(b->data, cap);
-    if (!p) return IG_ENOMEM;
+    char *p;
+    if (b->secret) {
+        p = malloc(cap);
+        if (!p) return IG_ENOMEM;
+        if (b->data) {
+            memcpy(p, b->data, b->len);
+            OPENSSL_cleanse(b->data, b->cap);
+            free(b->data);
+        }
+    } else {
+        p = realloc(b->data, cap);
+        if (!p) return IG_ENOMEM;
+    }
     b->data = p;
     b->cap = cap;
     return IG_OK;
@@ -82,7 +100,7 @@ void ig_buf_reset(ig_buf_t *b)
 
 void ig_buf_free(ig_buf_t *b, bool wipe)
 {
-    if (b->data && wipe) OPENSSL_cleanse(b->data, b->cap);
+    if (b->data && (wipe || b->secret)) OPENSSL_cleanse(b->data, b->cap);
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;

@@ -13,10 +13,13 @@ typedef struct {
     char *data;
     size_t len;
     size_t cap;
-    size_t max; /* ceiling: len never exceeds this */
+    size_t max;  /* ceiling: len never exceeds this */
+    bool secret; /* growth wipes the old block; ig_buf_free always wipes */
 } ig_buf_t;
 
 void ig_buf_init(ig_buf_t *b, size_t max);
+/* For secrets: no copy of the contents is ever left behind in freed memory. */
+void ig_buf_init_secret(ig_buf_t *b, size_t max);
 /* Appends all of `len` bytes or nothing: IG_ETOOBIG past the ceiling, IG_ENOMEM on allocation failure. */
 int ig_buf_append(ig_buf_t *b, const void *p, size_t len);
 /* Appends as much as fits under the ceiling; returns bytes appended. */

@@ -560,7 +560,7 @@ static int start_impl(ig_req_t *req, int status, const ig_header_t *hdrs, size_t
     ig_conn_t *c = req->conn;
     if (req->resp_started || c->closing) return IG_EIO;
     char stackbuf[2048];
-    ig_buf_t head = {stackbuf, 0, sizeof stackbuf, 64 * 1024};
+    ig_buf_t head = {stackbuf, 0, sizeof stackbuf, 64 * 1024, false};
     int rc = build_head(req, status, hdrs, nhdrs, clen, &head);
     if (rc == IG_OK) {
         struct evbuffer *ob = bufferevent_get_output(c->bev);

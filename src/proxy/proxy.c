@@ -14,6 +14,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
+#include "proxy/mask.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,7 @@ typedef struct proxy_req {
     char *url;
     ig_buf_t pkey; /* decrypted provider key (stored mode), for masking */
     ig_xfer_t *x;
-    char carry[512]; /* held-back tail that may be the start of the key */
-    size_t carry_len;
+    ig_masker_t mask; /* masks echoes of the injected key in the response */
     ig_buf_t resp_copy;
     uint64_t t_headers_ns;
     int upstream_status;
@@ -99,66 +99,24 @@ static void pr_cleanup(void *arg)
     ig_buf_free(&pr->resp_copy, false);
     free(pr->url);
     pr->url = NULL;
-    ig_wipe(pr->carry, sizeof pr->carry);
-}
-
-/* ---------------------------------------------------------------------------------------------------------- */
-/* masking: every occurrence of the injected key becomes '*' x len; a tail that could begin the key is held
- * back until the next chunk (never an SSE event's "\n\n" end, so streams are not delayed) */
-
-static void mask_inplace(char *p, size_t len, ig_iov_t key)
-{
-    if (key.len == 0 || len < key.len) return;
-    char *q = p, *end = p + len;
-    while ((q = memmem(q, (size_t)(end - q), key.base, key.len)) != NULL) {
-        memset(q, '*', key.len);
-        q += key.len;
-    }
-}
-
-static size_t holdback(const char *p, size_t len, ig_iov_t key)
-{
-    size_t max = IG_MIN(len, key.len - 1);
-    for (size_t k = max; k > 0; k--)
-        if (memcmp(p + len - k, key.base, k) == 0) return k;
-    return 0;
+    ig_mask_clear(&pr->mask);
 }
 
 static void capture_copy(proxy_req_t *pr, const char *p, size_t len)
 {
-    if (pr->resp_copy.max == 0) return;
-    size_t n = ig_buf_append_trunc(&pr->resp_copy, p, len);
-    (void)n;
+    if (pr->resp_copy.max) ig_buf_append_trunc(&pr->resp_copy, p, len);
 }
 
-static int emit(proxy_req_t *pr, const char *p, size_t len)
+static int emit(void *ud, const char *p, size_t len)
 {
+    proxy_req_t *pr = ud;
     capture_copy(pr, p, len);
     return ig_resp_write(pr->req, p, len);
 }
 
 static int relay(proxy_req_t *pr, const char *p, size_t len)
 {
-    ig_iov_t key = ig_buf_iov(&pr->pkey);
-    if (key.len == 0 || key.len > sizeof pr->carry) return emit(pr, p, len);
-    /* work on carry + p in chunks no larger than 64 KiB + carry */
-    while (len > 0) {
-        char tmp[65536 + sizeof pr->carry];
-        size_t take = IG_MIN(len, (size_t)65536);
-        memcpy(tmp, pr->carry, pr->carry_len);
-        memcpy(tmp + pr->carry_len, p, take);
-        size_t n = pr->carry_len + take;
-        mask_inplace(tmp, n, key);
-        size_t hb = holdback(tmp, n, key);
-        int rc = emit(pr, tmp, n - hb);
-        memcpy(pr->carry, tmp + n - hb, hb);
-        pr->carry_len = hb;
-        ig_wipe(tmp, n);
-        if (rc) return rc;
-        p += take;
-        len -= take;
-    }
-    return IG_OK;
+    return ig_mask_feed(&pr->mask, p, len, emit, pr);
 }
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -177,7 +135,7 @@ static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n
     ig_iov_t conn = IG_IOV_NULL;
     for (size_t i = 0; i < n; i++)
         if (ig_iov_ieq(hdrs[i].name, IG_IOV_LIT("connection"))) conn = hdrs[i].value;
-    ig_iov_t key = ig_buf_iov(&pr->pkey);
+    ig_iov_t key = pr->mask.secret;
     for (size_t i = 0; i < n; i++) {
         ig_iov_t name = hdrs[i].name;
         if (ig_iov_ieq(name, IG_IOV_LIT("content-length"))) {
@@ -197,8 +155,8 @@ static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n
         char *nm = ig_pool_iovdup(req->pool, name);
         char *val = ig_pool_iovdup(req->pool, hdrs[i].value);
         if (!nm || !val) return IG_ENOMEM;
-        mask_inplace(val, hdrs[i].value.len, key);
-        mask_inplace(nm, name.len, key);
+        ig_mask_inplace(val, hdrs[i].value.len, key);
+        ig_mask_inplace(nm, name.len, key);
         out[m].name = ig_iov(nm, name.len);
         out[m].value = ig_iov(val, hdrs[i].value.len);
         if (ig_iov_ieq(name, IG_IOV_LIT("content-type")) &&
@@ -261,10 +219,7 @@ static void up_on_done(void *ud, int err, bool got_headers)
     pr->finished = true;
     req->on_abort = NULL;
     req->on_writable = NULL;
-    if (err == IG_OK && pr->carry_len) {
-        if (emit(pr, pr->carry, pr->carry_len) != IG_OK) err = IG_EIO;
-        pr->carry_len = 0;
-    }
+    if (err == IG_OK && ig_mask_flush(&pr->mask, emit, pr) != IG_OK) err = IG_EIO;
     submit_capture(pr, err);
     if (err == IG_OK) {
         ig_resp_finish(req);
@@ -355,7 +310,7 @@ static int build_headers(proxy_req_t *pr, const ig_provcred_t *cred)
     char aad[160];
     int alen = ig_provider_key_aad(pr->rs->auth.org->id, cred->provider, aad, sizeof aad);
     if (alen < 0) return IG_EINTERNAL;
-    ig_buf_init(&pr->pkey, 4096);
+    ig_buf_init_secret(&pr->pkey, 4096);
     rc = ig_open(pr->rs->lc->gw->provider_dek, ig_iov(aad, (size_t)alen), ig_iov((const char *)cred->secret, cred->secret_len),
                  &pr->pkey);
     if (rc != IG_OK) {
@@ -365,6 +320,7 @@ static int build_headers(proxy_req_t *pr, const ig_provcred_t *cred)
     }
     char val[4400];
     size_t vlen = 0;
+    pr->mask.secret = ig_buf_iov(&pr->pkey);
     rc = ig_provider_auth_value(pr->prov, ig_buf_iov(&pr->pkey), val, sizeof val, &vlen);
     if (rc == IG_OK) rc = add_header(&pr->hdrs, auth_hdr, ig_iov(val, vlen));
     ig_wipe(val, sizeof val);

@@ -19,6 +19,18 @@ TEST(buf_ceiling)
     CHECK(b.data == NULL);
 }
 
+TEST(buf_secret_growth)
+{
+    ig_buf_t b;
+    ig_buf_init_secret(&b, 1 << 16);
+    for (int i = 0; i < 1000; i++)
+        CHECK_EQ_INT(ig_buf_append(&b, "0123456789", 10), IG_OK);
+    CHECK_EQ_INT(b.len, 10000);
+    CHECK(memcmp(b.data + 9990, "0123456789", 10) == 0);
+    ig_buf_free(&b, false);
+    CHECK(b.data == NULL);
+}
+
 TEST(buf_appendf_large)
 {
     ig_buf_t b;
@@ -81,6 +93,7 @@ TEST(err_table)
 int main(void)
 {
     RUN(buf_ceiling);
+    RUN(buf_secret_growth);
     RUN(buf_appendf_large);
     RUN(pool_alloc_and_cleanup);
     RUN(iov_helpers);
