@@ -80,6 +80,7 @@ static void *writer_main(void *arg)
     ig_callrec_t *metas = calloc(BATCH, sizeof *metas);
     ig_capture_rec_t *batch[BATCH];
     unsigned backoff_ms = 50;
+    int attempts = 0;
     for (;;) {
         size_t n = 0;
         pthread_mutex_lock(&g_mu);
@@ -114,11 +115,21 @@ static void *writer_main(void *arg)
             if (rc == IG_OK) {
                 atomic_fetch_add(&ig_capture_stats.written, n);
                 backoff_ms = 50;
+                attempts = 0;
                 break;
             }
             atomic_fetch_add(&ig_capture_stats.failed_batches, 1);
             IG_WARN("capture", "writing %zu call records failed (%s); retrying", n, ig_err_name(rc));
             if (rc == IG_ECONFLICT || rc == IG_EINVAL) break; /* a bad batch would never succeed */
+            pthread_mutex_lock(&g_mu);
+            bool stopping = g_stop;
+            pthread_mutex_unlock(&g_mu);
+            if (stopping && ++attempts >= 5) {
+                /* shutting down with the store still failing: do not hang the exit */
+                IG_ERROR("capture", "store still failing at shutdown: %zu call records not written", n);
+                atomic_fetch_add(&ig_capture_stats.dropped, n);
+                break;
+            }
             struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L};
             nanosleep(&ts, NULL);
             if (backoff_ms < 2000) backoff_ms *= 2;

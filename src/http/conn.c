@@ -57,6 +57,7 @@ struct ig_conn {
     ig_req_t *req;
     ig_pool_t *pool;
     ig_buf_t hfield, hvalue; /* header being assembled */
+    ig_buf_t head;           /* response head being built (kept across requests) */
     bool in_value;
     size_t head_bytes;
     size_t hdrs_cap;
@@ -559,23 +560,20 @@ static int start_impl(ig_req_t *req, int status, const ig_header_t *hdrs, size_t
 {
     ig_conn_t *c = req->conn;
     if (req->resp_started || c->closing) return IG_EIO;
-    char stackbuf[2048];
-    ig_buf_t head = {stackbuf, 0, sizeof stackbuf, 64 * 1024, false};
-    int rc = build_head(req, status, hdrs, nhdrs, clen, &head);
+    ig_buf_t *head = &c->head;
+    ig_buf_reset(head);
+    int rc = build_head(req, status, hdrs, nhdrs, clen, head);
     if (rc == IG_OK) {
         struct evbuffer *ob = bufferevent_get_output(c->bev);
-        if (body && len && !req->head_only && !req->resp_chunked && head.len + len <= sizeof stackbuf &&
-            head.data == stackbuf) {
-            memcpy(head.data + head.len, body, len); /* one write for small complete responses */
-            head.len += len;
-            req->resp_body_bytes += len;
-            rc = evbuffer_add(ob, head.data, head.len) ? IG_ENOMEM : IG_OK;
+        if (body && len && !req->head_only && !req->resp_chunked && len <= 4096 &&
+            ig_buf_append(head, body, len) == IG_OK) {
+            req->resp_body_bytes += len; /* one buffer write for small complete responses */
+            rc = evbuffer_add(ob, head->data, head->len) ? IG_ENOMEM : IG_OK;
         } else {
-            rc = evbuffer_add(ob, head.data, head.len) ? IG_ENOMEM : IG_OK;
+            rc = evbuffer_add(ob, head->data, head->len) ? IG_ENOMEM : IG_OK;
             if (rc == IG_OK && body) rc = frame_into(req, ob, body, len);
         }
     }
-    if (head.data != stackbuf) free(head.data);
     return rc;
 }
 
@@ -733,6 +731,7 @@ static void conn_close(ig_conn_t *c)
     bufferevent_free(c->bev);
     ig_buf_free(&c->hfield, false);
     ig_buf_free(&c->hvalue, false);
+    ig_buf_free(&c->head, false);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -839,6 +838,7 @@ int ig_http_adopt(ig_http_server_t *srv, evutil_socket_t fd, const struct sockad
     }
     ig_buf_init(&c->hfield, IG_MAX_HEADER_BYTES);
     ig_buf_init(&c->hvalue, IG_MAX_HEADER_BYTES);
+    ig_buf_init(&c->head, IG_MAX_UPSTREAM_HEADER_BYTES + 4096 + 8192);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     c->state = ST_IDLE;
