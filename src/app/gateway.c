@@ -100,6 +100,7 @@ static int authorized(ig_req_t *req, ig_reqstate_t *rs)
 typedef struct load_job {
     ig_req_t *req;
     ig_reqstate_t *rs;
+    uint8_t key_hash[32]; /* a copy: the worker must not read request memory, which an abort frees */
     int rc;
     bool cancelled;
 } load_job_t;
@@ -109,7 +110,7 @@ static void load_work(void *wctx, void *arg)
     ig_worker_t *w = wctx;
     load_job_t *j = arg;
     if (j->cancelled) return;
-    j->rc = w->st ? ig_authcache_load(w->st, j->rs->key_hash) : IG_ESTORE;
+    j->rc = w->st ? ig_authcache_load(w->st, j->key_hash) : IG_ESTORE;
 }
 
 static void load_abort(ig_req_t *req)
@@ -163,6 +164,7 @@ static int authenticate(ig_req_t *req, ig_reqstate_t *rs)
     if (!j) return IG_ENOMEM;
     j->req = req;
     j->rs = rs;
+    memcpy(j->key_hash, rs->key_hash, sizeof j->key_hash);
     req->ctx = j;
     req->on_abort = load_abort;
     if (ig_work_submit(rs->lc->gw->pool, &rs->lc->loop, load_work, load_done, j) != IG_OK) {

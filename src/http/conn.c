@@ -437,6 +437,7 @@ void ig_req_resume(ig_req_t *req, int rc)
     }
     begin_body(c);
     http_parser_pause(&c->parser, 0);
+    bufferevent_enable(c->bev, EV_READ); /* reading may have stopped while we waited */
     conn_parse(c);
 }
 

@@ -33,6 +33,7 @@ typedef struct proxy_req {
     int upstream_status;
     bool stream;
     bool finished;
+    bool client_gone;
 } proxy_req_t;
 
 static const ig_iov_t HOP_BY_HOP[] = {
@@ -189,7 +190,8 @@ static void submit_capture(proxy_req_t *pr, int err)
     snprintf(m->provider, sizeof m->provider, "%s", pr->prov->name);
     snprintf(m->method, sizeof m->method, "%s", req->method_name);
     rec->path = strndup(req->path.base, IG_MIN(req->path.len, (size_t)2048)); /* never the query */
-    m->status = req->status ? req->status : ig_err_status(err);
+    /* 499: the client closed the connection first (nginx's convention) */
+    m->status = err == IG_EIO && pr->client_gone ? 499 : req->status ? req->status : ig_err_status(err);
     m->stream = pr->stream;
     m->latency_ms = (double)(now - req->t_start_ns) / 1e6;
     m->ttfb_ms = pr->t_headers_ns ? (double)(pr->t_headers_ns - req->t_start_ns) / 1e6 : 0;
@@ -240,6 +242,7 @@ static void on_client_abort(ig_req_t *req)
     }
     if (!pr->finished) {
         pr->finished = true;
+        pr->client_gone = true;
         submit_capture(pr, IG_EIO);
     }
 }
