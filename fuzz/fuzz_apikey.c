@@ -1,4 +1,5 @@
-/* fuzz_apikey.c — libFuzzer target for the API key format check (untrusted header bytes, not NUL-terminated). */
+/* fuzz_apikey.c — libFuzzer target for the API key format check (untrusted header bytes, not NUL-terminated).
+ */
 #include "auth/apikey.h"
 #include "core/err.h"
 

@@ -15,7 +15,8 @@ static void usage(FILE *f)
 {
     fputs("ingate — a self-hostable, multi-tenant LLM gateway\n\n"
           "usage:\n"
-          "  ingate serve [--config FILE] [options]   run the gateway (TLS 1.3 on https://127.0.0.1:8443 by default)\n"
+          "  ingate serve [--config FILE] [options]   run the gateway (TLS 1.3 on https://127.0.0.1:8443 by "
+          "default)\n"
           "  ingate admin COMMAND [options]           operator CLI (ingate admin --help)\n"
           "  ingate version                           print the version\n"
           "  ingate docs-config                       print docs/configuration.md\n"
@@ -27,7 +28,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }

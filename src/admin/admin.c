@@ -3,8 +3,8 @@
  * list-keys. Output is JSON on stdout (one object), errors are one line on stderr, exit codes 0/1/2.
  *
  * Secrets: a provider key is read from standard input only (never argv, which `ps` shows), sealed with
- * AES-256-GCM under the provider-key data key and stored; the plaintext is wiped right after. A new API key is
- * printed once and only its SHA-256 is stored.
+ * AES-256-GCM under the provider-key data key and stored; the plaintext is wiped right after. A new API key
+ * is printed once and only its SHA-256 is stored.
  */
 #include "admin/admin.h"
 #include "admin/control.h"
@@ -30,10 +30,14 @@ static const struct {
     const char *flag;
     size_t off;
 } ADMIN_FLAGS[] = {
-    {"--org", offsetof(admin_args_t, org)},           {"--slug", offsetof(admin_args_t, slug)},
-    {"--name", offsetof(admin_args_t, name)},         {"--role", offsetof(admin_args_t, role)},
-    {"--provider", offsetof(admin_args_t, provider)}, {"--mode", offsetof(admin_args_t, mode)},
-    {"--key", offsetof(admin_args_t, key)},           {"--expires-days", offsetof(admin_args_t, expires_days)},
+    {"--org", offsetof(admin_args_t, org)},
+    {"--slug", offsetof(admin_args_t, slug)},
+    {"--name", offsetof(admin_args_t, name)},
+    {"--role", offsetof(admin_args_t, role)},
+    {"--provider", offsetof(admin_args_t, provider)},
+    {"--mode", offsetof(admin_args_t, mode)},
+    {"--key", offsetof(admin_args_t, key)},
+    {"--expires-days", offsetof(admin_args_t, expires_days)},
 };
 
 void ig_admin_usage(void)
@@ -233,8 +237,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
         char line[100];
         snprintf(line, sizeof line, "invalidate-key %s\n", hex);
         notify(&dd, line); /* drops a remembered "unknown" answer for this hash */
-        printf("{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"%s\",\"hash_prefix\":\"%s\",\"key\":\"%s\"}\n", kr.id,
-               org.id, role_name(role), prefix, key);
+        printf("{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"%s\",\"hash_prefix\":\"%s\",\"key\":\"%s\"}\n",
+               kr.id, org.id, role_name(role), prefix, key);
         fflush(stdout);
         ig_wipe(key, sizeof key);
         code = 0;
@@ -252,7 +256,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
         }
         const ig_provider_t *p = ig_providers_find(&ps, ig_iov_str(a.provider));
         if (!p) {
-            fprintf(stderr, "ingate admin: unknown provider '%s' (configure custom providers with `providers`)\n",
+            fprintf(stderr,
+                    "ingate admin: unknown provider '%s' (configure custom providers with `providers`)\n",
                     a.provider);
             code = 2;
             goto out;
@@ -279,7 +284,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
         if (mode == IG_STORE_AUTH_PASSTHROUGH) {
             rc = ig_store_provider_set(st, org.id, p->name, mode, NULL, 0);
         } else {
-            if (isatty(STDIN_FILENO)) fprintf(stderr, "Provider key for %s (input hidden is not enforced; pipe it): ", p->name);
+            if (isatty(STDIN_FILENO))
+                fprintf(stderr, "Provider key for %s (input hidden is not enforced; pipe it): ", p->name);
             char secret[8192];
             size_t slen = 0;
             rc = read_secret(secret, sizeof secret, &slen);
@@ -359,8 +365,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
         }
         printf("[");
         for (size_t i = 0; i < n; i++) {
-            printf("%s{\"id\":\"%s\",\"hash_prefix\":\"%s\",\"role\":\"%s\",\"name\":", i ? "," : "", ks[i].id,
-                   ks[i].hash_prefix, role_name(ks[i].role));
+            printf("%s{\"id\":\"%s\",\"hash_prefix\":\"%s\",\"role\":\"%s\",\"name\":", i ? "," : "",
+                   ks[i].id, ks[i].hash_prefix, role_name(ks[i].role));
             print_json_str(ks[i].name);
             printf(",\"created_at\":%lld,\"expires_at\":%lld,\"revoked\":%s}", (long long)ks[i].created_at,
                    (long long)ks[i].expires_at, ks[i].revoked_at ? "true" : "false");

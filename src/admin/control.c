@@ -34,7 +34,8 @@ static const char *handle(char *line)
     if (strncmp(line, "invalidate-key ", 15) == 0) {
         uint8_t h[32];
         size_t hl = 0;
-        if (ig_hex_decode(ig_iov_str(line + 15), h, sizeof h, &hl) != IG_OK || hl != 32) return "error bad hash\n";
+        if (ig_hex_decode(ig_iov_str(line + 15), h, sizeof h, &hl) != IG_OK || hl != 32)
+            return "error bad hash\n";
         ig_authcache_invalidate_key(h);
         return "ok\n";
     }
@@ -59,7 +60,8 @@ static void *control_main(void *arg)
         if (c < 0) continue;
         struct ucred cred;
         socklen_t cl = sizeof cred;
-        if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 || (cred.uid != getuid() && cred.uid != 0)) {
+        if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cl) != 0 ||
+            (cred.uid != getuid() && cred.uid != 0)) {
             close(c);
             continue;
         }

@@ -23,9 +23,10 @@ static int check_private(const char *path, bool is_dir, char *err, size_t errlen
         return IG_EINVAL;
     }
     if (st.st_mode & 077) {
-        snprintf(err, errlen,
-                 "refusing to start: %s is accessible by group or others (mode %03o); fix it with: chmod %s %s", path,
-                 (unsigned)(st.st_mode & 0777), is_dir ? "700" : "600", path);
+        snprintf(
+            err, errlen,
+            "refusing to start: %s is accessible by group or others (mode %03o); fix it with: chmod %s %s",
+            path, (unsigned)(st.st_mode & 0777), is_dir ? "700" : "600", path);
         return IG_EINVAL;
     }
     return IG_OK;
@@ -42,9 +43,10 @@ static int decode_master(const char *s, uint8_t out[32], char *err, size_t errle
     else if (ig_b64_decode(v, buf, sizeof buf, &n) == IG_OK)
         rc = IG_OK;
     if (rc != IG_OK || n < 32) {
-        snprintf(err, errlen,
-                 "refusing to start: the configured master key must be 32 bytes or more, as 64 hex characters or "
-                 "base64 (generate one with: openssl rand -hex 32)");
+        snprintf(
+            err, errlen,
+            "refusing to start: the configured master key must be 32 bytes or more, as 64 hex characters or "
+            "base64 (generate one with: openssl rand -hex 32)");
         ig_wipe(buf, sizeof buf);
         return IG_EINVAL;
     }
@@ -84,7 +86,8 @@ static int load_or_make_master(ig_datadir_t *dd, char *err, size_t errlen)
             snprintf(err, errlen, "cannot write %s", path);
             return IG_EIO;
         }
-        IG_INFO("datadir", "generated a new master key in %s (back it up: provider keys cannot be decrypted without it)",
+        IG_INFO("datadir",
+                "generated a new master key in %s (back it up: provider keys cannot be decrypted without it)",
                 path);
         return IG_OK;
     }
@@ -108,7 +111,8 @@ static int load_or_make_master(ig_datadir_t *dd, char *err, size_t errlen)
     buf[n] = '\0';
     rc = decode_master(buf, dd->master, err, errlen);
     ig_wipe(buf, sizeof buf);
-    if (rc) snprintf(err, errlen, "refusing to start: %s does not hold a 32-byte key (64 hex characters)", path);
+    if (rc)
+        snprintf(err, errlen, "refusing to start: %s does not hold a 32-byte key (64 hex characters)", path);
     return rc;
 }
 
@@ -135,7 +139,9 @@ int ig_datadir_open(ig_datadir_t *dd, const ig_config_t *cfg, bool want_tls, cha
     if (!want_tls) return IG_OK;
     if (cfg->tls_cert && *cfg->tls_cert) {
         if (!cfg->tls_key || !*cfg->tls_key) {
-            snprintf(err, errlen, "tls_cert is set but tls_key is not: set both, or neither to use a generated certificate");
+            snprintf(
+                err, errlen,
+                "tls_cert is set but tls_key is not: set both, or neither to use a generated certificate");
             return IG_EINVAL;
         }
         snprintf(dd->cert, sizeof dd->cert, "%s", cfg->tls_cert);

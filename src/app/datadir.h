@@ -1,5 +1,6 @@
 /*
- * datadir.h — the data directory: its permissions, the master key and the TLS certificate made on first start.
+ * datadir.h — the data directory: its permissions, the master key and the TLS certificate made on first
+ * start.
  *
  * Secure by default: a data directory or key file that group or others can access is refused with a message
  * saying how to fix it, and so is a configured master key shorter than 32 bytes.

@@ -2,10 +2,11 @@
  * gateway.c — the router and the authentication phase.
  *
  * Routes: /healthz and /readyz (no auth, no data), /api/v1/... (management API: deny by default), /ui/...
- * (dashboard), and everything else is a proxy request — including ollama's own /api/chat, /api/generate. Authentication runs when the headers are complete and
- * before any body byte is read: an unauthenticated peer can only ever send IG_PREAUTH_MAX_BODY_BYTES. The key
- * comes from X-Ingate-Key, or for SDK drop-in from "Authorization: Bearer sk-ingate-..." or
- * "x-api-key: sk-ingate-..."; a key in the query string is refused without being echoed.
+ * (dashboard), and everything else is a proxy request — including ollama's own /api/chat, /api/generate.
+ * Authentication runs when the headers are complete and before any body byte is read: an unauthenticated peer
+ * can only ever send IG_PREAUTH_MAX_BODY_BYTES. The key comes from X-Ingate-Key, or for SDK drop-in from
+ * "Authorization: Bearer sk-ingate-..." or "x-api-key: sk-ingate-..."; a key in the query string is refused
+ * without being echoed.
  */
 #include "app/gateway.h"
 #include "auth/apikey.h"
@@ -41,8 +42,8 @@ static bool query_has_key(ig_iov_t q)
     if (q.len == 0) return false;
     if (memmem(q.base, q.len, IG_APIKEY_PREFIX, IG_APIKEY_PREFIX_LEN)) return true;
     /* URL-encoded prefix ("sk%2Dingate-") */
-    static const char *names[] = {"x-ingate-key=", "x_ingate_key=", "ingate_key=", "api_key=", "api-key=", "apikey=",
-                                  "key=", "sk-ingate"};
+    static const char *names[] = {"x-ingate-key=", "x_ingate_key=", "ingate_key=", "api_key=",
+                                  "api-key=",      "apikey=",       "key=",        "sk-ingate"};
     const char *p = q.base, *end = q.base + q.len;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
@@ -198,7 +199,8 @@ static int on_headers(ig_req_t *req)
     return authenticate(req, rs);
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 
 static bool method_get_or_head(ig_req_t *req)
 {

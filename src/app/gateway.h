@@ -42,7 +42,7 @@ typedef struct ig_reqstate {
     ig_auth_t auth;
     bool have_auth;
     uint8_t key_hash[32];
-    int route; /* enum route */
+    int route;     /* enum route */
     void *handler; /* the handler's own state */
 } ig_reqstate_t;
 
@@ -52,7 +52,8 @@ extern const ig_http_handlers_t ig_gateway_handlers;
 /* The proxy (src/proxy/proxy.c). */
 void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs);
 
-/* Derives the AAD binding a provider key to its org and provider: "ingate/provider-key/v1:<org>:<provider>". */
+/* Derives the AAD binding a provider key to its org and provider: "ingate/provider-key/v1:<org>:<provider>".
+ */
 int ig_provider_key_aad(const char *org_id, const char *provider, char *out, size_t cap);
 
 #endif

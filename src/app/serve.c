@@ -136,8 +136,10 @@ static int each_addr(const char *list, int (*fn)(void *, const char *), void *ar
 static int check_loopback(void *arg, const char *a)
 {
     if (is_loopback(a)) return IG_OK;
-    fprintf(stderr, "ingate: refusing to start: plain_listen %s is not a loopback address; plain HTTP is only for a "
-                    "TLS-terminating sidecar on 127.0.0.1 or [::1]\n", a);
+    fprintf(stderr,
+            "ingate: refusing to start: plain_listen %s is not a loopback address; plain HTTP is only for a "
+            "TLS-terminating sidecar on 127.0.0.1 or [::1]\n",
+            a);
     return IG_EINVAL;
 }
 
@@ -300,8 +302,9 @@ int ig_serve(ig_config_t *cfg)
         if (pthread_create(&lcs[i].loop.thread, NULL, loop_thread, &lcs[i]) != 0) goto out;
         started++;
     }
-    IG_INFO("serve", "ingate %s listening on https://%s%s%s (%d loop threads, %d workers, data %s)", INGATE_VERSION,
-            tls_list, plain_list[0] ? " and http://" : "", plain_list, nloops, cfg->workers, dd.dir);
+    IG_INFO("serve", "ingate %s listening on https://%s%s%s (%d loop threads, %d workers, data %s)",
+            INGATE_VERSION, tls_list, plain_list[0] ? " and http://" : "", plain_list, nloops, cfg->workers,
+            dd.dir);
     /* a machine-readable line for scripts and tests */
     printf("READY https=%s http=%s\n", tls_list, plain_list);
     fflush(stdout);

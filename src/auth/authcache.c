@@ -2,8 +2,8 @@
  * authcache.c — key and org cache behind a single rwlock.
  *
  * Keys live in a chained hash table indexed by the first bytes of their SHA-256 (already uniform). Negative
- * entries (unknown keys) expire after NEG_TTL_MS and are capped at NEG_MAX so memory stays bounded. Orgs are a
- * small chained table keyed by id; a snapshot leaves the table on invalidation and is freed when its last
+ * entries (unknown keys) expire after NEG_TTL_MS and are capped at NEG_MAX so memory stays bounded. Orgs are
+ * a small chained table keyed by id; a snapshot leaves the table on invalidation and is freed when its last
  * request releases it.
  */
 #include "auth/authcache.h"
@@ -17,8 +17,8 @@
 
 #define KEY_BUCKETS 65536u
 #define ORG_BUCKETS 4096u
-#define NEG_TTL_MS 10000
-#define NEG_MAX 100000
+#define NEG_TTL_MS  10000
+#define NEG_MAX     100000
 
 typedef struct keyent {
     struct keyent *next;

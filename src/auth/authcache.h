@@ -20,7 +20,7 @@
 
 typedef struct ig_provcred {
     char provider[33];
-    int auth_mode; /* IG_STORE_AUTH_* */
+    int auth_mode;   /* IG_STORE_AUTH_* */
     uint8_t *secret; /* sealed envelope, NULL when none */
     size_t secret_len;
 } ig_provcred_t;

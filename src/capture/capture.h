@@ -16,7 +16,7 @@
 
 typedef struct ig_capture_rec {
     struct ig_capture_rec *next;
-    ig_callrec_t meta;  /* meta.path / meta.error / meta.model point into the strings below */
+    ig_callrec_t meta; /* meta.path / meta.error / meta.model point into the strings below */
     char *path;
     char *error;
     char *model;        /* filled by the writer from the request body */

@@ -18,7 +18,7 @@ typedef struct {
 } ig_iov_t;
 
 #define IG_IOV_LIT(s) ((ig_iov_t){(s), sizeof(s) - 1})
-#define IG_IOV_NULL ((ig_iov_t){NULL, 0})
+#define IG_IOV_NULL   ((ig_iov_t){NULL, 0})
 
 static inline ig_iov_t ig_iov(const char *base, size_t len)
 {
@@ -45,8 +45,8 @@ bool ig_iov_has_iprefix(ig_iov_t s, ig_iov_t prefix);
 ig_iov_t ig_iov_trim(ig_iov_t s);
 
 #define IG_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define IG_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define IG_MAX(a, b) ((a) > (b) ? (a) : (b))
-#define IG_UNUSED(x) ((void)(x))
+#define IG_MIN(a, b)    ((a) < (b) ? (a) : (b))
+#define IG_MAX(a, b)    ((a) > (b) ? (a) : (b))
+#define IG_UNUSED(x)    ((void)(x))
 
 #endif

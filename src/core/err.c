@@ -1,16 +1,16 @@
 /* err.c — lookups in the error table of err.h. */
 #include "core/err.h"
 
-#define IG_ERR_CASE_NAME(name, code, status, ecode, msg)                                                   \
+#define IG_ERR_CASE_NAME(name, code, status, ecode, msg)                                                     \
     case IG_##name:                                                                                          \
         return #name;
-#define IG_ERR_CASE_MSG(name, code, status, ecode, msg)                                                    \
+#define IG_ERR_CASE_MSG(name, code, status, ecode, msg)                                                      \
     case IG_##name:                                                                                          \
         return msg;
-#define IG_ERR_CASE_CODE(name, code, status, ecode, msg)                                                   \
+#define IG_ERR_CASE_CODE(name, code, status, ecode, msg)                                                     \
     case IG_##name:                                                                                          \
         return ecode;
-#define IG_ERR_CASE_STATUS(name, code, status, ecode, msg)                                                 \
+#define IG_ERR_CASE_STATUS(name, code, status, ecode, msg)                                                   \
     case IG_##name:                                                                                          \
         return status;
 

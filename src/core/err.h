@@ -9,32 +9,34 @@
 
 /*    name               code  status  error_code (JSON)        message */
 #define IG_ERR_MAP(X)                                                                                        \
-    X(EAGAIN,             -1,  0,   "again",                  "try again")                                  \
-    X(ENOMEM,             -2,  503, "out_of_memory",          "the gateway is out of memory")                \
-    X(EINVAL,             -3,  400, "invalid_request",        "invalid request")                            \
-    X(EBADJSON,           -4,  400, "invalid_json",           "the request body is not valid JSON")         \
-    X(ETOOBIG,            -5,  413, "payload_too_large",      "the request body is too large")              \
-    X(EHDRTOOBIG,         -6,  431, "headers_too_large",      "the request headers are too large")          \
-    X(ENOAUTH,            -7,  401, "missing_api_key",        "missing API key: send it in the X-Ingate-Key header") \
-    X(EBADKEY,            -8,  401, "invalid_api_key",        "invalid API key")                            \
-    X(EKEYINQUERY,        -9,  401, "api_key_in_query",       "API keys are not accepted in the query string; send it in the X-Ingate-Key header") \
-    X(EFORBIDDEN,         -10, 403, "forbidden",              "your role does not allow this")              \
-    X(ENOTFOUND,          -11, 404, "not_found",              "not found")                                  \
-    X(EMETHOD,            -12, 405, "method_not_allowed",     "method not allowed")                         \
-    X(ENOPROVIDER,        -13, 400, "provider_required",      "cannot tell which provider to use: set the X-Ingate-Provider header") \
-    X(EBADPROVIDER,       -14, 400, "unknown_provider",       "unknown provider")                           \
-    X(ENOPROVIDERKEY,     -15, 400, "provider_key_missing",   "no provider key is configured for this provider") \
-    X(EUPSTREAM,          -16, 502, "upstream_error",         "the upstream provider could not be reached") \
-    X(ETIMEOUT,           -17, 504, "upstream_timeout",       "the upstream provider timed out")            \
-    X(EUNAVAILABLE,       -18, 503, "unavailable",            "the service is unavailable")                 \
-    X(EINTERNAL,          -19, 500, "internal_error",         "internal error")                             \
-    X(ETOOMANY,           -20, 429, "rate_limited",           "rate limit exceeded")                        \
-    X(ECONFLICT,          -21, 409, "conflict",               "already exists")                             \
-    X(EIO,                -22, 500, "io_error",               "input/output error")                         \
-    X(ECRYPTO,            -23, 500, "crypto_error",           "cryptographic operation failed")             \
-    X(ESTORE,             -24, 503, "store_unavailable",      "the store is unavailable")                   \
-    X(EBADVERSION,        -25, 505, "http_version",           "HTTP version not supported")                 \
-    X(EHDRTIMEOUT,        -26, 408, "request_timeout",        "request timeout")
+    X(EAGAIN, -1, 0, "again", "try again")                                                                   \
+    X(ENOMEM, -2, 503, "out_of_memory", "the gateway is out of memory")                                      \
+    X(EINVAL, -3, 400, "invalid_request", "invalid request")                                                 \
+    X(EBADJSON, -4, 400, "invalid_json", "the request body is not valid JSON")                               \
+    X(ETOOBIG, -5, 413, "payload_too_large", "the request body is too large")                                \
+    X(EHDRTOOBIG, -6, 431, "headers_too_large", "the request headers are too large")                         \
+    X(ENOAUTH, -7, 401, "missing_api_key", "missing API key: send it in the X-Ingate-Key header")            \
+    X(EBADKEY, -8, 401, "invalid_api_key", "invalid API key")                                                \
+    X(EKEYINQUERY, -9, 401, "api_key_in_query",                                                              \
+      "API keys are not accepted in the query string; send it in the X-Ingate-Key header")                   \
+    X(EFORBIDDEN, -10, 403, "forbidden", "your role does not allow this")                                    \
+    X(ENOTFOUND, -11, 404, "not_found", "not found")                                                         \
+    X(EMETHOD, -12, 405, "method_not_allowed", "method not allowed")                                         \
+    X(ENOPROVIDER, -13, 400, "provider_required",                                                            \
+      "cannot tell which provider to use: set the X-Ingate-Provider header")                                 \
+    X(EBADPROVIDER, -14, 400, "unknown_provider", "unknown provider")                                        \
+    X(ENOPROVIDERKEY, -15, 400, "provider_key_missing", "no provider key is configured for this provider")   \
+    X(EUPSTREAM, -16, 502, "upstream_error", "the upstream provider could not be reached")                   \
+    X(ETIMEOUT, -17, 504, "upstream_timeout", "the upstream provider timed out")                             \
+    X(EUNAVAILABLE, -18, 503, "unavailable", "the service is unavailable")                                   \
+    X(EINTERNAL, -19, 500, "internal_error", "internal error")                                               \
+    X(ETOOMANY, -20, 429, "rate_limited", "rate limit exceeded")                                             \
+    X(ECONFLICT, -21, 409, "conflict", "already exists")                                                     \
+    X(EIO, -22, 500, "io_error", "input/output error")                                                       \
+    X(ECRYPTO, -23, 500, "crypto_error", "cryptographic operation failed")                                   \
+    X(ESTORE, -24, 503, "store_unavailable", "the store is unavailable")                                     \
+    X(EBADVERSION, -25, 505, "http_version", "HTTP version not supported")                                   \
+    X(EHDRTIMEOUT, -26, 408, "request_timeout", "request timeout")
 
 typedef enum {
     IG_OK = 0,

@@ -22,8 +22,8 @@
 /* Default request-body ceiling for authenticated proxy requests: 32 MiB carries a long multimodal prompt
  * (base64 images) while bounding memory per connection. Option: max_body_bytes. */
 #define IG_DEFAULT_MAX_BODY_BYTES (32u * 1024 * 1024)
-#define IG_MIN_MAX_BODY_BYTES (1024u)
-#define IG_MAX_MAX_BODY_BYTES (1024u * 1024 * 1024)
+#define IG_MIN_MAX_BODY_BYTES     (1024u)
+#define IG_MAX_MAX_BODY_BYTES     (1024u * 1024 * 1024)
 
 /* Body ceiling before authentication (signup/login JSON, unknown routes). 64 KiB is 100x a signup body. */
 #define IG_PREAUTH_MAX_BODY_BYTES (64u * 1024)
@@ -61,9 +61,9 @@
 
 /* Default upstream timeouts (per provider options). Connect 10 s; first byte 300 s (reasoning models can
  * think for minutes); between chunks 120 s. */
-#define IG_DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define IG_DEFAULT_CONNECT_TIMEOUT_MS    10000
 #define IG_DEFAULT_FIRST_BYTE_TIMEOUT_MS 300000
-#define IG_DEFAULT_CHUNK_TIMEOUT_MS 120000
+#define IG_DEFAULT_CHUNK_TIMEOUT_MS      120000
 
 /* Drain timeout on SIGTERM: in-flight requests and streams get this long to finish. Option. */
 #define IG_DEFAULT_DRAIN_TIMEOUT_MS 30000

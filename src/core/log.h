@@ -16,8 +16,8 @@ void ig_log(ig_log_level_t level, const char *module, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 #define IG_DEBUG(mod, ...) ig_log(IG_LOG_DEBUG, mod, __VA_ARGS__)
-#define IG_INFO(mod, ...) ig_log(IG_LOG_INFO, mod, __VA_ARGS__)
-#define IG_WARN(mod, ...) ig_log(IG_LOG_WARN, mod, __VA_ARGS__)
+#define IG_INFO(mod, ...)  ig_log(IG_LOG_INFO, mod, __VA_ARGS__)
+#define IG_WARN(mod, ...)  ig_log(IG_LOG_WARN, mod, __VA_ARGS__)
 #define IG_ERROR(mod, ...) ig_log(IG_LOG_ERROR, mod, __VA_ARGS__)
 
 #endif

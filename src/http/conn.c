@@ -61,8 +61,8 @@ struct ig_conn {
     bool in_value;
     size_t head_bytes;
     size_t hdrs_cap;
-    int parse_err;  /* IG_E* set by parser callbacks */
-    bool closing;   /* close after the output is flushed */
+    int parse_err; /* IG_E* set by parser callbacks */
+    bool closing;  /* close after the output is flushed */
     bool freed;
     bool in_parse;         /* conn_parse is on the stack */
     bool pending_dispatch; /* a complete request waits for on_request */
@@ -70,19 +70,21 @@ struct ig_conn {
     uint32_t nreq;
 };
 
-static const char SECURITY_HEADERS[] = "X-Content-Type-Options: nosniff\r\n"
-                                       "X-Frame-Options: DENY\r\n"
-                                       "X-XSS-Protection: 1; mode=block\r\n"
-                                       "Referrer-Policy: strict-origin-when-cross-origin\r\n"
-                                       "Permissions-Policy: geolocation=(), camera=(), microphone=()\r\n"
-                                       "Strict-Transport-Security: max-age=63072000; includeSubDomains; preload\r\n";
+static const char SECURITY_HEADERS[] =
+    "X-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "X-XSS-Protection: 1; mode=block\r\n"
+    "Referrer-Policy: strict-origin-when-cross-origin\r\n"
+    "Permissions-Policy: geolocation=(), camera=(), microphone=()\r\n"
+    "Strict-Transport-Security: max-age=63072000; includeSubDomains; preload\r\n";
 static const char API_CSP[] = "default-src 'none'; frame-ancestors 'none'";
 
 static void conn_close(ig_conn_t *c);
 static void conn_parse(ig_conn_t *c);
 static void conn_start_linger(ig_conn_t *c);
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 /* timers */
 
 static void arm_timer(ig_conn_t *c, const struct timeval *tv)
@@ -115,7 +117,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 /* requests */
 
 static int new_request(ig_conn_t *c)
@@ -170,7 +173,8 @@ ig_iov_t ig_req_header(const ig_req_t *req, ig_iov_t name)
     return IG_IOV_NULL;
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 /* parser callbacks */
 
 static int count_head(ig_conn_t *c, size_t len)
@@ -441,44 +445,77 @@ void ig_req_resume(ig_req_t *req, int rc)
     conn_parse(c);
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 /* responses */
 
 static const char *reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    case 529: return "Site Overloaded";
-    default: return "Status";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 402:
+        return "Payment Required";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    case 529:
+        return "Site Overloaded";
+    default:
+        return "Status";
     }
 }
 
@@ -540,7 +577,6 @@ static int build_head(ig_req_t *req, int status, const ig_header_t *hdrs, size_t
     return rc;
 }
 
-
 static int frame_into(ig_req_t *req, struct evbuffer *ob, const void *p, size_t len)
 {
     if (len == 0 || req->head_only) return IG_OK;
@@ -583,8 +619,8 @@ int ig_resp_start(ig_req_t *req, int status, const ig_header_t *hdrs, size_t nhd
     return start_impl(req, status, hdrs, nhdrs, content_length, NULL, 0);
 }
 
-int ig_resp_start_with_body(ig_req_t *req, int status, const ig_header_t *hdrs, size_t nhdrs, const void *body,
-                            size_t len)
+int ig_resp_start_with_body(ig_req_t *req, int status, const ig_header_t *hdrs, size_t nhdrs,
+                            const void *body, size_t len)
 {
     return start_impl(req, status, hdrs, nhdrs, body ? (int64_t)len : -1, body, len);
 }
@@ -628,8 +664,7 @@ void ig_resp_finish(ig_req_t *req)
     ig_conn_t *c = req->conn;
     if (req->resp_done) return;
     req->resp_done = true;
-    if (req->resp_chunked && !req->head_only)
-        evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
+    if (req->resp_chunked && !req->head_only) evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
     if (req->resp_eof_delimited) req->keepalive = false;
     after_response(c);
 }
@@ -678,8 +713,8 @@ void ig_resp_error(ig_req_t *req, int err, const char *message)
     const char *code = ig_err_code(err);
     int n;
     if (req->errshape == IG_ERRSHAPE_FLAT) {
-        n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"error_code\":\"%s\",\"request_id\":\"%s\"}", msg, code,
-                     req->id);
+        n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"error_code\":\"%s\",\"request_id\":\"%s\"}", msg,
+                     code, req->id);
     } else {
         const char *type = status == 401   ? "authentication_error"
                            : status == 403 ? "permission_error"
@@ -687,8 +722,8 @@ void ig_resp_error(ig_req_t *req, int err, const char *message)
                            : status == 429 ? "rate_limit_error"
                            : status >= 500 ? "api_error"
                                            : "invalid_request_error";
-        n = snprintf(body, sizeof body, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"code\":\"%s\"}}", msg,
-                     type, code);
+        n = snprintf(body, sizeof body, "{\"error\":{\"message\":\"%s\",\"type\":\"%s\",\"code\":\"%s\"}}",
+                     msg, type, code);
     }
     if (n < 0 || (size_t)n >= sizeof body) n = 0;
     if (status >= 400 && status != 401 && status != 404 && status != 405 && status != 429 && status != 403 &&
@@ -697,7 +732,8 @@ void ig_resp_error(ig_req_t *req, int err, const char *message)
     ig_resp_json(req, status, body, (size_t)n);
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 /* connection lifetime */
 
 static void conn_free_cb(evutil_socket_t fd, short what, void *arg)
@@ -873,11 +909,12 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     ig_http_adopt(srv, fd, sa, tls);
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 /* server */
 
-int ig_http_server_init(ig_http_server_t *srv, ig_loop_t *loop, SSL_CTX *ssl_ctx, const ig_http_limits_t *limits,
-                        const ig_http_handlers_t *h)
+int ig_http_server_init(ig_http_server_t *srv, ig_loop_t *loop, SSL_CTX *ssl_ctx,
+                        const ig_http_limits_t *limits, const ig_http_handlers_t *h)
 {
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
@@ -928,11 +965,10 @@ int ig_http_listen(ig_http_server_t *srv, const char *hostport, bool tls, char *
         snprintf(err, errlen, "cannot resolve listen address '%s': %s", hostport, gai_strerror(g));
         return IG_EINVAL;
     }
-    struct evconnlistener *l =
-        evconnlistener_new_bind(srv->loop->base, on_accept, srv,
-                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT |
-                                    LEV_OPT_CLOSE_ON_EXEC,
-                                1024, ai->ai_addr, (int)ai->ai_addrlen);
+    struct evconnlistener *l = evconnlistener_new_bind(srv->loop->base, on_accept, srv,
+                                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                                           LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
+                                                       1024, ai->ai_addr, (int)ai->ai_addrlen);
     freeaddrinfo(ai);
     if (!l) {
         snprintf(err, errlen, "cannot listen on %s: %s", hostport, strerror(errno));

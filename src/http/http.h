@@ -3,8 +3,8 @@
  * (loopback only) plain TCP, requests parsed by http-parser, responses framed here.
  *
  * Ownership: a request (ig_req_t) and everything in its pool belong to the connection; they stay valid until
- * the response is finished (ig_resp_finish / ig_resp_abort) or the client goes away (req->on_abort runs, after
- * which the handler must not touch the request). Handlers run on the loop thread and never block.
+ * the response is finished (ig_resp_finish / ig_resp_abort) or the client goes away (req->on_abort runs,
+ * after which the handler must not touch the request). Handlers run on the loop thread and never block.
  *
  * Every response passes ig_resp_start(), which adds the security headers and X-Ingate-Request-Id.
  */
@@ -29,17 +29,18 @@ typedef struct ig_conn ig_conn_t;
 typedef struct ig_http_server ig_http_server_t;
 
 typedef struct ig_http_limits {
-    size_t max_body_bytes;     /* after on_headers accepted the request */
+    size_t max_body_bytes; /* after on_headers accepted the request */
     uint32_t header_timeout_ms;
     uint32_t idle_timeout_ms;
     uint32_t body_timeout_ms;
-    int max_connections;       /* process-wide */
+    int max_connections; /* process-wide */
 } ig_http_limits_t;
 
 typedef struct ig_http_handlers {
     /* Headers are complete, the body is not read yet. Return IG_OK to read the body (req->body_max says how
-     * much), IG_EAGAIN after starting async work that will call ig_req_resume(), or a negative error to answer
-     * with ig_resp_error() semantics... or having already sent a complete response yourself (return 1). */
+     * much), IG_EAGAIN after starting async work that will call ig_req_resume(), or a negative error to
+     * answer with ig_resp_error() semantics... or having already sent a complete response yourself (return
+     * 1). */
     int (*on_headers)(ig_req_t *req);
     /* The whole request is in. The handler must eventually finish the response. */
     void (*on_request)(ig_req_t *req);
@@ -74,8 +75,8 @@ struct ig_req {
     const char *csp; /* NULL = API policy */
     ig_errshape_t errshape;
     /* handler hooks */
-    void *app; /* the application's per-request state (router) */
-    void *ctx; /* the current handler's state */
+    void *app;                          /* the application's per-request state (router) */
+    void *ctx;                          /* the current handler's state */
     void (*on_abort)(ig_req_t *req);    /* client went away before ig_resp_finish */
     void (*on_writable)(ig_req_t *req); /* output queue drained below IG_CLIENT_OUTBUF_LOW */
 };
@@ -101,8 +102,8 @@ struct ig_http_server {
 extern atomic_int ig_http_open_conns;
 
 /* Sets up a server on `loop`. Listeners are added with ig_http_listen(). */
-int ig_http_server_init(ig_http_server_t *srv, ig_loop_t *loop, SSL_CTX *ssl_ctx, const ig_http_limits_t *limits,
-                        const ig_http_handlers_t *h);
+int ig_http_server_init(ig_http_server_t *srv, ig_loop_t *loop, SSL_CTX *ssl_ctx,
+                        const ig_http_limits_t *limits, const ig_http_handlers_t *h);
 /* Binds host:port with SO_REUSEPORT (each loop thread gets its own socket). tls=false only for plain
  * listeners the caller has verified are loopback. Returns IG_OK or IG_EIO with errno set. */
 int ig_http_listen(ig_http_server_t *srv, const char *hostport, bool tls, char *err, size_t errlen);
@@ -117,7 +118,8 @@ void ig_http_server_close_all(ig_http_server_t *srv);
 void ig_http_server_clear(ig_http_server_t *srv);
 
 /* Request helpers */
-ig_iov_t ig_req_header(const ig_req_t *req, ig_iov_t name); /* first match, case-insensitive; base NULL if absent */
+ig_iov_t ig_req_header(const ig_req_t *req,
+                       ig_iov_t name); /* first match, case-insensitive; base NULL if absent */
 /* After on_headers returned IG_EAGAIN: continue reading the body (rc IG_OK) or answer with error rc. */
 void ig_req_resume(ig_req_t *req, int rc);
 
@@ -127,8 +129,8 @@ int ig_resp_start(ig_req_t *req, int status, const ig_header_t *hdrs, size_t nhd
 /* Queues body bytes. IG_EIO if the connection is gone. Never blocks; check ig_resp_queued(). */
 int ig_resp_write(ig_req_t *req, const void *p, size_t len);
 /* Start + one write in a single buffer write (fewer syscalls), for complete responses. */
-int ig_resp_start_with_body(ig_req_t *req, int status, const ig_header_t *hdrs, size_t nhdrs, const void *body,
-                            size_t len);
+int ig_resp_start_with_body(ig_req_t *req, int status, const ig_header_t *hdrs, size_t nhdrs,
+                            const void *body, size_t len);
 size_t ig_resp_queued(const ig_req_t *req);
 /* Ends the response; the connection moves on to the next request or closes. Do not touch req afterwards. */
 void ig_resp_finish(ig_req_t *req);

@@ -1,8 +1,9 @@
 /*
  * mask.h — masking a secret (the injected provider key) in a byte stream that arrives in chunks.
  *
- * Every occurrence becomes '*' repeated (same length, so Content-Length stays true). A chunk's tail that could
- * be the beginning of the secret is held back until the next chunk; a tail that cannot (an SSE event's final
+ * Every occurrence becomes '*' repeated (same length, so Content-Length stays true). A chunk's tail that
+ * could be the beginning of the secret is held back until the next chunk; a tail that cannot (an SSE event's
+ * final
  * "\n\n", a JSON "}") is never held, so streams are not delayed.
  */
 #ifndef IG_PROXY_MASK_H

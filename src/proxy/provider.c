@@ -6,9 +6,10 @@
 
 static void set_timeouts(ig_provider_t *p, const ig_provider_conf_t *pc, const ig_config_t *cfg)
 {
-    p->connect_ms = pc && pc->connect_timeout_ms >= 0 ? pc->connect_timeout_ms : cfg->upstream_connect_timeout_ms;
-    p->first_byte_ms =
-        pc && pc->first_byte_timeout_ms >= 0 ? pc->first_byte_timeout_ms : cfg->upstream_first_byte_timeout_ms;
+    p->connect_ms =
+        pc && pc->connect_timeout_ms >= 0 ? pc->connect_timeout_ms : cfg->upstream_connect_timeout_ms;
+    p->first_byte_ms = pc && pc->first_byte_timeout_ms >= 0 ? pc->first_byte_timeout_ms
+                                                            : cfg->upstream_first_byte_timeout_ms;
     p->chunk_ms = pc && pc->chunk_timeout_ms >= 0 ? pc->chunk_timeout_ms : cfg->upstream_chunk_timeout_ms;
 }
 
@@ -23,7 +24,8 @@ int ig_providers_build(ig_providers_t *ps, const ig_config_t *cfg, char *err, si
 {
     static const struct {
         const char *name, *hdr, *fmt;
-    } builtins[] = {{"openai", "Authorization", "Bearer {key}"}, {"anthropic", "x-api-key", "{key}"}, {"ollama", "", ""}};
+    } builtins[] = {
+        {"openai", "Authorization", "Bearer {key}"}, {"anthropic", "x-api-key", "{key}"}, {"ollama", "", ""}};
     const char *urls[] = {cfg->openai_base_url, cfg->anthropic_base_url, cfg->ollama_base_url};
     memset(ps, 0, sizeof *ps);
     for (size_t i = 0; i < 3; i++) {
@@ -45,7 +47,8 @@ int ig_providers_build(ig_providers_t *ps, const ig_config_t *cfg, char *err, si
         int a = snprintf(p->name, sizeof p->name, "%s", pc->name);
         int b = snprintf(p->base_url, sizeof p->base_url, "%s", pc->base_url ? pc->base_url : "");
         int c = snprintf(p->auth_header, sizeof p->auth_header, "%s", pc->auth_header ? pc->auth_header : "");
-        int d = snprintf(p->auth_format, sizeof p->auth_format, "%s", pc->auth_format ? pc->auth_format : "{key}");
+        int d = snprintf(p->auth_format, sizeof p->auth_format, "%s",
+                         pc->auth_format ? pc->auth_format : "{key}");
         if (a < 0 || b < 0 || c < 0 || d < 0 || (size_t)b >= sizeof p->base_url ||
             (size_t)c >= sizeof p->auth_header || (size_t)d >= sizeof p->auth_format) {
             snprintf(err, errlen, "provider '%s': a value is too long", pc->name);
@@ -70,9 +73,15 @@ const char *ig_provider_for_path(ig_iov_t path)
         const char *path;
         const char *provider;
     } map[] = {
-        {"/v1/chat/completions", "openai"}, {"/v1/completions", "openai"},   {"/v1/embeddings", "openai"},
-        {"/v1/responses", "openai"},        {"/v1/models", "openai"},        {"/v1/messages", "anthropic"},
-        {"/v1/messages/count_tokens", "anthropic"}, {"/api/generate", "ollama"}, {"/api/chat", "ollama"},
+        {"/v1/chat/completions", "openai"},
+        {"/v1/completions", "openai"},
+        {"/v1/embeddings", "openai"},
+        {"/v1/responses", "openai"},
+        {"/v1/models", "openai"},
+        {"/v1/messages", "anthropic"},
+        {"/v1/messages/count_tokens", "anthropic"},
+        {"/api/generate", "ollama"},
+        {"/api/chat", "ollama"},
     };
     for (size_t i = 0; i < IG_ARRAY_LEN(map); i++) {
         ig_iov_t p = ig_iov_str(map[i].path);

@@ -13,7 +13,7 @@
 
 typedef struct ig_provider {
     char name[33];
-    char base_url[1024]; /* without trailing '/' */
+    char base_url[1024];   /* without trailing '/' */
     char auth_header[128]; /* "" = no auth */
     char auth_format[256]; /* template with {key} */
     long connect_ms, first_byte_ms, chunk_ms;

@@ -37,10 +37,18 @@ typedef struct proxy_req {
 } proxy_req_t;
 
 static const ig_iov_t HOP_BY_HOP[] = {
-    IG_IOV_LIT("connection"),        IG_IOV_LIT("keep-alive"), IG_IOV_LIT("proxy-connection"),
-    IG_IOV_LIT("proxy-authorization"), IG_IOV_LIT("proxy-authenticate"), IG_IOV_LIT("te"),
-    IG_IOV_LIT("trailer"),           IG_IOV_LIT("transfer-encoding"), IG_IOV_LIT("upgrade"),
-    IG_IOV_LIT("host"),              IG_IOV_LIT("content-length"), IG_IOV_LIT("expect"),
+    IG_IOV_LIT("connection"),
+    IG_IOV_LIT("keep-alive"),
+    IG_IOV_LIT("proxy-connection"),
+    IG_IOV_LIT("proxy-authorization"),
+    IG_IOV_LIT("proxy-authenticate"),
+    IG_IOV_LIT("te"),
+    IG_IOV_LIT("trailer"),
+    IG_IOV_LIT("transfer-encoding"),
+    IG_IOV_LIT("upgrade"),
+    IG_IOV_LIT("host"),
+    IG_IOV_LIT("content-length"),
+    IG_IOV_LIT("expect"),
 };
 
 /* Response headers we set ourselves: an upstream copy is dropped. */
@@ -120,7 +128,8 @@ static int relay(proxy_req_t *pr, const char *p, size_t len)
     return ig_mask_feed(&pr->mask, p, len, emit, pr);
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 /* upstream callbacks */
 
 static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n)
@@ -253,7 +262,8 @@ static void on_client_writable(ig_req_t *req)
     if (pr->x) ig_xfer_resume(pr->x);
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 
 static int add_header(struct curl_slist **list, ig_iov_t name, ig_iov_t value)
 {
@@ -297,8 +307,9 @@ static int build_headers(proxy_req_t *pr, const ig_provcred_t *cred)
         ig_iov_t name = req->hdrs[i].name, value = req->hdrs[i].value;
         if (ig_iov_has_iprefix(name, IG_IOV_LIT("x-ingate-"))) continue;
         if (in_list(name, HOP_BY_HOP, IG_ARRAY_LEN(HOP_BY_HOP)) || nominated(conn, name)) continue;
-        bool is_cred = ig_iov_ieq(name, IG_IOV_LIT("authorization")) || ig_iov_ieq(name, IG_IOV_LIT("x-api-key")) ||
-                       ig_iov_ieq(name, IG_IOV_LIT("api-key")) || (auth_hdr.len && ig_iov_ieq(name, auth_hdr));
+        bool is_cred = ig_iov_ieq(name, IG_IOV_LIT("authorization")) ||
+                       ig_iov_ieq(name, IG_IOV_LIT("x-api-key")) || ig_iov_ieq(name, IG_IOV_LIT("api-key")) ||
+                       (auth_hdr.len && ig_iov_ieq(name, auth_hdr));
         if (is_cred && (stored || carries_ingate_key(value))) continue; /* never forward our credential */
         if (ig_iov_ieq(name, IG_IOV_LIT("content-type"))) have_ctype = true;
         rc = add_header(&pr->hdrs, name, value);
@@ -306,7 +317,8 @@ static int build_headers(proxy_req_t *pr, const ig_provcred_t *cred)
     /* "Name:" tells curl not to send a header of its own */
     if (rc == IG_OK && !have_ctype) rc = suppress_header(&pr->hdrs, "Content-Type:");
     if (rc == IG_OK) rc = suppress_header(&pr->hdrs, "Expect:");
-    if (rc == IG_OK && !ig_req_header(req, IG_IOV_LIT("accept")).base) rc = suppress_header(&pr->hdrs, "Accept:");
+    if (rc == IG_OK && !ig_req_header(req, IG_IOV_LIT("accept")).base)
+        rc = suppress_header(&pr->hdrs, "Accept:");
     if (rc != IG_OK || !stored || !auth_hdr.len) return rc;
 
     /* stored key: decrypt only now, inject, and keep it only for masking until the transfer ends */
@@ -314,11 +326,11 @@ static int build_headers(proxy_req_t *pr, const ig_provcred_t *cred)
     int alen = ig_provider_key_aad(pr->rs->auth.org->id, cred->provider, aad, sizeof aad);
     if (alen < 0) return IG_EINTERNAL;
     ig_buf_init_secret(&pr->pkey, 4096);
-    rc = ig_open(pr->rs->lc->gw->provider_dek, ig_iov(aad, (size_t)alen), ig_iov((const char *)cred->secret, cred->secret_len),
-                 &pr->pkey);
+    rc = ig_open(pr->rs->lc->gw->provider_dek, ig_iov(aad, (size_t)alen),
+                 ig_iov((const char *)cred->secret, cred->secret_len), &pr->pkey);
     if (rc != IG_OK) {
-        IG_ERROR("proxy", "provider key of org %s for %s does not decrypt (wrong master key?)", pr->rs->auth.org->id,
-                 cred->provider);
+        IG_ERROR("proxy", "provider key of org %s for %s does not decrypt (wrong master key?)",
+                 pr->rs->auth.org->id, cred->provider);
         return IG_EINTERNAL;
     }
     char val[4400];

@@ -46,7 +46,8 @@ struct ig_xfer {
 
 static void check_done(ig_upstream_t *u);
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 
 static void on_sock_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -66,7 +67,8 @@ static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *userp, void 
         curl_multi_assign(u->multi, s, NULL);
         return 0;
     }
-    short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
+    short kind =
+        (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
     if (ev) {
         if (event_get_events(ev) == kind) return 0;
         event_del(ev);
@@ -105,7 +107,8 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *userp)
     return 0;
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 
 static void xfer_arm(ig_xfer_t *x)
 {
@@ -260,7 +263,8 @@ static void check_done(ig_upstream_t *u)
     }
 }
 
-/* ---------------------------------------------------------------------------------------------------------- */
+/* ----------------------------------------------------------------------------------------------------------
+ */
 
 ig_upstream_t *ig_upstream_new(struct event_base *base, const ig_upstream_opts_t *opts)
 {
