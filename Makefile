@@ -74,6 +74,7 @@ check-docs: $(B)/ingate
 	@echo "docs/configuration.md is up to date"
 
 format-check:
+	@command -v clang-format >/dev/null || { echo "clang-format missing"; exit 1; }
 	clang-format --dry-run -Werror $(LIB_SRC) src/main.c $(wildcard src/*/*.h)
 
 # Unsafe libc calls are banned in our sources.

@@ -52,6 +52,7 @@ checks() {
     local p=0 f=0
     if make -s banned; then p=$((p+1)); else f=$((f+1)); fi
     if make -s check-docs; then p=$((p+1)); else f=$((f+1)); fi
+    if make -s format-check; then p=$((p+1)); else f=$((f+1)); fi
     echo "checks: $p passed, $f failed"
     [ $f -eq 0 ]
 }
