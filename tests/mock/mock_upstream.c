@@ -26,7 +26,7 @@
  * reset (2 SSE events then a TCP RST), big (X-Mock-Bytes, default 12 MiB, of
  * SSE lines produced 64 KiB at a time as the socket drains, so memory stays
  * flat for slow readers) and status (X-Mock-Status with {"ok":true}).
- * X-Mock-Delay-Ms delays the first byte of any mode.
+ * X-Mock-Delay-Ms delays the first byte of every mode but hang.
  *
  * Introspection (never recorded): GET /__mock/requests lists the last 200
  * requests (method, path with query, headers in order, body length, first
