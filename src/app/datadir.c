@@ -5,6 +5,7 @@
 #include "crypto/crypto.h"
 #include "net/tls.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,10 +39,15 @@ static int decode_master(const char *s, uint8_t out[32], char *err, size_t errle
     size_t n = 0;
     ig_iov_t v = ig_iov_trim(ig_iov_str(s));
     int rc = IG_EINVAL;
-    if (v.len == 64 && ig_hex_decode(v, buf, sizeof buf, &n) == IG_OK)
+    bool all_hex = v.len > 0;
+    for (size_t i = 0; i < v.len; i++)
+        if (!isxdigit((unsigned char)v.base[i])) all_hex = false;
+    /* a value made only of hex digits is hex (never re-read as base64): it must be 64 characters */
+    if (all_hex) {
+        if (v.len == 64 && ig_hex_decode(v, buf, sizeof buf, &n) == IG_OK) rc = IG_OK;
+    } else if (ig_b64_decode(v, buf, sizeof buf, &n) == IG_OK) {
         rc = IG_OK;
-    else if (ig_b64_decode(v, buf, sizeof buf, &n) == IG_OK)
-        rc = IG_OK;
+    }
     if (rc != IG_OK || n < 32) {
         snprintf(
             err, errlen,

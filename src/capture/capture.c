@@ -120,7 +120,16 @@ static void *writer_main(void *arg)
             }
             atomic_fetch_add(&ig_capture_stats.failed_batches, 1);
             IG_WARN("capture", "writing %zu call records failed (%s); retrying", n, ig_err_name(rc));
-            if (rc == IG_ECONFLICT || rc == IG_EINVAL) break; /* a bad batch would never succeed */
+            if (rc == IG_ECONFLICT || rc == IG_EINVAL) {
+                /* a bad record would sink the batch forever: write them one by one, drop only the bad ones */
+                size_t ok = 0;
+                for (size_t i = 0; i < n; i++)
+                    if (ig_store_calls_insert(st, &metas[i], 1) == IG_OK) ok++;
+                atomic_fetch_add(&ig_capture_stats.written, ok);
+                atomic_fetch_add(&ig_capture_stats.dropped, n - ok);
+                if (n - ok) IG_ERROR("capture", "%zu invalid call records dropped", n - ok);
+                break;
+            }
             pthread_mutex_lock(&g_mu);
             bool stopping = g_stop;
             pthread_mutex_unlock(&g_mu);
@@ -162,15 +171,16 @@ int ig_capture_start(const char *store_url, size_t queue_len)
 
 void ig_capture_stop(void)
 {
-    if (!g_running) return;
     pthread_mutex_lock(&g_mu);
+    bool running = g_running;
+    pthread_mutex_unlock(&g_mu);
+    if (!running) return;
+    pthread_mutex_lock(&g_mu);
+    g_running = false; /* later submits are refused (and counted), never stranded in the queue */
     g_stop = true;
     pthread_cond_broadcast(&g_cv);
     pthread_mutex_unlock(&g_mu);
     pthread_join(g_thread, NULL);
-    pthread_mutex_lock(&g_mu);
-    g_running = false;
-    pthread_mutex_unlock(&g_mu);
     free(g_url);
     g_url = NULL;
 }
