@@ -101,6 +101,8 @@ static void *writer_main(void *arg)
         for (size_t i = 0; i < n; i++) {
             ig_capture_rec_t *r = batch[i];
             if (!r->model) r->model = ig_capture_model_of(ig_buf_iov(&r->req_body));
+            if (r->req_capture_max && r->req_body.len > r->req_capture_max)
+                r->req_body.len = r->req_capture_max;
             r->meta.model = r->model;
             r->meta.path = r->path;
             r->meta.error = r->error;

@@ -19,8 +19,9 @@ typedef struct ig_capture_rec {
     ig_callrec_t meta; /* meta.path / meta.error / meta.model point into the strings below */
     char *path;
     char *error;
-    char *model;        /* filled by the writer from the request body */
-    ig_buf_t req_body;  /* bounded copy (capture_max_bytes) */
+    char *model;       /* filled by the writer from the request body */
+    ig_buf_t req_body; /* the request body; the writer trims it to req_capture_max after reading the model */
+    size_t req_capture_max;
     ig_buf_t resp_body; /* bounded copy */
 } ig_capture_rec_t;
 

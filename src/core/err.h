@@ -36,7 +36,9 @@
     X(ECRYPTO, -23, 500, "crypto_error", "cryptographic operation failed")                                   \
     X(ESTORE, -24, 503, "store_unavailable", "the store is unavailable")                                     \
     X(EBADVERSION, -25, 505, "http_version", "HTTP version not supported")                                   \
-    X(EHDRTIMEOUT, -26, 408, "request_timeout", "request timeout")
+    X(EHDRTIMEOUT, -26, 408, "request_timeout", "request timeout")                                           \
+    X(EURITOOLONG, -27, 414, "uri_too_long", "the request URL is too long")                                  \
+    X(EBADPATH, -28, 400, "invalid_path", "the request path may not contain . or .. segments")
 
 typedef enum {
     IG_OK = 0,

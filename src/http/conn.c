@@ -201,6 +201,10 @@ static int on_url(http_parser *p, const char *at, size_t len)
 {
     ig_conn_t *c = p->data;
     if (count_head(c, len)) return -1;
+    if (c->hvalue.len + len > IG_MAX_URL_BYTES) {
+        c->parse_err = IG_EURITOOLONG;
+        return -1;
+    }
     if (ig_buf_append(&c->hvalue, at, len) != IG_OK) {
         c->parse_err = IG_EHDRTOOBIG;
         return -1;
@@ -492,6 +496,8 @@ static const char *reason(int status)
         return "Conflict";
     case 413:
         return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
     case 415:
         return "Unsupported Media Type";
     case 422:

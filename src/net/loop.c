@@ -113,6 +113,17 @@ int ig_loop_init(ig_loop_t *loop, int index, ig_workpool_t *pool)
 
 void ig_loop_clear(ig_loop_t *loop)
 {
+    /* calls queued to a loop that had already exited are dropped, not leaked */
+    for (ig_call_t *c = loop->call_head, *n; c; c = n) {
+        n = c->next;
+        free(c);
+    }
+    for (ig_job_t *j = loop->done_head, *n; j; j = n) {
+        n = j->next;
+        free(j);
+    }
+    loop->call_head = loop->call_tail = NULL;
+    loop->done_head = loop->done_tail = NULL;
     if (loop->done_ev) event_free(loop->done_ev);
     if (loop->base) event_base_free(loop->base);
     pthread_mutex_destroy(&loop->done_mu);

@@ -211,10 +211,8 @@ static void submit_capture(proxy_req_t *pr, int err)
     /* the request body moves to the record (no copy), trimmed to the capture limit */
     size_t cap = rs->lc->gw->cfg->capture_max_bytes;
     rec->req_body = req->body;
-    if (rec->req_body.len > cap) {
-        rec->req_body.len = cap;
-        m->req_truncated = true;
-    }
+    rec->req_capture_max = cap; /* the writer reads the model from the whole body, then trims it */
+    m->req_truncated = rec->req_body.len > cap;
     ig_buf_init(&req->body, 0);
     rec->resp_body = pr->resp_copy;
     m->resp_truncated = (uint64_t)pr->resp_copy.len < req->resp_body_bytes;
@@ -342,6 +340,34 @@ static int build_headers(proxy_req_t *pr, const ig_provcred_t *cred)
     return rc;
 }
 
+/* true when a path segment is "." or ".." (also percent-encoded): such a path could climb out of a provider's
+ * configured base path (e.g. from one Azure deployment into another) */
+static bool has_dot_segment(ig_iov_t path)
+{
+    const char *p = path.base, *end = path.base + path.len;
+    while (p < end) {
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+        const char *e = slash ? slash : end;
+        size_t dots = 0;
+        bool only_dots = e > p;
+        for (const char *q = p; q < e;) {
+            if (*q == '.') {
+                dots++;
+                q++;
+            } else if (e - q >= 3 && q[0] == '%' && q[1] == '2' && (q[2] == 'e' || q[2] == 'E')) {
+                dots++;
+                q += 3;
+            } else {
+                only_dots = false;
+                break;
+            }
+        }
+        if (only_dots && dots >= 1 && dots <= 2) return true;
+        p = slash ? slash + 1 : end;
+    }
+    return false;
+}
+
 void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
 {
     ig_gateway_t *gw = rs->lc->gw;
@@ -356,6 +382,10 @@ void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
     req->ctx = pr;
     ig_buf_init(&pr->resp_copy, gw->cfg->capture_max_bytes);
 
+    if (has_dot_segment(req->path) || req->path.len == 0 || req->path.base[0] != '/') {
+        ig_resp_error(req, IG_EBADPATH, NULL);
+        return;
+    }
     /* provider: header, else path, else the org's default */
     ig_iov_t name = ig_req_header(req, IG_IOV_LIT("x-ingate-provider"));
     if (!name.base || name.len == 0) {

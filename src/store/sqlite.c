@@ -300,31 +300,39 @@ out:
 
 /* Creates the file with mode 0600 before SQLite opens it (SQLite would use 0644 minus umask; its -wal and
  * -shm files copy the database's mode). An existing file we own that others can read is tightened. */
+/* Makes sure the database file exists with mode 0600 — without ever opening and closing a descriptor to a
+ * file this process may already have open through SQLite: POSIX drops all of a process's fcntl locks on a
+ * file when any descriptor to it is closed, and SQLite relies on those locks (losing them lets another
+ * process delete the WAL under us). A new file is created with O_EXCL (no connection can have it open yet);
+ * an existing one is only stat'ed and chmod'ed by path. */
 static int create_private(const char *path)
 {
-    int rc = IG_ESTORE;
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        IG_ERROR("store", "cannot open database file %s: %s", path, strerror(errno));
-        goto out;
-    }
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        IG_ERROR("store", "cannot stat database file %s: %s", path, strerror(errno));
-        goto out;
+    if (stat(path, &sb) != 0) {
+        if (errno != ENOENT) {
+            IG_ERROR("store", "cannot stat database file %s: %s", path, strerror(errno));
+            return IG_ESTORE;
+        }
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+            return IG_OK;
+        }
+        if (errno != EEXIST) {
+            IG_ERROR("store", "cannot create database file %s: %s", path, strerror(errno));
+            return IG_ESTORE;
+        }
+        if (stat(path, &sb) != 0) return IG_ESTORE; /* created by another thread meanwhile */
     }
     if ((sb.st_mode & 077) && sb.st_uid == geteuid()) {
         IG_WARN("store", "database file %s was readable by others (mode %03o): setting it to 0600", path,
                 (unsigned)(sb.st_mode & 0777));
-        if (fchmod(fd, 0600) != 0) {
+        if (chmod(path, 0600) != 0) {
             IG_ERROR("store", "cannot chmod database file %s: %s", path, strerror(errno));
-            goto out;
+            return IG_ESTORE;
         }
     }
-    rc = IG_OK;
-out:
-    if (fd >= 0) close(fd);
-    return rc;
+    return IG_OK;
 }
 
 static void sq_close(ig_store_t *st)
