@@ -53,6 +53,10 @@
  * bodies trimmed; a full queue is counted, never waited on. */
 #define IG_CAPTURE_QUEUE_LEN 65536
 
+/* The log writer commits queued call records at least this often (ms). A completed call reaches the store
+ * within about this interval; batching turns one transaction per call into one per interval. */
+#define IG_CAPTURE_FLUSH_MS 20
+
 /* Upstream error bodies are buffered (to mask a reflected provider key) up to this size. */
 #define IG_UPSTREAM_ERRBODY_MAX (1024u * 1024)
 

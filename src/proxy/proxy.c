@@ -34,6 +34,7 @@ typedef struct proxy_req {
     bool stream;
     bool finished;
     bool client_gone;
+    bool secret_hdrs; /* the last header line holds the injected provider key */
 } proxy_req_t;
 
 static const ig_iov_t HOP_BY_HOP[] = {
@@ -100,8 +101,8 @@ static void pr_cleanup(void *arg)
         ig_xfer_cancel(pr->x);
         pr->x = NULL;
     }
-    for (struct curl_slist *s = pr->hdrs; s; s = s->next)
-        ig_wipe(s->data, strlen(s->data));
+    for (struct curl_slist *s = pr->hdrs; s && pr->secret_hdrs; s = s->next) /* the injected key's line */
+        if (!s->next) ig_wipe(s->data, strlen(s->data));
     curl_slist_free_all(pr->hdrs);
     pr->hdrs = NULL;
     ig_buf_free(&pr->pkey, true);
@@ -263,17 +264,24 @@ static void on_client_writable(ig_req_t *req)
 /* ----------------------------------------------------------------------------------------------------------
  */
 
-static int add_header(struct curl_slist **list, ig_iov_t name, ig_iov_t value)
+/* Appends "Name: value" (or "Name;" for an empty value, curl's syntax). A secret line is wiped from our
+ * stack copy at once; curl's copy is wiped by the cleanup hook. */
+static int add_header(struct curl_slist **list, ig_iov_t name, ig_iov_t value, bool secret)
 {
     char line[IG_MAX_HEADER_BYTES + 8];
-    int n;
-    if (value.len == 0)
-        n = snprintf(line, sizeof line, "%.*s;", (int)name.len, name.base);
-    else
-        n = snprintf(line, sizeof line, "%.*s: %.*s", (int)name.len, name.base, (int)value.len, value.base);
-    if (n < 0 || (size_t)n >= sizeof line) return IG_ETOOBIG;
+    size_t n = name.len + (value.len ? 2 + value.len : 1);
+    if (n >= sizeof line) return IG_ETOOBIG;
+    memcpy(line, name.base, name.len);
+    if (value.len) {
+        line[name.len] = ':';
+        line[name.len + 1] = ' ';
+        memcpy(line + name.len + 2, value.base, value.len);
+    } else {
+        line[name.len] = ';';
+    }
+    line[n] = '\0';
     struct curl_slist *l = curl_slist_append(*list, line);
-    ig_wipe(line, (size_t)n);
+    if (secret) ig_wipe(line, n);
     if (!l) return IG_ENOMEM;
     *list = l;
     return IG_OK;
@@ -310,7 +318,7 @@ static int build_headers(proxy_req_t *pr, const ig_provcred_t *cred)
                        (auth_hdr.len && ig_iov_ieq(name, auth_hdr));
         if (is_cred && (stored || carries_ingate_key(value))) continue; /* never forward our credential */
         if (ig_iov_ieq(name, IG_IOV_LIT("content-type"))) have_ctype = true;
-        rc = add_header(&pr->hdrs, name, value);
+        rc = add_header(&pr->hdrs, name, value, false);
     }
     /* "Name:" tells curl not to send a header of its own */
     if (rc == IG_OK && !have_ctype) rc = suppress_header(&pr->hdrs, "Content-Type:");
@@ -335,7 +343,8 @@ static int build_headers(proxy_req_t *pr, const ig_provcred_t *cred)
     size_t vlen = 0;
     pr->mask.secret = ig_buf_iov(&pr->pkey);
     rc = ig_provider_auth_value(pr->prov, ig_buf_iov(&pr->pkey), val, sizeof val, &vlen);
-    if (rc == IG_OK) rc = add_header(&pr->hdrs, auth_hdr, ig_iov(val, vlen));
+    if (rc == IG_OK) rc = add_header(&pr->hdrs, auth_hdr, ig_iov(val, vlen), true);
+    if (rc == IG_OK) pr->secret_hdrs = true;
     ig_wipe(val, sizeof val);
     return rc;
 }

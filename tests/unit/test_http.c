@@ -305,7 +305,8 @@ static bool wait_eof(client_t *c)
     return c->eof;
 }
 
-static bool is_v4_uuid(const char *s)
+/* a UUIDv7 whose 48-bit millisecond timestamp is within a minute of now */
+static bool is_v7_uuid(const char *s)
 {
     if (strlen(s) != 36) return false;
     for (int i = 0; i < 36; i++) {
@@ -315,7 +316,17 @@ static bool is_v4_uuid(const char *s)
             return false;
         }
     }
-    return s[14] == '4' && strchr("89ab", s[19]) != NULL;
+    if (s[14] != '7' || strchr("89ab", s[19]) == NULL) return false;
+    uint64_t ms = 0;
+    for (int i = 0; i < 13; i++) {
+        if (i == 8) continue;
+        char ch = s[i];
+        ms = ms * 16 + (uint64_t)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t now_ms = (uint64_t)now.tv_sec * 1000u + (uint64_t)now.tv_nsec / 1000000u;
+    return ms + 60000 > now_ms && ms < now_ms + 60000;
 }
 
 /* One request on a fresh connection; expects one response. Returns the number of responses parsed. */
@@ -349,7 +360,7 @@ TEST(get_has_security_headers_and_request_id)
     CHECK(hdr(r, "Date", v, sizeof v) && strstr(v, "GMT") != NULL);
     CHECK(has_hdr_value(r, "Content-Type", "application/json"));
     CHECK(hdr(r, "X-Ingate-Request-Id", v, sizeof v));
-    CHECK(is_v4_uuid(v));
+    CHECK(is_v7_uuid(v));
     CHECK_EQ_INT(r->body_len, strlen("{\"path\":\"/hello\"}"));
     CHECK(memcmp(r->body, "{\"path\":\"/hello\"}", r->body_len) == 0);
     CHECK(!hdr(r, "Connection", v, sizeof v)); /* HTTP/1.1 keep-alive is the default */
@@ -387,7 +398,7 @@ TEST(keepalive_pipelined_in_order)
     char id0[64] = "", id2[64] = "";
     CHECK(hdr(&g_resp[0], "X-Ingate-Request-Id", id0, sizeof id0));
     CHECK(hdr(&g_resp[2], "X-Ingate-Request-Id", id2, sizeof id2));
-    CHECK(is_v4_uuid(id0) && is_v4_uuid(id2));
+    CHECK(is_v7_uuid(id0) && is_v7_uuid(id2));
     CHECK(strcmp(id0, id2) != 0);
     CHECK(!g_cl.eof);
     /* and a later request on the same connection */
@@ -646,7 +657,7 @@ TEST(malformed_requests_400)
         CHECK(has_hdr_value(&g_resp[0], "Connection", "close"));
         CHECK(memmem(g_resp[0].body, g_resp[0].body_len, "malformed HTTP request", 22) != NULL);
         char v[64];
-        CHECK(hdr(&g_resp[0], "X-Ingate-Request-Id", v, sizeof v) && is_v4_uuid(v));
+        CHECK(hdr(&g_resp[0], "X-Ingate-Request-Id", v, sizeof v) && is_v7_uuid(v));
         CHECK(wait_eof(&g_cl));
         client_close(&g_cl);
     }

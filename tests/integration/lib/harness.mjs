@@ -62,7 +62,8 @@ export const SECURITY_HEADERS = {
   'strict-transport-security': 'max-age=63072000; includeSubDomains; preload',
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
 };
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+// request ids are UUIDv7 (time-ordered)
+export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 const SANITIZER_MARKERS = [
   'ERROR: AddressSanitizer',
