@@ -65,6 +65,7 @@ struct ig_conn {
     bool closing;  /* close after the output is flushed */
     bool freed;
     bool in_parse;         /* conn_parse is on the stack */
+    bool trimmed;          /* idle memory given back (conn_trim) */
     bool pending_dispatch; /* a complete request waits for on_request */
     char peer[INET6_ADDRSTRLEN];
     uint32_t nreq;
@@ -95,6 +96,18 @@ static void arm_timer(ig_conn_t *c, const struct timeval *tv)
         event_del(c->timer);
 }
 
+/* Frees what an idle keep-alive connection does not need: its request pool and scratch buffers. This keeps
+ * an idle TLS connection at a few KiB beyond OpenSSL's own state. */
+static void conn_trim(ig_conn_t *c)
+{
+    ig_pool_free(c->pool);
+    c->pool = NULL;
+    ig_buf_free(&c->hfield, false);
+    ig_buf_free(&c->hvalue, false);
+    ig_buf_free(&c->head, false);
+    c->trimmed = true;
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     ig_conn_t *c = arg;
@@ -110,6 +123,14 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         conn_close(c);
         return;
     case ST_IDLE:
+        if (!c->trimmed && c->pool) {
+            /* idle for a second: give back the per-request memory, then wait out the keep-alive timeout */
+            conn_trim(c);
+            arm_timer(c, c->srv->tv_idle);
+            return;
+        }
+        conn_close(c);
+        return;
     case ST_LINGER:
     default:
         conn_close(c);
@@ -139,6 +160,8 @@ static int rand_take(unsigned char *out, size_t n)
 
 static int new_request(ig_conn_t *c)
 {
+    if (!c->pool && !(c->pool = ig_pool_new(4096))) return IG_ENOMEM;
+    c->trimmed = false;
     ig_pool_reset(c->pool);
     ig_req_t *r = ig_pool_calloc(c->pool, sizeof *r);
     if (!r) return IG_ENOMEM;
@@ -681,7 +704,7 @@ static void after_response(ig_conn_t *c)
         return;
     }
     c->state = ST_IDLE;
-    arm_timer(c, c->srv->tv_idle);
+    arm_timer(c, c->srv->tv_trim);
     http_parser_pause(&c->parser, 0);
     bufferevent_enable(c->bev, EV_READ);
     conn_parse(c);
@@ -875,9 +898,7 @@ int ig_http_adopt(ig_http_server_t *srv, evutil_socket_t fd, const struct sockad
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     ig_conn_t *c = calloc(1, sizeof *c);
     if (!c) goto fail;
-    c->srv = srv;
-    c->pool = ig_pool_new(4096);
-    if (!c->pool) goto fail;
+    c->srv = srv; /* the request pool is created with the first request (new_request) */
     if (sa && sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer, sizeof c->peer);
     else if (sa && sa->sa_family == AF_INET6)
@@ -959,7 +980,10 @@ int ig_http_server_init(ig_http_server_t *srv, ig_loop_t *loop, SSL_CTX *ssl_ctx
     tv.tv_sec = limits->body_timeout_ms / 1000;
     tv.tv_usec = (limits->body_timeout_ms % 1000) * 1000;
     srv->tv_body = event_base_init_common_timeout(loop->base, &tv);
-    if (!srv->tv_idle || !srv->tv_header || !srv->tv_body) return IG_EINTERNAL;
+    tv.tv_sec = IG_IDLE_TRIM_MS / 1000;
+    tv.tv_usec = (IG_IDLE_TRIM_MS % 1000) * 1000;
+    srv->tv_trim = event_base_init_common_timeout(loop->base, &tv);
+    if (!srv->tv_idle || !srv->tv_header || !srv->tv_body || !srv->tv_trim) return IG_EINTERNAL;
     return IG_OK;
 }
 

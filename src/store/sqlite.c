@@ -361,8 +361,8 @@ static int configure(sq_store_t *s, bool memory)
     /* cache_size/mmap_size: the call-log writer re-reads its index pages from SQLite's own cache (or a
      * mapping) instead of a pread() per page; measured ~2x fewer syscalls per batched insert */
     src = sqlite3_exec(s->db,
-                       "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -32768;"
-                       " PRAGMA mmap_size = 268435456; PRAGMA temp_store = MEMORY;",
+                       "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192;"
+                       " PRAGMA temp_store = MEMORY;",
                        NULL, NULL, NULL);
     if (src != SQLITE_OK) {
         rc = map_err(s, src, "pragma");
