@@ -34,11 +34,6 @@
 /* Idle keep-alive timeout between requests. Option. 75 s is longer than SDK pool idle times (60 s). */
 #define IG_DEFAULT_IDLE_TIMEOUT_MS 75000
 
-/* A keep-alive connection idle this long gives back its per-request memory (pool, scratch buffers); the
- * idle timeout then starts. Short enough to keep 1,000 idle TLS connections small, long enough that a busy
- * connection never pays for it. */
-#define IG_IDLE_TRIM_MS 1000
-
 /* Body-read timeout: gap allowed between two reads of a request body. */
 #define IG_DEFAULT_BODY_TIMEOUT_MS 30000
 

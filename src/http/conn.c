@@ -96,8 +96,9 @@ static void arm_timer(ig_conn_t *c, const struct timeval *tv)
         event_del(c->timer);
 }
 
-/* Frees what an idle keep-alive connection does not need: its request pool and scratch buffers. This keeps
- * an idle TLS connection at a few KiB beyond OpenSSL's own state. */
+/* Frees what an idle keep-alive connection does not need: its request pool (running the request's cleanup
+ * hooks, which wipe the decrypted provider key) and scratch buffers. An idle TLS connection then holds little
+ * beyond OpenSSL's own state, and no secret outlives its request by more than one loop iteration. */
 static void conn_trim(ig_conn_t *c)
 {
     ig_pool_free(c->pool);
@@ -124,7 +125,8 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         return;
     case ST_IDLE:
         if (!c->trimmed && c->pool) {
-            /* idle for a second: give back the per-request memory, then wait out the keep-alive timeout */
+            /* the response is done: free the request (its cleanups wipe secrets and cancel handles) and the
+             * scratch buffers now, in a fresh loop iteration, then wait out the keep-alive timeout */
             conn_trim(c);
             arm_timer(c, c->srv->tv_idle);
             return;
@@ -704,7 +706,8 @@ static void after_response(ig_conn_t *c)
         return;
     }
     c->state = ST_IDLE;
-    arm_timer(c, c->srv->tv_trim);
+    static const struct timeval now = {0, 0};
+    arm_timer(c, &now); /* conn_trim on the next loop iteration, outside the handler's stack */
     http_parser_pause(&c->parser, 0);
     bufferevent_enable(c->bev, EV_READ);
     conn_parse(c);
@@ -980,10 +983,7 @@ int ig_http_server_init(ig_http_server_t *srv, ig_loop_t *loop, SSL_CTX *ssl_ctx
     tv.tv_sec = limits->body_timeout_ms / 1000;
     tv.tv_usec = (limits->body_timeout_ms % 1000) * 1000;
     srv->tv_body = event_base_init_common_timeout(loop->base, &tv);
-    tv.tv_sec = IG_IDLE_TRIM_MS / 1000;
-    tv.tv_usec = (IG_IDLE_TRIM_MS % 1000) * 1000;
-    srv->tv_trim = event_base_init_common_timeout(loop->base, &tv);
-    if (!srv->tv_idle || !srv->tv_header || !srv->tv_body || !srv->tv_trim) return IG_EINTERNAL;
+    if (!srv->tv_idle || !srv->tv_header || !srv->tv_body) return IG_EINTERNAL;
     return IG_OK;
 }
 

@@ -93,7 +93,7 @@ struct ig_http_server {
     int nconns;
     bool draining;
     void (*on_drained)(ig_http_server_t *srv); /* called once no connection remains while draining */
-    const struct timeval *tv_idle, *tv_header, *tv_body, *tv_trim; /* common timeouts */
+    const struct timeval *tv_idle, *tv_header, *tv_body; /* common timeouts */
     char date[40];
     int64_t date_sec;
 };

@@ -27,6 +27,7 @@ SSL_CTX *ig_tls_server_ctx(const char *cert_path, const char *key_path, char *er
                         SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    SSL_CTX_set_num_tickets(ctx, 1); /* one resumption ticket per handshake (OpenSSL sends 2 by default) */
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
         snprintf(err, errlen, "cannot load TLS certificate from %s", cert_path);
         goto fail;
