@@ -17,6 +17,7 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -31,6 +32,31 @@
 
 /* A valid address for zero-length keys and messages: OpenSSL treats a NULL key as "keep the old one". */
 static const uint8_t empty_input[1];
+
+/* Algorithm implementations fetched once: passing the legacy EVP_sha256()/EVP_aes_256_gcm() descriptors
+ * makes OpenSSL 3 look the provider implementation up again on every call (locks and a hash lookup on the
+ * request path). Fetched objects are immutable and safe to share between threads. */
+static pthread_once_t g_fetch_once = PTHREAD_ONCE_INIT;
+static EVP_MD *g_sha256;
+static EVP_CIPHER *g_gcm;
+
+static void fetch_algorithms(void)
+{
+    g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    g_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+}
+
+static const EVP_MD *sha256_md(void)
+{
+    pthread_once(&g_fetch_once, fetch_algorithms);
+    return g_sha256 ? g_sha256 : EVP_sha256();
+}
+
+static const EVP_CIPHER *gcm_cipher(void)
+{
+    pthread_once(&g_fetch_once, fetch_algorithms);
+    return g_gcm ? g_gcm : EVP_aes_256_gcm();
+}
 
 int ig_random(void *buf, size_t n)
 {
@@ -59,7 +85,7 @@ void ig_sha256(const void *p, size_t n, uint8_t out[32])
     unsigned int len = 0;
     /* Fails only when OpenSSL cannot allocate or has no SHA-256 provider; a made-up digest would be worse
      * than stopping, since digests are used as lookup keys. */
-    if (EVP_Digest(n ? p : empty_input, n, out, &len, EVP_sha256(), NULL) != 1 || len != IG_SHA256_LEN)
+    if (EVP_Digest(n ? p : empty_input, n, out, &len, sha256_md(), NULL) != 1 || len != IG_SHA256_LEN)
         abort();
 }
 
@@ -160,7 +186,7 @@ static int gcm_begin(EVP_CIPHER_CTX **pctx, int enc, const uint8_t *key, const u
     }
     if (!(ctx = EVP_CIPHER_CTX_new())) goto out;
     /* The IV length must be set before the IV itself, hence two init calls. */
-    if (!EVP_CipherInit_ex2(ctx, EVP_aes_256_gcm(), NULL, NULL, enc, params)) goto out;
+    if (!EVP_CipherInit_ex2(ctx, gcm_cipher(), NULL, NULL, enc, params)) goto out;
     if (!EVP_CipherInit_ex2(ctx, NULL, key, iv, enc, NULL)) goto out;
     for (size_t i = 0; i < naad; i++) {
         rc = gcm_update(ctx, (const uint8_t *)aad[i].base, aad[i].len, NULL);

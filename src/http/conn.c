@@ -655,6 +655,10 @@ static int start_impl(ig_req_t *req, int status, const ig_header_t *hdrs, size_t
     int rc = build_head(req, status, hdrs, nhdrs, clen, head);
     if (rc == IG_OK) {
         struct evbuffer *ob = bufferevent_get_output(c->bev);
+        /* one contiguous chain for the head and the first body bytes: libevent writes (and OpenSSL seals)
+         * one chain at a time, so this makes a small response one TLS record and one write() */
+        size_t body_hint = body ? len : clen > 0 && clen <= 16384 ? (size_t)clen : 4096;
+        if (!req->head_only && body_hint <= 16384) evbuffer_expand(ob, head->len + body_hint + 16);
         if (body && len && !req->head_only && !req->resp_chunked && len <= 4096 &&
             ig_buf_append(head, body, len) == IG_OK) {
             req->resp_body_bytes += len; /* one buffer write for small complete responses */

@@ -126,7 +126,11 @@ static void xfer_release(ig_xfer_t *x)
     if (x->easy) {
         curl_multi_remove_handle(u->multi, x->easy);
         if (u->nfree < FREE_EASY_MAX) {
-            curl_easy_reset(x->easy);
+            /* kept configured (see set_constant_options); only pointers into the finished request are
+             * dropped, the rest is overwritten by the next transfer */
+            curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+            curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, NULL);
+            curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
             u->free_easy[u->nfree++] = x->easy;
         } else {
             curl_easy_cleanup(x->easy);
@@ -301,6 +305,23 @@ int ig_upstream_active(const ig_upstream_t *u)
     return u->active;
 }
 
+/* Options that are the same for every transfer: set once per easy handle, which is then reused from the free
+ * list without curl_easy_reset (about twenty setopt calls saved per request). */
+static void set_constant_options(ig_upstream_t *u, CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* forward the path exactly as sent */
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_curl_header);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_curl_write);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, u->opts.tls_verify ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, u->opts.tls_verify ? 2L : 0L);
+    if (u->opts.ca_file && *u->opts.ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, u->opts.ca_file);
+}
+
 ig_xfer_t *ig_xfer_start(ig_upstream_t *u, const ig_xfer_req_t *rq, const ig_xfer_cbs_t *cbs, void *ud)
 {
     ig_xfer_t *x = calloc(1, sizeof *x);
@@ -312,38 +333,34 @@ ig_xfer_t *ig_xfer_start(ig_upstream_t *u, const ig_xfer_req_t *rq, const ig_xfe
     x->chunk_ms = rq->chunk_timeout_ms;
     x->last_ns = ig_now_ns();
     ig_buf_init(&x->hbuf, IG_MAX_UPSTREAM_HEADER_BYTES);
+    bool fresh = u->nfree == 0;
     x->easy = u->nfree ? u->free_easy[--u->nfree] : curl_easy_init();
     x->timer = evtimer_new(u->base, on_xfer_timer, x);
     u->active++;
     if (!x->easy || !x->timer) goto fail;
     CURL *e = x->easy;
+    if (fresh) set_constant_options(u, e);
     curl_easy_setopt(e, CURLOPT_URL, rq->url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* forward the path exactly as sent */
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_curl_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_curl_write);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, rq->headers);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, rq->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, u->opts.tls_verify ? 1L : 0L);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, u->opts.tls_verify ? 2L : 0L);
-    if (u->opts.ca_file && *u->opts.ca_file) curl_easy_setopt(e, CURLOPT_CAINFO, u->opts.ca_file);
+    /* the method options persist on a reused handle: set all of them every time */
     bool has_body = rq->body_len > 0 || strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0 ||
                     strcmp(rq->method, "PATCH") == 0;
     if (strcmp(rq->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     } else if (has_body) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+        curl_easy_setopt(e, CURLOPT_NOBODY, 0L);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
-        if (strcmp(rq->method, "POST") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
-    } else if (strcmp(rq->method, "GET") != 0) {
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body ? rq->body : "");
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(rq->method, "POST") != 0 ? rq->method : NULL);
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(rq->method, "GET") != 0 ? rq->method : NULL);
     }
     if (curl_multi_add_handle(u->multi, e) != CURLM_OK) goto fail;
     xfer_arm(x);
