@@ -201,6 +201,20 @@ static int load_org(ig_store_t *st, const char *org_id, ig_orgsnap_t **out)
     return IG_OK;
 }
 
+/* Drops the entry for `hash`, if any. Caller holds the write lock. */
+static void remove_key_locked(const uint8_t hash[32])
+{
+    keyent_t **pp = &g_keys[key_bucket(hash)];
+    for (keyent_t *e = *pp; e; pp = &e->next, e = e->next) {
+        if (memcmp(e->hash, hash, 32) == 0) {
+            *pp = e->next;
+            if (!e->known) g_neg--;
+            free(e);
+            return;
+        }
+    }
+}
+
 int ig_authcache_load(ig_store_t *st, const uint8_t hash[32])
 {
     ig_keyrec_t kr;
@@ -237,18 +251,8 @@ int ig_authcache_load(ig_store_t *st, const uint8_t hash[32])
         e->revoked_at = kr.revoked_at;
     }
     pthread_rwlock_wrlock(&g_lock);
+    remove_key_locked(hash);
     keyent_t **pp = &g_keys[key_bucket(hash)];
-    for (keyent_t *old = *pp, *prev = NULL; old; prev = old, old = old->next) {
-        if (memcmp(old->hash, hash, 32) == 0) {
-            if (prev)
-                prev->next = old->next;
-            else
-                *pp = old->next;
-            if (!old->known) g_neg--;
-            free(old);
-            break;
-        }
-    }
     if (!known && g_neg >= NEG_MAX) {
         free(e); /* bounded: beyond the cap unknown keys are simply not remembered */
     } else {
@@ -274,18 +278,7 @@ int ig_authcache_load(ig_store_t *st, const uint8_t hash[32])
 void ig_authcache_invalidate_key(const uint8_t hash[32])
 {
     pthread_rwlock_wrlock(&g_lock);
-    keyent_t **pp = &g_keys[key_bucket(hash)];
-    for (keyent_t *e = *pp, *prev = NULL; e; prev = e, e = e->next) {
-        if (memcmp(e->hash, hash, 32) == 0) {
-            if (prev)
-                prev->next = e->next;
-            else
-                *pp = e->next;
-            if (!e->known) g_neg--;
-            free(e);
-            break;
-        }
-    }
+    remove_key_locked(hash);
     pthread_rwlock_unlock(&g_lock);
 }
 
