@@ -20,8 +20,7 @@ static void usage(FILE *f)
           "  ingate admin COMMAND [options]           operator CLI (ingate admin --help)\n"
           "  ingate version                           print the version\n"
           "  ingate docs-config                       print docs/configuration.md\n"
-          "  ingate --help                            this text\n\n"
-          "Options (flag, environment variable, default) — precedence: default < config file < env < flag:\n",
+          "  ingate --help                            this text\n\n",
           f);
     ig_config_print_help(f);
 }
