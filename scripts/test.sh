@@ -53,6 +53,7 @@ checks() {
     if make -s banned; then p=$((p+1)); else f=$((f+1)); fi
     if make -s check-docs; then p=$((p+1)); else f=$((f+1)); fi
     if make -s format-check; then p=$((p+1)); else f=$((f+1)); fi
+    if bash scripts/check-openapi.sh; then p=$((p+1)); else f=$((f+1)); fi
     echo "checks: $p passed, $f failed"
     [ $f -eq 0 ]
 }

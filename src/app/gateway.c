@@ -9,6 +9,7 @@
  * without being echoed.
  */
 #include "app/gateway.h"
+#include "api/api.h"
 #include "auth/apikey.h"
 #include "core/err.h"
 #include "core/limits.h"
@@ -94,7 +95,8 @@ static int authorized(ig_req_t *req, ig_reqstate_t *rs)
 {
     req->authenticated = true;
     if (rs->route == ROUTE_PROXY && rs->auth.role < IG_STORE_ROLE_MEMBER) return IG_EFORBIDDEN;
-    req->body_max = rs->lc->gw->cfg->max_body_bytes;
+    /* management calls carry small JSON documents; model requests may carry images */
+    req->body_max = rs->route == ROUTE_API ? IG_API_MAX_BODY_BYTES : rs->lc->gw->cfg->max_body_bytes;
     return IG_OK;
 }
 
@@ -288,8 +290,7 @@ static void on_request(ig_req_t *req)
         if (method_get_or_head(req)) handle_readyz(req, rs);
         return;
     case ROUTE_API:
-        /* authenticated; the management API routes arrive with the identity issue */
-        ig_resp_error(req, IG_ENOTFOUND, NULL);
+        ig_api_handle(req, rs);
         return;
     case ROUTE_UI:
         ig_resp_error(req, IG_ENOTFOUND, NULL);

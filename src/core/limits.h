@@ -28,6 +28,9 @@
 /* Body ceiling before authentication (signup/login JSON, unknown routes). 64 KiB is 100x a signup body. */
 #define IG_PREAUTH_MAX_BODY_BYTES (64u * 1024)
 
+/* Body ceiling of an authenticated management API call: its JSON documents are a few hundred bytes. */
+#define IG_API_MAX_BODY_BYTES (64u * 1024)
+
 /* Header-read timeout (slowloris): the whole header block must arrive within this many ms. Option. */
 #define IG_DEFAULT_HEADER_TIMEOUT_MS 10000
 

@@ -1,0 +1,17 @@
+/*
+ * api.h — the management API under /api/v1: one route table (method, path pattern, minimum role, handler).
+ *
+ * Every route is reached only after the router has authenticated the caller (deny by default: no credential
+ * → 401 before routing). The table decides the minimum role; org isolation comes from the auth context: every
+ * query is scoped by the caller's org, never by an id from the path or body alone, and another org's id
+ * answers 404 exactly like a missing one. Store work runs on the worker pool.
+ */
+#ifndef IG_API_API_H
+#define IG_API_API_H
+
+#include "app/gateway.h"
+
+/* Handles an authenticated /api/v1 request (flat JSON errors). */
+void ig_api_handle(ig_req_t *req, ig_reqstate_t *rs);
+
+#endif
