@@ -218,8 +218,8 @@ static const char *scan_number(const unsigned char *p, size_t n, size_t *i)
         while (at < n && is_digit(p[at]))
             at++;
     }
-    if (at < n && (is_digit(p[at]) || p[at] == '.' || p[at] == 'e' || p[at] == 'E' || p[at] == '+' ||
-                   p[at] == '-'))
+    if (at < n &&
+        (is_digit(p[at]) || p[at] == '.' || p[at] == 'e' || p[at] == 'E' || p[at] == '+' || p[at] == '-'))
         why = bad;
 out:
     *i = at;

@@ -51,10 +51,10 @@ typedef struct {
  *   - nesting deeper than max_depth (or deeper than cJSON's CJSON_NESTING_LIMIT);
  *   - duplicate keys in any object (exact byte comparison after unescaping: "a" and "\u0061" collide);
  *   - numbers that are not finite (1e999) or above IG_JSON_MAX_MAGNITUDE.
- * IG_EINVAL:   out is NULL or lim->max_depth < 0.
+ * IG_EINVAL:   out is NULL, lim->max_depth < 0, or in.base is NULL with in.len > 0.
  * IG_ENOMEM:   allocation failure in the duplicate-key check. (An allocation failure inside cJSON cannot be
  *              told apart from a syntax error and reads as IG_EBADJSON.)
- * On any error *out is NULL.
+ * On any error *out is NULL and *why (if why != NULL) is a static reason for that error too.
  */
 int ig_json_parse(ig_iov_t in, const ig_json_limits_t *lim, cJSON **out, const char **why);
 

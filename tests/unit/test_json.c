@@ -33,8 +33,8 @@ static int parse_n(const char *s, size_t n, const char **why)
 }
 
 /* string literals may contain NUL bytes: take their size, not strlen */
-#define PARSE(lit, why)   parse_n((lit), sizeof(lit) - 1, (why))
-#define OK(lit)           CHECK_EQ_INT(PARSE(lit, NULL), IG_OK)
+#define PARSE(lit, why) parse_n((lit), sizeof(lit) - 1, (why))
+#define OK(lit)         CHECK_EQ_INT(PARSE(lit, NULL), IG_OK)
 #define BAD(lit, reason)                                                                                     \
     do {                                                                                                     \
         const char *_w = NULL;                                                                               \
