@@ -19,6 +19,7 @@
  * to get wrong (cJSON prints doubles, which would put large times in exponent form).
  */
 #include "auth/token.h"
+#include "core/json.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
 
@@ -123,7 +124,7 @@ static cJSON *parse_segment(ig_iov_t seg, char *buf)
     }
     buf[n] = '\0';
     /* n + 1 with require_null_terminated: the parse must end (after whitespace) exactly at our NUL. */
-    return cJSON_ParseWithLengthOpts(buf, n + 1, NULL, 1);
+    return ig_json_parse_raw(buf, n + 1, NULL, true);
 }
 
 /* {"alg":"HS256"} with an optional "typ":"JWT" and nothing else. */

@@ -10,6 +10,7 @@
  */
 #include "capture/capture.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/limits.h"
 #include "core/log.h"
 
@@ -44,7 +45,7 @@ void ig_capture_rec_free(ig_capture_rec_t *r)
 char *ig_capture_model_of(ig_iov_t body)
 {
     if (body.len == 0 || body.base[0] != '{') return NULL;
-    cJSON *j = cJSON_ParseWithLength(body.base, body.len);
+    cJSON *j = ig_json_parse_raw(body.base, body.len, NULL, false);
     if (!j) return NULL;
     char *m = NULL;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");

@@ -18,6 +18,8 @@
  * Keys compare with strcmp: after step 1 no string can contain a NUL, so that is exact byte comparison.
  */
 #include "core/json.h"
+
+#include <pthread.h>
 #include "core/err.h"
 
 #include <math.h>
@@ -383,7 +385,7 @@ int ig_json_parse(ig_iov_t in, const ig_json_limits_t *lim, cJSON **out, const c
     reason = scan(p, in.len, lim->max_depth);
     if (reason) goto out;
 
-    root = cJSON_ParseWithLengthOpts(in.base, in.len, &end, 0);
+    root = ig_json_parse_raw(in.base, in.len, &end, false);
     if (!root || !end || end < in.base || end > in.base + in.len) {
         reason = WHY_SYNTAX;
         goto out;
@@ -561,4 +563,14 @@ int ig_json_append_str(ig_buf_t *b, ig_iov_t s)
     if (rc == IG_OK) rc = ig_buf_append(b, "\"", 1);
     if (rc) b->len = mark;
     return rc;
+}
+
+static pthread_mutex_t g_parse_mu = PTHREAD_MUTEX_INITIALIZER;
+
+cJSON *ig_json_parse_raw(const char *p, size_t len, const char **end, bool require_nul)
+{
+    pthread_mutex_lock(&g_parse_mu);
+    cJSON *r = cJSON_ParseWithLengthOpts(p, len, end, require_nul);
+    pthread_mutex_unlock(&g_parse_mu);
+    return r;
 }

@@ -83,4 +83,9 @@ int ig_json_only_keys(const cJSON *obj, const char *const *allowed, const char *
  */
 int ig_json_append_str(ig_buf_t *b, ig_iov_t s);
 
+/* cJSON_ParseWithLengthOpts behind a process-wide mutex: cJSON records the last error position in a global
+ * on every parse, a data race between threads (undefined behaviour, flagged by ThreadSanitizer). Every
+ * parse in ingate goes through here. */
+cJSON *ig_json_parse_raw(const char *p, size_t len, const char **end, bool require_nul);
+
 #endif
