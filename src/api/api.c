@@ -153,6 +153,17 @@ static void job_submit(ig_req_t *req, ig_reqstate_t *rs, api_job_t *j)
     }
 }
 
+/* A job without inputs beyond the caller's org and role (listings). */
+static void run_simple(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work)
+{
+    api_job_t *j = job_new(req, rs, work);
+    if (!j) {
+        ig_resp_error(req, IG_ENOMEM, NULL);
+        return;
+    }
+    job_submit(req, rs, j);
+}
+
 /* Parses the request body strictly as a JSON object. On failure the response is sent and NULL returned. */
 static cJSON *body_object(ig_req_t *req)
 {
@@ -281,12 +292,7 @@ static void work_keys_revoke(api_job_t *j, ig_store_t *st)
 
 static void h_keys_list(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
-    api_job_t *j = job_new(req, rs, work_keys_list);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        return;
-    }
-    job_submit(req, rs, j);
+    run_simple(req, rs, work_keys_list);
 }
 
 static void h_keys_create(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
@@ -435,12 +441,7 @@ static void work_providers_put(api_job_t *j, ig_store_t *st)
 
 static void h_providers_list(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
-    api_job_t *j = job_new(req, rs, work_providers_list);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        return;
-    }
-    job_submit(req, rs, j);
+    run_simple(req, rs, work_providers_list);
 }
 
 static void h_providers_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
