@@ -83,13 +83,48 @@ static const char *const migrations[] = {
     " error TEXT,"
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX calls_org_created ON calls (org_id, created_at);",
+    /* v2: users (bcrypt hashes only), their org memberships, who created a key, the hash-chained audit log.
+     * audit.seq is assigned by the writer (last + 1 under the write lock), not by the database, so it is
+     * part of the hashed content and the same on every backend. */
+    "CREATE TABLE users ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " email TEXT NOT NULL UNIQUE,"
+    " password_hash TEXT NOT NULL,"
+    " display_name TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " password_changed_at INTEGER NOT NULL);"
+    "CREATE TABLE memberships ("
+    " user_id TEXT NOT NULL REFERENCES users(id),"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " role INTEGER NOT NULL CHECK (role BETWEEN 0 AND 3),"
+    " created_at INTEGER NOT NULL,"
+    " PRIMARY KEY (user_id, org_id));"
+    "CREATE INDEX memberships_org ON memberships (org_id);"
+    "ALTER TABLE api_keys ADD COLUMN created_by TEXT REFERENCES users(id);"
+    "CREATE TABLE audit ("
+    " seq INTEGER NOT NULL PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " org_id TEXT,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " target TEXT,"
+    " source_ip TEXT,"
+    " request_id TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+    " hash BLOB NOT NULL CHECK (length(hash) = 32));"
+    "CREATE INDEX audit_org_seq ON audit (org_id, seq);",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                "store.h IG_STORE_SCHEMA_VERSION must equal the number of SQLite migrations");
 
-#define KEY_COLS "id, org_id, key_hash, hash_prefix, name, role, created_at, expires_at, revoked_at"
-#define ORG_COLS "id, slug, name, default_provider, created_at"
+#define KEY_COLS  "id, org_id, key_hash, hash_prefix, name, role, created_at, expires_at, revoked_at"
+#define ORG_COLS  "id, slug, name, default_provider, created_at"
+#define USER_COLS "id, email, password_hash, display_name, created_at, password_changed_at"
+#define MEM_COLS  "user_id, org_id, role, created_at"
+#define AUDIT_COLS                                                                                           \
+    "seq, id, org_id, actor, action, target, source_ip, request_id, created_at, prev_hash, hash"
 
 /* The statement cache: one slot per SQL text below. */
 #define STMT_MAP(X)                                                                                          \
@@ -121,7 +156,22 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                    " error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"          \
                    " ON CONFLICT (id) DO NOTHING")                                                           \
     X(CALLS_COUNT_ORG, "SELECT COUNT(*) FROM calls WHERE org_id = ?")                                        \
-    X(CALLS_COUNT_ALL, "SELECT COUNT(*) FROM calls")
+    X(CALLS_COUNT_ALL, "SELECT COUNT(*) FROM calls")                                                         \
+    X(KEY_INSERT_BY,                                                                                         \
+      "INSERT INTO api_keys (" KEY_COLS ", created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")               \
+    X(USER_INSERT, "INSERT INTO users (" USER_COLS ") VALUES (?, ?, ?, ?, ?, ?)")                            \
+    X(USER_BY_ID, "SELECT " USER_COLS " FROM users WHERE id = ?")                                            \
+    X(USER_BY_EMAIL, "SELECT " USER_COLS " FROM users WHERE email = ?")                                      \
+    X(USER_EMAIL_TAKEN, "SELECT COUNT(*) FROM users WHERE email = ?")                                        \
+    X(ORG_SLUG_TAKEN, "SELECT COUNT(*) FROM orgs WHERE slug = ?")                                            \
+    X(USER_SET_PW, "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?")               \
+    X(MEM_INSERT, "INSERT INTO memberships (" MEM_COLS ") VALUES (?, ?, ?, ?)")                              \
+    X(MEM_GET, "SELECT " MEM_COLS " FROM memberships WHERE user_id = ? AND org_id = ?")                      \
+    X(MEM_OF_USER, "SELECT " MEM_COLS " FROM memberships WHERE user_id = ?"                                  \
+                   " ORDER BY created_at, org_id LIMIT ?")                                                   \
+    X(AUDIT_TAIL, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")                                   \
+    X(AUDIT_INSERT, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")           \
+    X(AUDIT_ALL, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq")
 
 enum {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -294,6 +344,60 @@ static int read_key(sqlite3_stmt *st, ig_keyrec_t *k)
     k->expires_at = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
     k->revoked_at = sqlite3_column_int64(st, 8);
     rc = IG_OK;
+out:
+    return rc;
+}
+
+static int read_user(sqlite3_stmt *st, ig_user_t *u)
+{
+    int rc;
+    memset(u, 0, sizeof *u);
+    if ((rc = col_text(st, 0, u->id, sizeof u->id)) || (rc = col_text(st, 1, u->email, sizeof u->email)) ||
+        (rc = col_text(st, 2, u->password_hash, sizeof u->password_hash)) ||
+        (rc = col_text(st, 3, u->display_name, sizeof u->display_name)))
+        goto out;
+    u->created_at = sqlite3_column_int64(st, 4);
+    u->password_changed_at = sqlite3_column_int64(st, 5);
+out:
+    return rc;
+}
+
+static int read_membership(sqlite3_stmt *st, ig_membership_t *m)
+{
+    int rc;
+    memset(m, 0, sizeof *m);
+    if ((rc = col_text(st, 0, m->user_id, sizeof m->user_id)) ||
+        (rc = col_text(st, 1, m->org_id, sizeof m->org_id)))
+        goto out;
+    m->role = sqlite3_column_int(st, 2);
+    m->created_at = sqlite3_column_int64(st, 3);
+out:
+    return rc;
+}
+
+/* Copies a 32-byte blob column; IG_EINTERNAL when it is NULL or another size. */
+static int col_hash(sqlite3_stmt *st, int i, uint8_t out[32])
+{
+    const void *h = sqlite3_column_blob(st, i);
+    if (!h || sqlite3_column_bytes(st, i) != 32) return IG_EINTERNAL;
+    memcpy(out, h, 32);
+    return IG_OK;
+}
+
+static int read_audit(sqlite3_stmt *st, ig_audit_t *a)
+{
+    int rc;
+    memset(a, 0, sizeof *a);
+    a->seq = sqlite3_column_int64(st, 0);
+    if ((rc = col_text(st, 1, a->id, sizeof a->id)) || (rc = col_text(st, 2, a->org_id, sizeof a->org_id)) ||
+        (rc = col_text(st, 3, a->actor, sizeof a->actor)) ||
+        (rc = col_text(st, 4, a->action, sizeof a->action)) ||
+        (rc = col_text(st, 5, a->target, sizeof a->target)) ||
+        (rc = col_text(st, 6, a->source_ip, sizeof a->source_ip)) ||
+        (rc = col_text(st, 7, a->request_id, sizeof a->request_id)) || (rc = col_hash(st, 9, a->prev_hash)) ||
+        (rc = col_hash(st, 10, a->hash)))
+        goto out;
+    a->created_at = sqlite3_column_int64(st, 8);
 out:
     return rc;
 }
@@ -833,6 +937,275 @@ out:
     return rc;
 }
 
+/* Binds the value of one "SELECT COUNT(*) … WHERE x = ?" statement and answers whether it is > 0. */
+static int exists(sq_store_t *s, int id, const char *v, bool *yes)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, id, &q);
+    if (rc) goto out;
+    bind_text(q, 1, v);
+    int src = sqlite3_step(q);
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "exists");
+        goto out;
+    }
+    *yes = sqlite3_column_int64(q, 0) > 0;
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_signup(ig_store_t *st, const ig_org_t *org, const ig_user_t *user, const ig_membership_t *mem,
+                     const ig_keyrec_t *key, const char **which)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    bool taken = false;
+    int rc;
+
+    /* checked under the write lock, so the answer holds until COMMIT; the UNIQUE constraints stay the
+     * backstop (a constraint error below still rolls everything back) */
+    if ((rc = tx_begin(s))) goto out;
+    if ((rc = exists(s, ST_USER_EMAIL_TAKEN, user->email, &taken))) goto out;
+    if (taken) {
+        *which = "email";
+        rc = IG_ECONFLICT;
+        goto out;
+    }
+    if ((rc = exists(s, ST_ORG_SLUG_TAKEN, org->slug, &taken))) goto out;
+    if (taken) {
+        *which = "org_slug";
+        rc = IG_ECONFLICT;
+        goto out;
+    }
+    if ((rc = sq_org_insert(st, org))) goto out;
+
+    if ((rc = stmt(s, ST_USER_INSERT, &q))) goto out;
+    bind_text(q, 1, user->id);
+    bind_text(q, 2, user->email);
+    bind_text(q, 3, user->password_hash);
+    bind_opt_text(q, 4, user->display_name);
+    sqlite3_bind_int64(q, 5, user->created_at);
+    sqlite3_bind_int64(q, 6, user->password_changed_at);
+    if ((rc = step_done(s, q, "user insert"))) goto out;
+    done(q);
+
+    if ((rc = stmt(s, ST_MEM_INSERT, &q))) goto out;
+    bind_text(q, 1, mem->user_id);
+    bind_text(q, 2, mem->org_id);
+    sqlite3_bind_int(q, 3, mem->role);
+    sqlite3_bind_int64(q, 4, mem->created_at);
+    if ((rc = step_done(s, q, "membership insert"))) goto out;
+    done(q);
+
+    if ((rc = stmt(s, ST_KEY_INSERT_BY, &q))) goto out;
+    bind_text(q, 1, key->id);
+    bind_text(q, 2, key->org_id);
+    sqlite3_bind_blob(q, 3, key->key_hash, (int)sizeof key->key_hash, SQLITE_STATIC);
+    bind_text(q, 4, key->hash_prefix);
+    bind_opt_text(q, 5, key->name);
+    sqlite3_bind_int(q, 6, key->role);
+    sqlite3_bind_int64(q, 7, key->created_at);
+    bind_opt_i64(q, 8, key->expires_at);
+    bind_opt_i64(q, 9, key->revoked_at);
+    bind_text(q, 10, user->id);
+    if ((rc = step_done(s, q, "key insert"))) {
+        if (rc == IG_ECONFLICT) *which = "key_hash"; /* the only UNIQUE left unchecked */
+        goto out;
+    }
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+/* Runs a bound single-row user query. */
+static int user_query(sq_store_t *s, sqlite3_stmt *q, ig_user_t *out)
+{
+    ig_user_t u;
+    int rc = IG_ENOTFOUND;
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) goto out;
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "user get");
+        goto out;
+    }
+    if ((rc = read_user(q, &u))) goto out;
+    *out = u;
+out:
+    return rc;
+}
+
+static int sq_user_get_by_email(ig_store_t *st, const char *email, ig_user_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_USER_BY_EMAIL, &q);
+    if (rc) goto out;
+    bind_text(q, 1, email);
+    rc = user_query(s, q, out);
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_user_get(ig_store_t *st, const char *id, ig_user_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_USER_BY_ID, &q);
+    if (rc) goto out;
+    bind_text(q, 1, id);
+    rc = user_query(s, q, out);
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_user_set_password(ig_store_t *st, const char *user_id, const char *password_hash, int64_t now)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_USER_SET_PW, &q);
+    if (rc) goto out;
+    bind_text(q, 1, password_hash);
+    sqlite3_bind_int64(q, 2, now);
+    bind_text(q, 3, user_id);
+    if ((rc = step_done(s, q, "user set password"))) goto out;
+    if (sqlite3_changes(s->db) == 0) rc = IG_ENOTFOUND;
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_membership_get(ig_store_t *st, const char *user_id, const char *org_id, ig_membership_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    ig_membership_t m;
+    int rc = stmt(s, ST_MEM_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, user_id);
+    bind_text(q, 2, org_id);
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) {
+        rc = IG_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "membership get");
+        goto out;
+    }
+    if ((rc = read_membership(q, &m))) goto out;
+    *out = m;
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_memberships_of_user(ig_store_t *st, const char *user_id, ig_membership_t *out, size_t cap,
+                                  size_t *n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    size_t got = 0;
+    int rc = stmt(s, ST_MEM_OF_USER, &q), src;
+    if (rc) goto out;
+    bind_text(q, 1, user_id);
+    /* one more than fits tells "there are more" apart from "exactly cap" */
+    sqlite3_bind_int64(q, 2, cap < (size_t)INT64_MAX ? (int64_t)cap + 1 : INT64_MAX);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        if (got == cap) {
+            rc = IG_ETOOBIG;
+            goto out;
+        }
+        if ((rc = read_membership(q, &out[got]))) goto out;
+        got++;
+    }
+    if (src != SQLITE_DONE) rc = map_err(s, src, "memberships of user");
+out:
+    done(q);
+    *n = rc == IG_OK || rc == IG_ETOOBIG ? got : 0;
+    return rc;
+}
+
+static int sq_audit_append(ig_store_t *st, ig_audit_t *e)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc, src;
+
+    /* BEGIN IMMEDIATE: the tail we chain onto cannot change before our COMMIT */
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_AUDIT_TAIL, &q))) goto out;
+    src = sqlite3_step(q);
+    if (src == SQLITE_ROW) {
+        e->seq = sqlite3_column_int64(q, 0) + 1;
+        if ((rc = col_hash(q, 1, e->prev_hash))) goto out;
+    } else if (src == SQLITE_DONE) {
+        e->seq = 1;
+        memset(e->prev_hash, 0, sizeof e->prev_hash);
+    } else {
+        rc = map_err(s, src, "audit tail");
+        goto out;
+    }
+    done(q);
+    q = NULL;
+    ig_store_audit_hash(e, e->hash);
+
+    if ((rc = stmt(s, ST_AUDIT_INSERT, &q))) goto out;
+    sqlite3_bind_int64(q, 1, e->seq);
+    bind_text(q, 2, e->id);
+    bind_opt_text(q, 3, e->org_id);
+    bind_text(q, 4, e->actor);
+    bind_text(q, 5, e->action);
+    bind_opt_text(q, 6, e->target);
+    bind_opt_text(q, 7, e->source_ip);
+    bind_opt_text(q, 8, e->request_id);
+    sqlite3_bind_int64(q, 9, e->created_at);
+    sqlite3_bind_blob(q, 10, e->prev_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 11, e->hash, 32, SQLITE_STATIC);
+    if ((rc = step_done(s, q, "audit insert"))) goto out;
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_audit_verify(ig_store_t *st, int64_t *bad_seq)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    uint8_t prev[32] = {0}, h[32];
+    ig_audit_t e;
+    int rc = stmt(s, ST_AUDIT_ALL, &q), src;
+    if (rc) goto out;
+    /* one statement is one read snapshot (WAL): appends running meanwhile are simply not seen */
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        /* a value our writer could not have stored (too long, hash not 32 bytes) is tampering too */
+        bool ok = read_audit(q, &e) == IG_OK && memcmp(e.prev_hash, prev, 32) == 0;
+        if (ok) {
+            ig_store_audit_hash(&e, h);
+            ok = memcmp(h, e.hash, 32) == 0;
+        }
+        if (!ok) {
+            *bad_seq = sqlite3_column_int64(q, 0);
+            rc = IG_ECONFLICT;
+            goto out;
+        }
+        memcpy(prev, e.hash, 32);
+    }
+    if (src != SQLITE_DONE) rc = map_err(s, src, "audit verify");
+out:
+    done(q);
+    return rc;
+}
+
 static const ig_store_ops_t sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -851,4 +1224,12 @@ static const ig_store_ops_t sqlite_ops = {
     .provider_get = sq_provider_get,
     .calls_insert = sq_calls_insert,
     .calls_count = sq_calls_count,
+    .signup = sq_signup,
+    .user_get_by_email = sq_user_get_by_email,
+    .user_get = sq_user_get,
+    .user_set_password = sq_user_set_password,
+    .membership_get = sq_membership_get,
+    .memberships_of_user = sq_memberships_of_user,
+    .audit_append = sq_audit_append,
+    .audit_verify = sq_audit_verify,
 };

@@ -1,6 +1,6 @@
 /*
- * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log) behind one
- * backend-independent interface.
+ * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log, users and their
+ * org memberships, the hash-chained audit log) behind one backend-independent interface.
  *
  * A store is a vtable (ig_store_ops_t) plus thin ig_store_* wrappers. The wrappers validate arguments,
  * generate ids (16 bytes from RAND_bytes as 32 lowercase hex chars) and timestamps (unix milliseconds), so
@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 /* Schema version this binary creates: every backend has exactly this many migrations. */
-#define IG_STORE_SCHEMA_VERSION 1
+#define IG_STORE_SCHEMA_VERSION 2
 
 /* Largest provider secret envelope accepted: a sealed provider key is well under 1 KiB. */
 #define IG_STORE_MAX_SECRET (64u * 1024)
@@ -76,6 +76,39 @@ typedef struct {
     const char *error /*NULL*/;
     int64_t created_at;
 } ig_callrec_t;
+
+/* A user (an identity that signs in to the console). email is stored lower-cased; password_hash is a bcrypt
+ * string ("$2b$12$…", 60 bytes): the store never sees a password. display_name is "" when absent. */
+typedef struct {
+    char id[33];
+    char email[255];
+    char password_hash[61];
+    char display_name[129];
+    int64_t created_at, password_changed_at;
+} ig_user_t;
+
+/* A user's role in an org (the IG_STORE_ROLE_* values). */
+typedef struct {
+    char user_id[33];
+    char org_id[33];
+    int role;
+    int64_t created_at;
+} ig_membership_t;
+
+/* One audit log entry. Optional text (org_id, target, source_ip, request_id) is "" when absent. hash =
+ * SHA-256(prev_hash || canonical serialization of the other fields), see ig_store_audit_hash. */
+typedef struct {
+    int64_t seq;
+    char id[33];
+    char org_id[33];
+    char actor[65];
+    char action[65];
+    char target[129];
+    char source_ip[46];
+    char request_id[37];
+    int64_t created_at;
+    uint8_t prev_hash[32], hash[32];
+} ig_audit_t;
 
 /* Opens a handle. url: "sqlite:PATH", "sqlite://PATH" (so "sqlite:///abs/path.db") or a plain PATH
  * (":memory:" for a private in-memory database). A new database file is created with mode 0600; an
@@ -142,6 +175,56 @@ int ig_store_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n);
 /* Number of call records of org_id (NULL = all orgs). */
 int ig_store_calls_count(ig_store_t *st, const char *org_id, int64_t *n); /* for tests/readyz-style checks */
 
+/* Signs up a new tenant in ONE transaction: an org (slug, org_name as for ig_store_org_create), a user (email
+ * lower-cased, password_hash a bcrypt string, display_name NULL or 0..128 bytes without control characters),
+ * an owner membership of the user in the org, and a first API key of the org (key_hash, key_prefix and
+ * key_role as for ig_store_key_create, never expiring, created_by = the new user). IG_EINVAL on bad input;
+ * IG_ECONFLICT when the email or the slug is taken, with *which = "email" or "org_slug" (checked in that
+ * order; "key_hash" if the key hash is already stored). Nothing is written on error. On success the outputs
+ * that are not NULL (org, user, key) are filled; which (may be NULL) is set to NULL on every other outcome.
+ */
+int ig_store_signup(ig_store_t *st, const char *slug, const char *org_name, const char *email,
+                    const char *password_hash, const char *display_name, const uint8_t key_hash[32],
+                    const char *key_prefix, int key_role, ig_org_t *org, ig_user_t *user, ig_keyrec_t *key,
+                    const char **which);
+/* Looks a user up by email (ASCII-lower-cased first, so the match ignores case). IG_ENOTFOUND when no user
+ * has it, including for a string that is not a valid email. */
+int ig_store_user_get_by_email(ig_store_t *st, const char *email, ig_user_t *out);
+/* IG_ENOTFOUND when no user has this id. */
+int ig_store_user_get(ig_store_t *st, const char *id, ig_user_t *out);
+/* Replaces the user's password hash (a bcrypt string, IG_EINVAL otherwise) and sets password_changed_at to
+ * now (sessions issued before it can then be refused). IG_ENOTFOUND for an unknown user. */
+int ig_store_user_set_password(ig_store_t *st, const char *user_id, const char *password_hash);
+/* The membership of user_id in org_id. IG_ENOTFOUND when the user is not a member. */
+int ig_store_membership_get(ig_store_t *st, const char *user_id, const char *org_id, ig_membership_t *out);
+/* The user's memberships, oldest first, into out[0..cap); *n = how many were written. IG_ETOOBIG when there
+ * are more than cap (out then holds the oldest cap, *n = cap). An unknown user has none (*n = 0). */
+int ig_store_memberships_of_user(ig_store_t *st, const char *user_id, ig_membership_t *out, size_t cap,
+                                 size_t *n);
+
+/* Appends an audit entry with a fresh id, created_at = now and seq = the last seq + 1. The log is ONE chain
+ * over the whole table (all orgs): prev_hash is the hash of the previous entry (32 zero bytes for the first)
+ * and hash = ig_store_audit_hash(entry); reading the tail and inserting happen under the write lock, so
+ * concurrent appenders (threads or processes) cannot fork the chain. actor: 1..64 bytes without control
+ * characters (a user id, "key:<prefix>", "system"); action: 1..64 printable ASCII bytes without spaces
+ * ("org.create"); org_id (≤32), target (≤128 bytes, no control characters), source_ip (≤45) and request_id
+ * (≤36) are optional: NULL or "". Never pass secrets: only ids and action names. IG_EINVAL on bad input.
+ * out (may be NULL) gets the stored entry. */
+int ig_store_audit_append(ig_store_t *st, const char *org_id, const char *actor, const char *action,
+                          const char *target, const char *source_ip, const char *request_id, ig_audit_t *out);
+/* Recomputes the chain from the first entry in seq order. IG_OK when every entry's prev_hash is the previous
+ * entry's hash (zeros for the first) and its hash matches its content; otherwise IG_ECONFLICT with *bad_seq
+ * = the seq of the first entry that does not (an edited entry, or the one after a deleted entry). Deleting
+ * the newest entries cannot be detected by the chain alone: compare with an externally kept head. *bad_seq
+ * is 0 on IG_OK. Reads one consistent snapshot; other errors as listed at the top. */
+int ig_store_audit_verify(ig_store_t *st, int64_t *bad_seq);
+
+/* For backends: hash = SHA-256(prev_hash || serialization) of e (its hash field is not read). The
+ * serialization is a version tag, then seq and created_at as 8-byte big-endian, then id, org_id, actor,
+ * action, target, source_ip, request_id each as a 4-byte big-endian length and its bytes, so no two distinct
+ * entries serialize alike. Every char field of e must be NUL-terminated. */
+void ig_store_audit_hash(const ig_audit_t *e, uint8_t hash[32]);
+
 /*
  * Backend interface. The wrappers above have already validated every argument (lengths fit the structs,
  * pointers non-NULL where required) and filled ids and timestamps; backends map their errors onto the
@@ -168,6 +251,19 @@ typedef struct ig_store_ops {
                         uint8_t **secret, size_t *secret_len);
     int (*calls_insert)(ig_store_t *st, const ig_callrec_t *recs, size_t n);
     int (*calls_count)(ig_store_t *st, const char *org_id, int64_t *n);
+    /* v2: identity and audit. signup inserts all four rows in one transaction (ids and timestamps filled,
+     * key->id etc. set; membership role owner); *which as ig_store_signup. audit_append sets e->seq,
+     * e->prev_hash and e->hash (via ig_store_audit_hash) under the write lock, then inserts. */
+    int (*signup)(ig_store_t *st, const ig_org_t *org, const ig_user_t *user, const ig_membership_t *mem,
+                  const ig_keyrec_t *key, const char **which);
+    int (*user_get_by_email)(ig_store_t *st, const char *email, ig_user_t *out);
+    int (*user_get)(ig_store_t *st, const char *id, ig_user_t *out);
+    int (*user_set_password)(ig_store_t *st, const char *user_id, const char *password_hash, int64_t now);
+    int (*membership_get)(ig_store_t *st, const char *user_id, const char *org_id, ig_membership_t *out);
+    int (*memberships_of_user)(ig_store_t *st, const char *user_id, ig_membership_t *out, size_t cap,
+                               size_t *n);
+    int (*audit_append)(ig_store_t *st, ig_audit_t *e);
+    int (*audit_verify)(ig_store_t *st, int64_t *bad_seq);
 } ig_store_ops_t;
 
 struct ig_store {
