@@ -42,15 +42,17 @@ static const struct {
 
 void ig_admin_usage(void)
 {
-    fputs("usage: ingate admin COMMAND [options] [--data-dir DIR ...]\n"
-          "  create-org --slug SLUG [--name NAME]\n"
-          "  create-key --org ORG [--role viewer|member|admin|owner] [--name NAME] [--expires-days N]\n"
-          "  set-provider-key --org ORG --provider NAME [--mode stored|passthrough]   (key read from stdin)\n"
-          "  set-default-provider --org ORG --provider NAME\n"
-          "  revoke-key --key ID|HASH_PREFIX [--org ORG]\n"
-          "  list-keys --org ORG\n"
-          "ORG is an org slug or id. Every serve option (e.g. --data-dir) is accepted too.\n",
-          stderr);
+    fputs(
+        "usage: ingate admin COMMAND [options] [--data-dir DIR ...]\n"
+        "  create-org --slug SLUG [--name NAME]\n"
+        "  create-key --org ORG [--role viewer|member|admin|owner] [--name NAME] [--expires-days N]\n"
+        "  set-provider-key --org ORG --provider NAME [--mode stored|passthrough]   (key read from stdin)\n"
+        "  set-default-provider --org ORG --provider NAME\n"
+        "  revoke-key --key ID|HASH_PREFIX [--org ORG]\n"
+        "  list-keys --org ORG\n"
+        "  verify-audit                 checks the audit log's hash chain (exit 1 at the first broken link)\n"
+        "ORG is an org slug or id. Every serve option (e.g. --data-dir) is accepted too.\n",
+        stderr);
 }
 
 static int parse_role(const char *s)
@@ -374,6 +376,19 @@ int ig_admin_main(int argc, char **argv, char **envp)
         printf("]\n");
         free(ks);
         code = 0;
+    } else if (strcmp(cmd, "verify-audit") == 0) {
+        int64_t bad = 0;
+        int rc = ig_store_audit_verify(st, &bad);
+        if (rc == IG_OK) {
+            printf("{\"audit_chain\":\"intact\"}\n");
+            code = 0;
+        } else if (rc == IG_ECONFLICT) {
+            printf("{\"audit_chain\":\"broken\",\"first_bad_seq\":%lld}\n", (long long)bad);
+            fprintf(stderr, "ingate admin: the audit log's hash chain is broken at entry %lld\n",
+                    (long long)bad);
+        } else {
+            fprintf(stderr, "ingate admin: cannot read the audit log: %s\n", ig_err_message(rc));
+        }
     } else {
         fprintf(stderr, "ingate admin: unknown command '%s'\n", cmd);
         ig_admin_usage();

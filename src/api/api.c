@@ -38,6 +38,9 @@ struct api_job {
     int auth_mode;
     char *secret; /* provider key (wiped and freed) */
     size_t secret_len;
+    char actor[65]; /* "key:<id>" of the caller */
+    char request_id[37];
+    char source_ip[46];
     /* outputs */
     int status;
     int err;
@@ -137,6 +140,9 @@ static api_job_t *job_new(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work)
     j->gw = rs->lc->gw;
     memcpy(j->org_id, rs->auth.org->id, sizeof j->org_id);
     j->role = rs->auth.role;
+    snprintf(j->actor, sizeof j->actor, "key:%s", rs->auth.key_id);
+    memcpy(j->request_id, req->id, sizeof j->request_id);
+    snprintf(j->source_ip, sizeof j->source_ip, "%s", req->peer_ip ? req->peer_ip : "");
     ig_buf_init(&j->out, 4u * 1024 * 1024);
     return j;
 }
@@ -198,6 +204,15 @@ static void key_json(ig_buf_t *b, const ig_keyrec_t *k)
                    (long long)k->expires_at, k->revoked_at ? "true" : "false");
 }
 
+/* Records a state change in the org's audit log (ids and action names only, never a secret). A failed append
+ * is logged but does not undo the change already made. */
+static void audit(api_job_t *j, ig_store_t *st, const char *action, const char *target)
+{
+    int rc =
+        ig_store_audit_append(st, j->org_id, j->actor, action, target, j->source_ip, j->request_id, NULL);
+    if (rc) IG_ERROR("api", "audit entry %s for org %s not written (%s)", action, j->org_id, ig_err_name(rc));
+}
+
 static void work_keys_list(api_job_t *j, ig_store_t *st)
 {
     size_t n = 0;
@@ -241,6 +256,7 @@ static void work_keys_create(api_job_t *j, ig_store_t *st)
         return;
     }
     ig_authcache_invalidate_key(hash); /* drops a remembered "unknown" answer for this hash */
+    audit(j, st, "key.create", kr.id);
     j->status = 201;
     ig_buf_append(&j->out, "{\"key\":", 7);
     key_json(&j->out, &kr);
@@ -285,6 +301,7 @@ static void work_keys_revoke(api_job_t *j, ig_store_t *st)
         return;
     }
     ig_authcache_invalidate_key(out.key_hash); /* refused on the very next request, on every thread */
+    audit(j, st, "key.revoke", out.id);
     ig_buf_append(&j->out, "{\"key\":", 7);
     key_json(&j->out, &out);
     ig_buf_append(&j->out, "}", 1);
@@ -435,6 +452,9 @@ static void work_providers_put(api_job_t *j, ig_store_t *st)
     }
     /* requests already holding the old org snapshot finish with the old key; the next one reloads */
     ig_authcache_invalidate_org(j->org_id);
+    char target[80];
+    snprintf(target, sizeof target, "provider:%s", j->param);
+    audit(j, st, "provider.update", target);
     ig_buf_appendf(&j->out, "{\"provider\":{\"name\":\"%s\",\"configured\":true,\"auth_mode\":\"%s\"}}",
                    j->param, j->auth_mode == IG_STORE_AUTH_PASSTHROUGH ? "passthrough" : "stored");
 }

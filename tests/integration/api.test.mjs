@@ -6,6 +6,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMock, startGateway, assertFlatError, assertSecurityHeaders, listFiles } from './lib/harness.mjs';
 import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 
 describe('management API: keys and providers', () => {
   let mock, gw, a, b, viewer, member;
@@ -129,16 +131,46 @@ describe('management API: keys and providers', () => {
     assert.deepEqual(seenB, ['Bearer sk-prov-api-b']);
   });
 
+  it('audits every change (ids and actions only) in a hash chain that verify-audit checks', async () => {
+    const k = (await api(a.key, 'POST', '/keys', { name: 'audited' })).json;
+    await api(a.key, 'DELETE', `/keys/${k.key.id}`);
+    await api(a.key, 'PUT', '/providers/openai', { api_key: 'sk-prov-api-audit-secret' });
+    const db = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true, fileMustExist: true });
+    const rows = db.prepare('SELECT * FROM audit WHERE org_id = ? ORDER BY seq').all(a.org.id);
+    db.close();
+    const mine = rows.filter((r) => r.actor === `key:${a.keyInfo.id}`);
+    const actions = mine.map((r) => `${r.action} ${r.target}`);
+    assert.ok(actions.includes(`key.create ${k.key.id}`), actions.join('\n'));
+    assert.ok(actions.includes(`key.revoke ${k.key.id}`));
+    assert.ok(actions.includes('provider.update provider:openai'));
+    for (const r of mine) {
+      assert.match(r.request_id, /^[0-9a-f-]{36}$/);
+      assert.equal(r.source_ip, '127.0.0.1');
+      assert.ok(!JSON.stringify(r).includes('sk-'), 'a secret in an audit row');
+    }
+    const ok = await gw.adminRaw(['verify-audit']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(JSON.parse(ok.stdout).audit_chain, 'intact');
+  });
+
   it('leaves no raw key or provider key on disk or in the server output', async () => {
     const created = (await api(a.key, 'POST', '/keys', { name: 'grep-me' })).json.api_key;
     await api(a.key, 'PUT', '/providers/anthropic', { api_key: 'sk-prov-api-grep-secret' });
     await gw.stop();
-    const secrets = [created, a.key, b.key, 'sk-prov-api-grep-secret', 'sk-prov-api-a-rotated', 'sk-prov-api-b'];
+    const secrets = [created, a.key, b.key, 'sk-prov-api-grep-secret', 'sk-prov-api-a-rotated', 'sk-prov-api-b', 'sk-prov-api-audit-secret'];
     const out = gw.stdoutText() + gw.stderrText();
     for (const file of await listFiles(gw.dataDir)) {
       const data = fs.readFileSync(file);
       for (const s of secrets) assert.equal(data.indexOf(s), -1, `${s.slice(0, 12)}… found in ${file}`);
     }
     for (const s of secrets) assert.ok(!out.includes(s), `${s.slice(0, 12)}… found in the server output`);
+    // a tampered audit row is found by verify-audit
+    const db = new Database(path.join(gw.dataDir, 'ingate.db'));
+    const second = db.prepare('SELECT seq FROM audit ORDER BY seq LIMIT 1 OFFSET 1').get();
+    db.prepare("UPDATE audit SET action = 'key.nothing' WHERE seq = ?").run(second.seq);
+    db.close();
+    const bad = await gw.adminRaw(['verify-audit']);
+    assert.notEqual(bad.code, 0);
+    assert.equal(JSON.parse(bad.stdout).first_bad_seq, second.seq);
   });
 });
