@@ -14,6 +14,7 @@
 #include "crypto/crypto.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -36,6 +37,8 @@ struct api_job {
     int want_role;
     int64_t expires_at;
     int auth_mode;
+    int64_t cursor; /* audit paging */
+    int limit;
     char *secret; /* provider key (wiped and freed) */
     size_t secret_len;
     char actor[65]; /* "key:<id>" of the caller */
@@ -536,6 +539,94 @@ out:
 
 /* ----------------------------------------------------------------------------------------------------------
  */
+/* audit log */
+
+static void work_audit_list(api_job_t *j, ig_store_t *st)
+{
+    ig_audit_t *es = calloc((size_t)j->limit, sizeof *es);
+    size_t n = 0;
+    if (!es) {
+        j->err = IG_ENOMEM;
+        return;
+    }
+    int rc = ig_store_audit_list(st, j->org_id, j->cursor, es, (size_t)j->limit, &n);
+    if (rc) {
+        j->err = rc;
+        free(es);
+        return;
+    }
+    ig_buf_append(&j->out, "{\"entries\":[", 12);
+    for (size_t i = 0; i < n; i++) {
+        char hex[65];
+        ig_hex_encode(es[i].hash, 32, hex);
+        ig_buf_appendf(&j->out, "%s{\"id\":\"%s\",\"seq\":%lld,\"actor\":", i ? "," : "", es[i].id,
+                       (long long)es[i].seq);
+        ig_json_append_str(&j->out, ig_iov_str(es[i].actor));
+        ig_buf_append(&j->out, ",\"action\":", 10);
+        ig_json_append_str(&j->out, ig_iov_str(es[i].action));
+        ig_buf_append(&j->out, ",\"target\":", 10);
+        ig_json_append_str(&j->out, ig_iov_str(es[i].target));
+        ig_buf_append(&j->out, ",\"source_ip\":", 13);
+        ig_json_append_str(&j->out, ig_iov_str(es[i].source_ip));
+        ig_buf_appendf(&j->out, ",\"request_id\":\"%s\",\"created_at\":%lld,\"hash\":\"%s\"}",
+                       es[i].request_id, (long long)es[i].created_at, hex);
+    }
+    if (n == (size_t)j->limit)
+        ig_buf_appendf(&j->out, "],\"next_cursor\":%lld}", (long long)es[n - 1].seq);
+    else
+        ig_buf_append(&j->out, "],\"next_cursor\":null}", 21);
+    free(es);
+}
+
+/* Reads an integer query parameter; IG_ENOTFOUND when absent, IG_EINVAL when not a plain decimal. */
+static int query_int(ig_iov_t q, const char *name, int64_t *val)
+{
+    size_t nl = strlen(name);
+    const char *p = q.base, *end = q.base + q.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+            const char *v = p + nl + 1;
+            if (v == e || e - v > 18) return IG_EINVAL;
+            int64_t x = 0;
+            for (; v < e; v++) {
+                if (*v < '0' || *v > '9') return IG_EINVAL;
+                x = x * 10 + (*v - '0');
+            }
+            *val = x;
+            return IG_OK;
+        }
+        p = amp ? amp + 1 : end;
+    }
+    return IG_ENOTFOUND;
+}
+
+static void h_audit_list(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
+{
+    int64_t limit = 50, cursor = INT64_MAX;
+    int rc = query_int(req->query, "limit", &limit);
+    if (rc == IG_EINVAL || limit < 1 || limit > 200) {
+        bad_field(req, "limit", "limit must be an integer from 1 to 200");
+        return;
+    }
+    rc = query_int(req->query, "cursor", &cursor);
+    if (rc == IG_EINVAL || cursor < 1) {
+        bad_field(req, "cursor", "cursor must be the next_cursor of a previous page");
+        return;
+    }
+    api_job_t *j = job_new(req, rs, work_audit_list);
+    if (!j) {
+        ig_resp_error(req, IG_ENOMEM, NULL);
+        return;
+    }
+    j->limit = (int)limit;
+    j->cursor = cursor;
+    job_submit(req, rs, j);
+}
+
+/* ----------------------------------------------------------------------------------------------------------
+ */
 /* the route table */
 
 typedef void (*api_handler_fn)(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param);
@@ -553,6 +644,7 @@ static const api_route_t ROUTES[] = {
     {"DELETE", "/api/v1/keys/:", IG_STORE_ROLE_MEMBER, h_keys_revoke},
     {"GET", "/api/v1/providers", IG_STORE_ROLE_VIEWER, h_providers_list},
     {"PUT", "/api/v1/providers/:", IG_STORE_ROLE_ADMIN, h_providers_put},
+    {"GET", "/api/v1/audit", IG_STORE_ROLE_VIEWER, h_audit_list},
 };
 
 /* Matches path against pattern; *param receives the captured segment. */

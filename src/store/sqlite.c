@@ -171,7 +171,8 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                    " ORDER BY created_at, org_id LIMIT ?")                                                   \
     X(AUDIT_TAIL, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")                                   \
     X(AUDIT_INSERT, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")           \
-    X(AUDIT_ALL, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq")
+    X(AUDIT_ALL, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq")                                            \
+    X(AUDIT_PAGE, "SELECT " AUDIT_COLS " FROM audit WHERE org_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?")
 
 enum {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -1206,6 +1207,27 @@ out:
     return rc;
 }
 
+static int sq_audit_list(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
+                         size_t *n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int src, rc = stmt(s, ST_AUDIT_PAGE, &q);
+    *n = 0;
+    if (rc) goto out;
+    bind_text(q, 1, org_id);
+    sqlite3_bind_int64(q, 2, before_seq);
+    sqlite3_bind_int64(q, 3, (sqlite3_int64)cap);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
+        if ((rc = read_audit(q, &out[*n]))) goto out;
+        (*n)++;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "audit list");
+out:
+    done(q);
+    return rc;
+}
+
 static const ig_store_ops_t sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -1232,4 +1254,5 @@ static const ig_store_ops_t sqlite_ops = {
     .memberships_of_user = sq_memberships_of_user,
     .audit_append = sq_audit_append,
     .audit_verify = sq_audit_verify,
+    .audit_list = sq_audit_list,
 };

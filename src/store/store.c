@@ -482,6 +482,14 @@ out:
     return rc;
 }
 
+int ig_store_audit_list(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
+                        size_t *n)
+{
+    if (!st || !org_id || !out || !n || cap == 0 || cap > 1000 || strlen(org_id) > 32) return IG_EINVAL;
+    *n = 0;
+    return st->ops->audit_list(st, org_id, before_seq, out, cap, n);
+}
+
 int ig_store_audit_verify(ig_store_t *st, int64_t *bad_seq)
 {
     if (!st || !bad_seq) return IG_EINVAL;

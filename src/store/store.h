@@ -218,6 +218,10 @@ int ig_store_audit_append(ig_store_t *st, const char *org_id, const char *actor,
  * the newest entries cannot be detected by the chain alone: compare with an externally kept head. *bad_seq
  * is 0 on IG_OK. Reads one consistent snapshot; other errors as listed at the top. */
 int ig_store_audit_verify(ig_store_t *st, int64_t *bad_seq);
+/* One page of an org's audit entries, newest first: entries with seq < before_seq (INT64_MAX = from the
+ * newest), at most cap (1..1000) of them into out; *n = how many. The last entry's seq is the next cursor. */
+int ig_store_audit_list(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
+                        size_t *n);
 
 /* For backends: hash = SHA-256(prev_hash || serialization) of e (its hash field is not read). The
  * serialization is a version tag, then seq and created_at as 8-byte big-endian, then id, org_id, actor,
@@ -264,6 +268,8 @@ typedef struct ig_store_ops {
                                size_t *n);
     int (*audit_append)(ig_store_t *st, ig_audit_t *e);
     int (*audit_verify)(ig_store_t *st, int64_t *bad_seq);
+    int (*audit_list)(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
+                      size_t *n);
 } ig_store_ops_t;
 
 struct ig_store {

@@ -148,6 +148,22 @@ describe('management API: keys and providers', () => {
       assert.equal(r.source_ip, '127.0.0.1');
       assert.ok(!JSON.stringify(r).includes('sk-'), 'a secret in an audit row');
     }
+    // the read API: newest first, paged with a cursor, scoped to the caller's org, readable by a viewer
+    const page1 = await api(viewer, 'GET', '/audit?limit=2');
+    assert.equal(page1.status, 200);
+    assert.equal(page1.json.entries.length, 2);
+    assert.equal(page1.json.entries[0].action, 'provider.update');
+    assert.ok(page1.json.entries[0].seq > page1.json.entries[1].seq);
+    assert.match(page1.json.entries[0].hash, /^[0-9a-f]{64}$/);
+    const page2 = await api(viewer, 'GET', `/audit?limit=200&cursor=${page1.json.next_cursor}`);
+    assert.ok(page2.json.entries.every((e) => e.seq < page1.json.next_cursor));
+    assert.equal(page2.json.next_cursor, null);
+    assert.equal(page1.json.entries.length + page2.json.entries.length, rows.length);
+    const bOnly = await api(b.key, 'GET', '/audit');
+    assert.ok(bOnly.json.entries.every((e) => !e.actor.includes(a.keyInfo.id)), 'another org sees our audit');
+    assert.equal((await api(viewer, 'GET', '/audit?limit=0')).json.field, 'limit');
+    assert.equal((await api(viewer, 'GET', '/audit?limit=201')).json.field, 'limit');
+    assert.equal((await api(viewer, 'GET', '/audit?cursor=abc')).json.field, 'cursor');
     const ok = await gw.adminRaw(['verify-audit']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(JSON.parse(ok.stdout).audit_chain, 'intact');
