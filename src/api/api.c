@@ -216,20 +216,28 @@ static void audit(api_job_t *j, ig_store_t *st, const char *action, const char *
     if (rc) IG_ERROR("api", "audit entry %s for org %s not written (%s)", action, j->org_id, ig_err_name(rc));
 }
 
-static void work_keys_list(api_job_t *j, ig_store_t *st)
+/* The org's keys (up to API_MAX_KEYS, oldest first) in a malloc'd array; NULL with j->err set on failure. */
+static ig_keyrec_t *org_keys(api_job_t *j, ig_store_t *st, size_t *n)
 {
-    size_t n = 0;
     ig_keyrec_t *ks = calloc(API_MAX_KEYS, sizeof *ks);
     if (!ks) {
         j->err = IG_ENOMEM;
-        return;
+        return NULL;
     }
-    int rc = ig_store_key_list(st, j->org_id, ks, API_MAX_KEYS, &n);
+    int rc = ig_store_key_list(st, j->org_id, ks, API_MAX_KEYS, n);
     if (rc && rc != IG_ETOOBIG) {
         j->err = rc;
         free(ks);
-        return;
+        return NULL;
     }
+    return ks;
+}
+
+static void work_keys_list(api_job_t *j, ig_store_t *st)
+{
+    size_t n = 0;
+    ig_keyrec_t *ks = org_keys(j, st, &n);
+    if (!ks) return;
     ig_buf_append(&j->out, "{\"keys\":[", 9);
     for (size_t i = 0; i < n; i++) {
         if (i) ig_buf_append(&j->out, ",", 1);
@@ -271,18 +279,10 @@ static void work_keys_create(api_job_t *j, ig_store_t *st)
 static void work_keys_revoke(api_job_t *j, ig_store_t *st)
 {
     size_t n = 0;
-    ig_keyrec_t *ks = calloc(API_MAX_KEYS, sizeof *ks);
-    if (!ks) {
-        j->err = IG_ENOMEM;
-        return;
-    }
-    int rc = ig_store_key_list(st, j->org_id, ks, API_MAX_KEYS, &n);
+    ig_keyrec_t *ks = org_keys(j, st, &n);
     const ig_keyrec_t *k = NULL;
-    if (rc && rc != IG_ETOOBIG) {
-        j->err = rc;
-        free(ks);
-        return;
-    }
+    int rc;
+    if (!ks) return;
     for (size_t i = 0; i < n && !k; i++)
         if (strcmp(ks[i].id, j->param) == 0) k = &ks[i];
     if (!k) {
