@@ -685,13 +685,7 @@ void ig_api_handle(ig_req_t *req, ig_reqstate_t *rs)
         return;
     }
     if (path_known) {
-        ig_header_t hs[2] = {{IG_IOV_LIT("Content-Type"), IG_IOV_LIT("application/json")},
-                             {IG_IOV_LIT("Allow"), ig_iov(allow, alen)}};
-        static const char body[] = "{\"error\":\"method not allowed\",\"error_code\":\"method_not_allowed\"}";
-        if (ig_resp_start_with_body(req, 405, hs, 2, body, sizeof body - 1) != IG_OK)
-            ig_resp_abort(req);
-        else
-            ig_resp_finish(req);
+        ig_resp_method_not_allowed(req, ig_iov(allow, alen));
         return;
     }
     send_error(req, 404, "not_found", "not found", NULL);

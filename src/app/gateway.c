@@ -210,15 +210,7 @@ static int on_headers(ig_req_t *req)
 static bool method_get_or_head(ig_req_t *req)
 {
     if (strcmp(req->method_name, "GET") == 0 || strcmp(req->method_name, "HEAD") == 0) return true;
-    static const ig_header_t allow = {IG_IOV_LIT("Allow"), IG_IOV_LIT("GET, HEAD")};
-    static const char body[] = "{\"error\":\"method not allowed\",\"error_code\":\"method_not_allowed\"}";
-    static const ig_header_t hs[] = {{IG_IOV_LIT("Content-Type"), IG_IOV_LIT("application/json")},
-                                     {IG_IOV_LIT("Allow"), IG_IOV_LIT("GET, HEAD")}};
-    (void)allow;
-    if (ig_resp_start_with_body(req, 405, hs, 2, body, sizeof body - 1) != IG_OK)
-        ig_resp_abort(req);
-    else
-        ig_resp_finish(req);
+    ig_resp_method_not_allowed(req, IG_IOV_LIT("GET, HEAD"));
     return false;
 }
 

@@ -745,6 +745,17 @@ void ig_resp_json(ig_req_t *req, int status, const char *json, size_t len)
     ig_resp_finish(req);
 }
 
+void ig_resp_method_not_allowed(ig_req_t *req, ig_iov_t allow)
+{
+    static const char body[] = "{\"error\":\"method not allowed\",\"error_code\":\"method_not_allowed\"}";
+    ig_header_t hs[2] = {{IG_IOV_LIT("Content-Type"), IG_IOV_LIT("application/json")},
+                         {IG_IOV_LIT("Allow"), allow}};
+    if (ig_resp_start_with_body(req, 405, hs, 2, body, sizeof body - 1) != IG_OK)
+        ig_resp_abort(req);
+    else
+        ig_resp_finish(req);
+}
+
 /* JSON-escapes a short ASCII message into out (messages come from our own tables). */
 static void json_escape(const char *s, char *out, size_t cap)
 {

@@ -139,6 +139,8 @@ void ig_resp_finish(ig_req_t *req);
 void ig_resp_abort(ig_req_t *req);
 /* A complete JSON response. */
 void ig_resp_json(ig_req_t *req, int status, const char *json, size_t len);
+/* A complete 405 with an Allow header listing `allow` (e.g. "GET, HEAD") and a flat JSON error body. */
+void ig_resp_method_not_allowed(ig_req_t *req, ig_iov_t allow);
 /* A complete JSON error response for an IG_E* code, in the request's error shape. `message` NULL = the
  * table's message. Never include secrets in `message`. */
 void ig_resp_error(ig_req_t *req, int err, const char *message);
