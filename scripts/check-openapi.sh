@@ -6,14 +6,14 @@ cd "$(dirname "$0")/.."
 python3 - <<'PY'
 import re, sys
 roles = {"IG_STORE_ROLE_VIEWER": "viewer", "IG_STORE_ROLE_MEMBER": "member",
-         "IG_STORE_ROLE_ADMIN": "admin", "IG_STORE_ROLE_OWNER": "owner"}
+         "IG_STORE_ROLE_ADMIN": "admin", "IG_STORE_ROLE_OWNER": "owner", "R_PUBLIC": "public"}
 src = open("src/api/api.c").read()
 table = src[src.index("static const api_route_t ROUTES[]"):]
 table = table[:table.index("};")]
 code = set()
-for m in re.finditer(r'\{"(\w+)",\s*"([^"]+)",\s*(IG_STORE_ROLE_\w+)', table):
+for m in re.finditer(r'\{"(\w+)",\s*"([^"]+)",\s*(IG_STORE_ROLE_\w+|R_PUBLIC)', table):
     method, pattern, role = m.group(1), m.group(2), roles[m.group(3)]
-    code.add((method.lower(), re.sub(r"/:$", "/{}", pattern), role))
+    code.add((method.lower(), re.sub(r"/:(?=/|$)", "/{}", pattern), role))
 doc = set()
 path = None
 method = None

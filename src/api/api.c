@@ -1,70 +1,32 @@
 /*
- * api.c — management API routes: the route table, its dispatcher, and the keys and providers resources.
+ * api.c — the management API's route table and dispatcher, and the helpers its resource files share
+ * (api_int.h): jobs that carry validated inputs to a worker, flat JSON errors, strict body parsing.
  *
- * A handler parses and validates on the loop thread (small, bounded JSON), copies what the store work needs
- * into a job, and the job runs on a worker with that worker's store handle. The job never touches request
- * memory: if the client goes away meanwhile, the job completes and its result is dropped.
+ * Resource files: api_keys.c (keys, providers), api_account.c (signup, login, sessions, invitations
+ * accept), api_org.c (org, billing, members, invitations, teams, apps), api_audit.c (audit log).
  */
-#include "api/api.h"
-#include "auth/apikey.h"
+#include "api/api_int.h"
 #include "core/err.h"
-#include "core/json.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
 
-#include <cjson/cJSON.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
-#define API_MAX_KEYS 10000
+const char *const ig_api_role_names[4] = {"viewer", "member", "admin", "owner"};
 
-typedef struct api_job api_job_t;
-typedef void (*api_work_fn)(api_job_t *j, ig_store_t *st);
-
-struct api_job {
-    ig_req_t *req;
-    bool cancelled;
-    api_work_fn work;
-    const ig_gateway_t *gw;
-    /* inputs (copied) */
-    char org_id[33];
-    int role;
-    char param[65];
-    char name[129];
-    int want_role;
-    int64_t expires_at;
-    int auth_mode;
-    int64_t cursor; /* audit paging */
-    int limit;
-    char *secret; /* provider key (wiped and freed) */
-    size_t secret_len;
-    char actor[65]; /* "key:<id>" of the caller */
-    char request_id[37];
-    char source_ip[46];
-    /* outputs */
-    int status;
-    int err;
-    const char *msg;
-    ig_buf_t out;
-};
-
-static const char *const ROLE_NAMES[] = {"viewer", "member", "admin", "owner"};
-
-static int parse_role(const char *s, size_t len)
+int ig_api_parse_role(const char *s, size_t len)
 {
     for (int i = 0; i < 4; i++)
-        if (strlen(ROLE_NAMES[i]) == len && memcmp(ROLE_NAMES[i], s, len) == 0) return i;
+        if (strlen(ig_api_role_names[i]) == len && memcmp(ig_api_role_names[i], s, len) == 0) return i;
     return -1;
 }
 
-/* ----------------------------------------------------------------------------------------------------------
- */
+/* ---------------------------------------------------------------------------------------------------- */
 /* responses */
 
-static void send_error(ig_req_t *req, int status, const char *code, const char *msg, const char *field)
+void ig_api_error(ig_req_t *req, int status, const char *code, const char *msg, const char *field)
 {
     ig_buf_t b;
     ig_buf_init(&b, 4096);
@@ -78,18 +40,45 @@ static void send_error(ig_req_t *req, int status, const char *code, const char *
     ig_buf_free(&b, false);
 }
 
-static void bad_field(ig_req_t *req, const char *field, const char *msg)
+void ig_api_bad_field(ig_req_t *req, const char *field, const char *msg)
 {
-    send_error(req, 400, "invalid_request", msg, field);
+    ig_api_error(req, 400, "invalid_request", msg, field);
 }
 
-static void job_free(api_job_t *j)
+/* 429 from the signup/login limiter: exactly the documented body, and Retry-After in seconds. */
+static void send_rate_limited(ig_req_t *req, int64_t retry_after)
+{
+    char body[160], ra[24];
+    int n = snprintf(body, sizeof body,
+                     "{\"error\": \"rate limit exceeded\", \"error_code\": \"rate_limited\", "
+                     "\"retry_after_seconds\": %lld}",
+                     (long long)retry_after);
+    int m = snprintf(ra, sizeof ra, "%lld", (long long)retry_after);
+    ig_header_t h[2] = {{IG_IOV_LIT("Content-Type"), IG_IOV_LIT("application/json")},
+                        {IG_IOV_LIT("Retry-After"), ig_iov(ra, (size_t)m)}};
+    if (ig_resp_start_with_body(req, 429, h, 2, body, (size_t)n) != IG_OK) {
+        ig_resp_abort(req);
+        return;
+    }
+    ig_resp_finish(req);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* jobs */
+
+void ig_api_job_free(api_job_t *j)
 {
     if (j->secret) {
         ig_wipe(j->secret, j->secret_len);
         free(j->secret);
     }
+    if (j->secret2) {
+        ig_wipe(j->secret2, j->secret2_len);
+        free(j->secret2);
+    }
+    free(j->text);
     ig_buf_free(&j->out, true);
+    ig_wipe(j, sizeof *j); /* inputs may include an invitation token */
     free(j);
 }
 
@@ -118,483 +107,199 @@ static void job_done(void *arg)
         ig_req_t *req = j->req;
         req->on_abort = NULL;
         req->ctx = NULL;
-        if (j->err == IG_ENOTFOUND)
-            send_error(req, 404, "not_found", j->msg ? j->msg : "not found", NULL);
-        else if (j->err == IG_EFORBIDDEN)
-            send_error(req, 403, "forbidden", j->msg ? j->msg : "your role does not allow this", NULL);
-        else if (j->err == IG_ECONFLICT)
-            send_error(req, 409, "conflict", j->msg ? j->msg : "conflict", NULL);
-        else if (j->err)
-            send_error(req, ig_err_status(j->err) >= 500 ? ig_err_status(j->err) : 500, ig_err_code(j->err),
-                       ig_err_message(j->err), NULL);
+        int e = j->err;
+        if (e == IG_EINVAL && j->field)
+            ig_api_bad_field(req, j->field, j->msg ? j->msg : "invalid value");
+        else if (e == IG_ENOTFOUND)
+            ig_api_error(req, 404, j->code ? j->code : "not_found", j->msg ? j->msg : "not found", j->field);
+        else if (e == IG_EFORBIDDEN)
+            ig_api_error(req, 403, j->code ? j->code : "forbidden",
+                         j->msg ? j->msg : "your role does not allow this", j->field);
+        else if (e == IG_ECONFLICT)
+            ig_api_error(req, 409, j->code ? j->code : "conflict", j->msg ? j->msg : "conflict", j->field);
+        else if (e == IG_EBADLOGIN || e == IG_EBADSESSION || e == IG_EINVAL)
+            ig_api_error(req, ig_err_status(e), ig_err_code(e), j->msg ? j->msg : ig_err_message(e),
+                         j->field);
+        else if (e)
+            ig_api_error(req, ig_err_status(e) >= 500 ? ig_err_status(e) : 500, ig_err_code(e),
+                         ig_err_message(e), NULL);
         else
             ig_resp_json(req, j->status ? j->status : 200, j->out.data ? j->out.data : "{}",
                          j->out.data ? j->out.len : 2);
     }
-    job_free(j);
+    ig_api_job_free(j);
 }
 
-static api_job_t *job_new(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work)
+api_job_t *ig_api_job_new(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work)
 {
     api_job_t *j = calloc(1, sizeof *j);
     if (!j) return NULL;
     j->req = req;
     j->work = work;
     j->gw = rs->lc->gw;
-    memcpy(j->org_id, rs->auth.org->id, sizeof j->org_id);
-    j->role = rs->auth.role;
-    snprintf(j->actor, sizeof j->actor, "key:%s", rs->auth.key_id);
+    if (!rs->public_route) {
+        const ig_caller_t *w = &rs->who;
+        memcpy(j->org_id, w->org_id, sizeof j->org_id);
+        j->role = w->role;
+        j->session = w->session;
+        memcpy(j->user_id, w->user_id, sizeof j->user_id);
+        memcpy(j->key_id, w->key_id, sizeof j->key_id);
+        memcpy(j->jti, w->jti, sizeof j->jti);
+        if (w->session)
+            snprintf(j->actor, sizeof j->actor, "user:%s", w->user_id);
+        else
+            snprintf(j->actor, sizeof j->actor, "key:%s", w->key_id);
+    }
     memcpy(j->request_id, req->id, sizeof j->request_id);
-    snprintf(j->source_ip, sizeof j->source_ip, "%s", req->peer_ip ? req->peer_ip : "");
+    memcpy(j->source_ip, rs->client_ip, sizeof j->source_ip);
     ig_buf_init(&j->out, 4u * 1024 * 1024);
     return j;
 }
 
-static void job_submit(ig_req_t *req, ig_reqstate_t *rs, api_job_t *j)
+void ig_api_job_submit(ig_req_t *req, ig_reqstate_t *rs, api_job_t *j)
 {
     req->ctx = j;
     req->on_abort = job_abort;
     if (ig_work_submit(rs->lc->gw->pool, &rs->lc->loop, job_work, job_done, j) != IG_OK) {
         req->on_abort = NULL;
         req->ctx = NULL;
-        job_free(j);
+        ig_api_job_free(j);
         ig_resp_error(req, IG_EUNAVAILABLE, NULL);
     }
 }
 
-/* A job without inputs beyond the caller's org and role (listings). */
-static void run_simple(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work)
+void ig_api_run_simple(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work)
 {
-    api_job_t *j = job_new(req, rs, work);
+    api_job_t *j = ig_api_job_new(req, rs, work);
     if (!j) {
         ig_resp_error(req, IG_ENOMEM, NULL);
         return;
     }
-    job_submit(req, rs, j);
+    ig_api_job_submit(req, rs, j);
 }
 
-/* Parses the request body strictly as a JSON object. On failure the response is sent and NULL returned. */
-static cJSON *body_object(ig_req_t *req)
+void ig_api_run_param(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param, api_work_fn work)
+{
+    if (param.len == 0 || param.len > 32) {
+        ig_api_error(req, 404, "not_found", "not found", NULL);
+        return;
+    }
+    api_job_t *j = ig_api_job_new(req, rs, work);
+    if (!j) {
+        ig_resp_error(req, IG_ENOMEM, NULL);
+        return;
+    }
+    memcpy(j->param, param.base, param.len);
+    ig_api_job_submit(req, rs, j);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* request bodies and queries */
+
+cJSON *ig_api_body_object(ig_req_t *req)
 {
     cJSON *doc = NULL;
     const char *why = NULL;
     ig_json_limits_t lim = {IG_API_MAX_BODY_BYTES, 16};
     int rc = ig_json_parse(ig_buf_iov(&req->body), &lim, &doc, &why);
     if (rc == IG_ETOOBIG) {
-        send_error(req, 413, "payload_too_large", "the request body is too large", NULL);
+        ig_api_error(req, 413, "payload_too_large", "the request body is too large", NULL);
         return NULL;
     }
     if (rc != IG_OK || !cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
-        send_error(req, 400, "invalid_json", why ? why : "the request body must be a JSON object", NULL);
+        ig_api_error(req, 400, "invalid_json", why ? why : "the request body must be a JSON object", NULL);
         return NULL;
     }
     return doc;
 }
 
-/* ----------------------------------------------------------------------------------------------------------
- */
-/* keys */
-
-static void key_json(ig_buf_t *b, const ig_keyrec_t *k)
+void ig_api_body_wipe_free(cJSON *doc)
 {
-    ig_buf_appendf(b, "{\"id\":\"%s\",\"name\":", k->id);
-    ig_json_append_str(b, ig_iov_str(k->name));
-    ig_buf_appendf(b,
-                   ",\"hash_prefix\":\"%s\",\"role\":\"%s\",\"created_at\":%lld,\"expires_at\":%lld,"
-                   "\"revoked\":%s}",
-                   k->hash_prefix, ROLE_NAMES[k->role & 3], (long long)k->created_at,
-                   (long long)k->expires_at, k->revoked_at ? "true" : "false");
-}
-
-/* Records a state change in the org's audit log (ids and action names only, never a secret). A failed append
- * is logged but does not undo the change already made. */
-static void audit(api_job_t *j, ig_store_t *st, const char *action, const char *target)
-{
-    int rc =
-        ig_store_audit_append(st, j->org_id, j->actor, action, target, j->source_ip, j->request_id, NULL);
-    if (rc) IG_ERROR("api", "audit entry %s for org %s not written (%s)", action, j->org_id, ig_err_name(rc));
-}
-
-/* The org's keys (up to API_MAX_KEYS, oldest first) in a malloc'd array; NULL with j->err set on failure. */
-static ig_keyrec_t *org_keys(api_job_t *j, ig_store_t *st, size_t *n)
-{
-    ig_keyrec_t *ks = calloc(API_MAX_KEYS, sizeof *ks);
-    if (!ks) {
-        j->err = IG_ENOMEM;
-        return NULL;
-    }
-    int rc = ig_store_key_list(st, j->org_id, ks, API_MAX_KEYS, n);
-    if (rc && rc != IG_ETOOBIG) {
-        j->err = rc;
-        free(ks);
-        return NULL;
-    }
-    return ks;
-}
-
-static void work_keys_list(api_job_t *j, ig_store_t *st)
-{
-    size_t n = 0;
-    ig_keyrec_t *ks = org_keys(j, st, &n);
-    if (!ks) return;
-    ig_buf_append(&j->out, "{\"keys\":[", 9);
-    for (size_t i = 0; i < n; i++) {
-        if (i) ig_buf_append(&j->out, ",", 1);
-        key_json(&j->out, &ks[i]);
-    }
-    ig_buf_append(&j->out, "]}", 2);
-    free(ks);
-}
-
-static void work_keys_create(api_job_t *j, ig_store_t *st)
-{
-    char key[IG_APIKEY_LEN + 1];
-    uint8_t hash[32];
-    char prefix[13];
-    ig_keyrec_t kr;
-    if (ig_apikey_generate(key) != IG_OK) {
-        j->err = IG_ECRYPTO;
-        return;
-    }
-    ig_apikey_hash(ig_iov(key, IG_APIKEY_LEN), hash);
-    ig_apikey_hash_prefix(hash, prefix);
-    int rc = ig_store_key_create(st, j->org_id, hash, prefix, j->name[0] ? j->name : NULL, j->want_role,
-                                 j->expires_at, &kr);
-    if (rc) {
-        ig_wipe(key, sizeof key);
-        j->err = rc;
-        return;
-    }
-    ig_authcache_invalidate_key(hash); /* drops a remembered "unknown" answer for this hash */
-    audit(j, st, "key.create", kr.id);
-    j->status = 201;
-    ig_buf_append(&j->out, "{\"key\":", 7);
-    key_json(&j->out, &kr);
-    /* the raw key, shown once; the response buffer is wiped when freed */
-    ig_buf_appendf(&j->out, ",\"api_key\":\"%s\"}", key);
-    ig_wipe(key, sizeof key);
-}
-
-static void work_keys_revoke(api_job_t *j, ig_store_t *st)
-{
-    size_t n = 0;
-    ig_keyrec_t *ks = org_keys(j, st, &n);
-    const ig_keyrec_t *k = NULL;
-    int rc;
-    if (!ks) return;
-    for (size_t i = 0; i < n && !k; i++)
-        if (strcmp(ks[i].id, j->param) == 0) k = &ks[i];
-    if (!k) {
-        j->err = IG_ENOTFOUND; /* also for another org's key: same answer as a missing one */
-        free(ks);
-        return;
-    }
-    if (k->role > j->role) {
-        j->err = IG_EFORBIDDEN;
-        j->msg = "you cannot revoke a key with a role above your own";
-        free(ks);
-        return;
-    }
-    ig_keyrec_t out;
-    rc = ig_store_key_revoke(st, j->org_id, k->id, &out);
-    free(ks);
-    if (rc) {
-        j->err = rc;
-        return;
-    }
-    ig_authcache_invalidate_key(out.key_hash); /* refused on the very next request, on every thread */
-    audit(j, st, "key.revoke", out.id);
-    ig_buf_append(&j->out, "{\"key\":", 7);
-    key_json(&j->out, &out);
-    ig_buf_append(&j->out, "}", 1);
-}
-
-static void h_keys_list(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
-{
-    run_simple(req, rs, work_keys_list);
-}
-
-static void h_keys_create(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
-{
-    cJSON *doc = body_object(req);
-    if (!doc) return;
-    static const char *const allowed[] = {"name", "role", "expires_at", NULL};
-    const char *bad = NULL, *s = NULL;
-    size_t len = 0;
-    int64_t exp = 0;
-    int want = rs->auth.role < IG_STORE_ROLE_MEMBER ? rs->auth.role : IG_STORE_ROLE_MEMBER;
-    api_job_t *j = NULL;
-    if (ig_json_only_keys(doc, allowed, &bad) != IG_OK) {
-        bad_field(req, bad, "unknown field");
-        goto out;
-    }
-    int rc = ig_json_get_str(doc, "name", &s, &len);
-    if (rc == IG_EINVAL || (rc == IG_OK && (len > 128))) {
-        bad_field(req, "name", "name must be a string of at most 128 bytes");
-        goto out;
-    }
-    j = job_new(req, rs, work_keys_create);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        goto out;
-    }
-    if (rc == IG_OK) {
-        for (size_t i = 0; i < len; i++)
-            if ((unsigned char)s[i] < 0x20) {
-                bad_field(req, "name", "name may not contain control characters");
-                goto out;
-            }
-        memcpy(j->name, s, len);
-        j->name[len] = '\0';
-    }
-    rc = ig_json_get_str(doc, "role", &s, &len);
-    if (rc == IG_OK) {
-        want = parse_role(s, len);
-        if (want < 0) {
-            bad_field(req, "role", "role must be viewer, member, admin or owner");
-            goto out;
-        }
-    } else if (rc != IG_ENOTFOUND) {
-        bad_field(req, "role", "role must be a string");
-        goto out;
-    }
-    if (want > rs->auth.role) {
-        send_error(req, 403, "forbidden", "a key cannot have a role above your own", "role");
-        goto out;
-    }
-    rc = ig_json_get_int(doc, "expires_at", &exp);
-    if (rc == IG_EINVAL || (rc == IG_OK && exp * 1000 <= ig_wall_ms())) {
-        bad_field(req, "expires_at", "expires_at must be a future Unix time in seconds");
-        goto out;
-    }
-    j->want_role = want;
-    j->expires_at = rc == IG_OK ? exp * 1000 : 0;
-    job_submit(req, rs, j);
-    j = NULL;
-out:
-    if (j) job_free(j);
-    cJSON_Delete(doc);
-}
-
-static void h_keys_revoke(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
-{
-    if (param.len == 0 || param.len >= 33) {
-        send_error(req, 404, "not_found", "not found", NULL);
-        return;
-    }
-    api_job_t *j = job_new(req, rs, work_keys_revoke);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        return;
-    }
-    memcpy(j->param, param.base, param.len);
-    job_submit(req, rs, j);
-}
-
-/* ----------------------------------------------------------------------------------------------------------
- */
-/* providers */
-
-static void work_providers_list(api_job_t *j, ig_store_t *st)
-{
-    const ig_providers_t *ps = &j->gw->providers;
-    ig_buf_append(&j->out, "{\"providers\":[", 14);
-    for (size_t i = 0; i < ps->n; i++) {
-        int mode = 0;
-        uint8_t *secret = NULL;
-        size_t slen = 0;
-        int rc = ig_store_provider_get(st, j->org_id, ps->list[i].name, &mode, &secret, &slen);
-        if (rc && rc != IG_ENOTFOUND) {
-            j->err = rc;
-            return;
-        }
-        ig_buf_appendf(
-            &j->out, "%s{\"name\":\"%s\",\"builtin\":%s,\"configured\":%s,\"auth_mode\":", i ? "," : "",
-            ps->list[i].name, ps->list[i].builtin ? "true" : "false", rc == IG_OK ? "true" : "false");
-        if (rc == IG_OK)
-            ig_buf_appendf(&j->out, "\"%s\"", mode == IG_STORE_AUTH_PASSTHROUGH ? "passthrough" : "stored");
-        else
-            ig_buf_append(&j->out, "null", 4);
-        if (secret) {
-            /* a fingerprint of the sealed envelope: tells rotations apart, reveals nothing of the key */
-            uint8_t h[32];
-            char hex[17];
-            ig_sha256(secret, slen, h);
-            ig_hex_encode(h, 8, hex);
-            ig_buf_appendf(&j->out, ",\"fingerprint\":\"%s\"}", hex);
-            free(secret);
-        } else {
-            ig_buf_append(&j->out, ",\"fingerprint\":null}", 20);
-        }
-    }
-    ig_buf_append(&j->out, "]}", 2);
-}
-
-static void work_providers_put(api_job_t *j, ig_store_t *st)
-{
-    char aad[160];
-    ig_buf_t blob;
-    ig_buf_init(&blob, IG_STORE_MAX_SECRET);
-    int rc;
-    if (j->auth_mode == IG_STORE_AUTH_PASSTHROUGH && !j->secret) {
-        rc = ig_store_provider_set(st, j->org_id, j->param, j->auth_mode, NULL, 0);
-    } else {
-        int alen = ig_provider_key_aad(j->org_id, j->param, aad, sizeof aad);
-        rc = alen < 0 ? IG_EINTERNAL
-                      : ig_seal(j->gw->provider_dek, 0, ig_iov(aad, (size_t)alen),
-                                ig_iov(j->secret, j->secret_len), &blob);
-        if (rc == IG_OK)
-            rc = ig_store_provider_set(st, j->org_id, j->param, j->auth_mode, (const uint8_t *)blob.data,
-                                       blob.len);
-    }
-    ig_buf_free(&blob, false);
-    if (rc) {
-        j->err = rc;
-        return;
-    }
-    /* requests already holding the old org snapshot finish with the old key; the next one reloads */
-    ig_authcache_invalidate_org(j->org_id);
-    char target[80];
-    snprintf(target, sizeof target, "provider:%s", j->param);
-    audit(j, st, "provider.update", target);
-    ig_buf_appendf(&j->out, "{\"provider\":{\"name\":\"%s\",\"configured\":true,\"auth_mode\":\"%s\"}}",
-                   j->param, j->auth_mode == IG_STORE_AUTH_PASSTHROUGH ? "passthrough" : "stored");
-}
-
-static void h_providers_list(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
-{
-    run_simple(req, rs, work_providers_list);
-}
-
-static void h_providers_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
-{
-    const ig_provider_t *p = ig_providers_find(&rs->lc->gw->providers, param);
-    if (!p) {
-        send_error(req, 404, "unknown_provider", "unknown provider", NULL);
-        return;
-    }
-    cJSON *doc = body_object(req);
-    if (!doc) return;
-    static const char *const allowed[] = {"api_key", "auth_mode", NULL};
-    const char *bad = NULL, *s = NULL;
-    size_t len = 0;
-    int mode = IG_STORE_AUTH_STORED;
-    api_job_t *j = NULL;
-    if (ig_json_only_keys(doc, allowed, &bad) != IG_OK) {
-        bad_field(req, bad, "unknown field");
-        goto out;
-    }
-    int rc = ig_json_get_str(doc, "auth_mode", &s, &len);
-    if (rc == IG_OK) {
-        if (len == 6 && memcmp(s, "stored", 6) == 0)
-            mode = IG_STORE_AUTH_STORED;
-        else if (len == 11 && memcmp(s, "passthrough", 11) == 0)
-            mode = IG_STORE_AUTH_PASSTHROUGH;
-        else {
-            bad_field(req, "auth_mode", "auth_mode must be stored or passthrough");
-            goto out;
-        }
-    } else if (rc != IG_ENOTFOUND) {
-        bad_field(req, "auth_mode", "auth_mode must be a string");
-        goto out;
-    }
-    rc = ig_json_get_str(doc, "api_key", &s, &len);
-    if (rc == IG_EINVAL || (rc == IG_ENOTFOUND && mode == IG_STORE_AUTH_STORED) ||
-        (rc == IG_OK && len == 0) || (rc == IG_OK && len > 4096)) {
-        bad_field(req, "api_key", "api_key must be a non-empty string of at most 4096 bytes");
-        goto out;
-    }
-    for (size_t i = 0; rc == IG_OK && i < len; i++)
-        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f) {
-            bad_field(req, "api_key", "api_key may not contain spaces or control characters");
-            goto out;
-        }
-    j = job_new(req, rs, work_providers_put);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        goto out;
-    }
-    memcpy(j->param, p->name, strlen(p->name) + 1);
-    j->auth_mode = mode;
-    if (rc == IG_OK) {
-        j->secret = malloc(len);
-        if (!j->secret) {
-            ig_resp_error(req, IG_ENOMEM, NULL);
-            goto out;
-        }
-        memcpy(j->secret, s, len);
-        j->secret_len = len;
-    }
-    job_submit(req, rs, j);
-    j = NULL;
-out:
-    if (j) job_free(j);
-    /* the parsed body held the provider key: wipe its strings before freeing */
     for (cJSON *it = doc ? doc->child : NULL; it; it = it->next)
         if (cJSON_IsString(it) && it->valuestring) ig_wipe(it->valuestring, strlen(it->valuestring));
     cJSON_Delete(doc);
-    ig_wipe(req->body.data, req->body.len);
 }
 
-/* ----------------------------------------------------------------------------------------------------------
- */
-/* audit log */
-
-static void work_audit_list(api_job_t *j, ig_store_t *st)
+bool ig_api_only_keys(ig_req_t *req, cJSON *doc, const char *const *allowed)
 {
-    ig_audit_t *es = calloc((size_t)j->limit, sizeof *es);
-    size_t n = 0;
-    if (!es) {
-        j->err = IG_ENOMEM;
-        return;
-    }
-    int rc = ig_store_audit_list(st, j->org_id, j->cursor, es, (size_t)j->limit, &n);
-    if (rc) {
-        j->err = rc;
-        free(es);
-        return;
-    }
-    ig_buf_append(&j->out, "{\"entries\":[", 12);
-    for (size_t i = 0; i < n; i++) {
-        char hex[65];
-        ig_hex_encode(es[i].hash, 32, hex);
-        ig_buf_appendf(&j->out, "%s{\"id\":\"%s\",\"seq\":%lld,\"actor\":", i ? "," : "", es[i].id,
-                       (long long)es[i].seq);
-        ig_json_append_str(&j->out, ig_iov_str(es[i].actor));
-        ig_buf_append(&j->out, ",\"action\":", 10);
-        ig_json_append_str(&j->out, ig_iov_str(es[i].action));
-        ig_buf_append(&j->out, ",\"target\":", 10);
-        ig_json_append_str(&j->out, ig_iov_str(es[i].target));
-        ig_buf_append(&j->out, ",\"source_ip\":", 13);
-        ig_json_append_str(&j->out, ig_iov_str(es[i].source_ip));
-        ig_buf_appendf(&j->out, ",\"request_id\":\"%s\",\"created_at\":%lld,\"hash\":\"%s\"}",
-                       es[i].request_id, (long long)es[i].created_at, hex);
-    }
-    if (n == (size_t)j->limit)
-        ig_buf_appendf(&j->out, "],\"next_cursor\":%lld}", (long long)es[n - 1].seq);
-    else
-        ig_buf_append(&j->out, "],\"next_cursor\":null}", 21);
-    free(es);
+    const char *bad = NULL;
+    if (ig_json_only_keys(doc, allowed, &bad) == IG_OK) return true;
+    ig_api_bad_field(req, bad, "unknown field");
+    return false;
 }
 
-/* Reads an integer query parameter; IG_ENOTFOUND when absent, IG_EINVAL when not a plain decimal. */
-static int query_int(ig_iov_t q, const char *name, int64_t *val)
+int ig_api_take_str(ig_req_t *req, cJSON *doc, const char *field, size_t minlen, size_t maxlen, char *dst,
+                    size_t cap)
+{
+    const char *s = NULL;
+    size_t len = 0;
+    char msg[128];
+    int rc = ig_json_get_str(doc, field, &s, &len);
+    if (rc == IG_ENOTFOUND) return rc;
+    if (rc == IG_OK && len >= minlen && len <= maxlen && len < cap) {
+        bool ok = true;
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ok = false;
+        if (ok) {
+            memcpy(dst, s, len);
+            dst[len] = '\0';
+            return IG_OK;
+        }
+    }
+    if (minlen > 0)
+        snprintf(msg, sizeof msg, "%s must be a string of %zu to %zu bytes without control characters", field,
+                 minlen, maxlen);
+    else
+        snprintf(msg, sizeof msg, "%s must be a string of at most %zu bytes without control characters",
+                 field, maxlen);
+    ig_api_bad_field(req, field, msg);
+    return IG_EINVAL;
+}
+
+int ig_api_need_str(ig_req_t *req, cJSON *doc, const char *field, size_t minlen, size_t maxlen, char *dst,
+                    size_t cap)
+{
+    int rc = ig_api_take_str(req, doc, field, minlen, maxlen, dst, cap);
+    if (rc == IG_ENOTFOUND) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s is required", field);
+        ig_api_bad_field(req, field, msg);
+        return IG_EINVAL;
+    }
+    return rc;
+}
+
+void ig_api_lower(char *s)
+{
+    for (; *s; s++)
+        if (*s >= 'A' && *s <= 'Z') *s = (char)(*s - 'A' + 'a');
+}
+
+int ig_api_take_role(ig_req_t *req, cJSON *doc, const char *field, int *role)
+{
+    const char *s = NULL;
+    size_t len = 0;
+    int rc = ig_json_get_str(doc, field, &s, &len);
+    if (rc == IG_ENOTFOUND) return rc;
+    int r = rc == IG_OK ? ig_api_parse_role(s, len) : -1;
+    if (r < 0) {
+        ig_api_bad_field(req, field, "role must be viewer, member, admin or owner");
+        return IG_EINVAL;
+    }
+    *role = r;
+    return IG_OK;
+}
+
+int ig_api_query_str(ig_iov_t q, const char *name, ig_iov_t *val)
 {
     size_t nl = strlen(name);
     const char *p = q.base, *end = q.base + q.len;
-    while (p < end) {
+    while (p && p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         const char *e = amp ? amp : end;
         if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
-            const char *v = p + nl + 1;
-            if (v == e || e - v > 18) return IG_EINVAL;
-            int64_t x = 0;
-            for (; v < e; v++) {
-                if (*v < '0' || *v > '9') return IG_EINVAL;
-                x = x * 10 + (*v - '0');
-            }
-            *val = x;
+            *val = ig_iov(p + nl + 1, (size_t)(e - p - (ptrdiff_t)nl - 1));
             return IG_OK;
         }
         p = amp ? amp + 1 : end;
@@ -602,65 +307,124 @@ static int query_int(ig_iov_t q, const char *name, int64_t *val)
     return IG_ENOTFOUND;
 }
 
-static void h_audit_list(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
+int ig_api_query_int(ig_iov_t q, const char *name, int64_t *val)
 {
-    int64_t limit = 50, cursor = INT64_MAX;
-    int rc = query_int(req->query, "limit", &limit);
-    if (rc == IG_EINVAL || limit < 1 || limit > 200) {
-        bad_field(req, "limit", "limit must be an integer from 1 to 200");
-        return;
+    ig_iov_t v;
+    int rc = ig_api_query_str(q, name, &v);
+    if (rc) return rc;
+    if (v.len == 0 || v.len > 18) return IG_EINVAL;
+    int64_t x = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        if (v.base[i] < '0' || v.base[i] > '9') return IG_EINVAL;
+        x = x * 10 + (v.base[i] - '0');
     }
-    rc = query_int(req->query, "cursor", &cursor);
-    if (rc == IG_EINVAL || cursor < 1) {
-        bad_field(req, "cursor", "cursor must be the next_cursor of a previous page");
-        return;
-    }
-    api_job_t *j = job_new(req, rs, work_audit_list);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        return;
-    }
-    j->limit = (int)limit;
-    j->cursor = cursor;
-    job_submit(req, rs, j);
+    *val = x;
+    return IG_OK;
 }
 
-/* ----------------------------------------------------------------------------------------------------------
- */
+/* ---------------------------------------------------------------------------------------------------- */
+/* shared pieces of responses and audit */
+
+void ig_api_audit_org(api_job_t *j, ig_store_t *st, const char *org_id, const char *action,
+                      const char *target)
+{
+    int rc = ig_store_audit_append(st, org_id, j->actor[0] ? j->actor : "anonymous", action, target,
+                                   j->source_ip, j->request_id, NULL);
+    if (rc) IG_ERROR("api", "audit entry %s not written (%s)", action, ig_err_name(rc));
+}
+
+void ig_api_audit(api_job_t *j, ig_store_t *st, const char *action, const char *target)
+{
+    ig_api_audit_org(j, st, j->org_id, action, target);
+}
+
+void ig_api_user_json(ig_buf_t *b, const ig_user_t *u)
+{
+    ig_buf_appendf(b, "{\"id\":\"%s\",\"email\":", u->id);
+    ig_json_append_str(b, ig_iov_str(u->email));
+    ig_buf_lit(b, ",\"display_name\":");
+    ig_json_append_str(b, ig_iov_str(u->display_name));
+    ig_buf_lit(b, "}");
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
 /* the route table */
 
-typedef void (*api_handler_fn)(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param);
+enum {
+    R_PUBLIC = -1, /* min_role: no credential (signup, login, invitation accept); rate-limited per address */
+};
+
+#define F_SESSION 0x1u /* only with a session token (acts on the signed-in user) */
 
 typedef struct api_route {
     const char *method;
-    const char *pattern; /* a trailing "/:" segment captures one path segment */
+    const char *pattern; /* ":" segments capture one path segment; at most one per pattern */
     int min_role;
+    unsigned flags;
     api_handler_fn handler;
 } api_route_t;
 
+/* Minimum roles: viewer reads; member + creates keys; admin + members, invitations, teams, apps, provider
+ * keys, org settings; owner + billing, ownership transfer, deleting the org. docs/openapi.yaml mirrors this
+ * table (x-min-role) and scripts/check-openapi.sh compares them both ways. */
 static const api_route_t ROUTES[] = {
-    {"GET", "/api/v1/keys", IG_STORE_ROLE_MEMBER, h_keys_list},
-    {"POST", "/api/v1/keys", IG_STORE_ROLE_MEMBER, h_keys_create},
-    {"DELETE", "/api/v1/keys/:", IG_STORE_ROLE_MEMBER, h_keys_revoke},
-    {"GET", "/api/v1/providers", IG_STORE_ROLE_VIEWER, h_providers_list},
-    {"PUT", "/api/v1/providers/:", IG_STORE_ROLE_ADMIN, h_providers_put},
-    {"GET", "/api/v1/audit", IG_STORE_ROLE_VIEWER, h_audit_list},
+    {"POST", "/api/v1/signup", R_PUBLIC, 0, ig_api_signup},
+    {"POST", "/api/v1/login", R_PUBLIC, 0, ig_api_login},
+    {"POST", "/api/v1/invitations/accept", R_PUBLIC, 0, ig_api_invite_accept},
+    {"POST", "/api/v1/token/refresh", IG_STORE_ROLE_VIEWER, F_SESSION, ig_api_token_refresh},
+    {"POST", "/api/v1/logout", IG_STORE_ROLE_VIEWER, F_SESSION, ig_api_logout},
+    {"GET", "/api/v1/me", IG_STORE_ROLE_VIEWER, F_SESSION, ig_api_me},
+    {"PUT", "/api/v1/me/password", IG_STORE_ROLE_VIEWER, F_SESSION, ig_api_me_password},
+    {"GET", "/api/v1/org", IG_STORE_ROLE_VIEWER, 0, ig_api_org_get},
+    {"PUT", "/api/v1/org", IG_STORE_ROLE_ADMIN, 0, ig_api_org_put},
+    {"DELETE", "/api/v1/org", IG_STORE_ROLE_OWNER, 0, ig_api_org_delete},
+    {"POST", "/api/v1/org/transfer", IG_STORE_ROLE_OWNER, F_SESSION, ig_api_org_transfer},
+    {"GET", "/api/v1/org/billing", IG_STORE_ROLE_OWNER, 0, ig_api_billing_get},
+    {"PUT", "/api/v1/org/billing", IG_STORE_ROLE_OWNER, 0, ig_api_billing_put},
+    {"GET", "/api/v1/members", IG_STORE_ROLE_ADMIN, 0, ig_api_members_list},
+    {"POST", "/api/v1/members", IG_STORE_ROLE_ADMIN, 0, ig_api_members_add},
+    {"PATCH", "/api/v1/members/:", IG_STORE_ROLE_ADMIN, 0, ig_api_members_patch},
+    {"DELETE", "/api/v1/members/:", IG_STORE_ROLE_ADMIN, 0, ig_api_members_delete},
+    {"GET", "/api/v1/invitations", IG_STORE_ROLE_ADMIN, 0, ig_api_invites_list},
+    {"DELETE", "/api/v1/invitations/:", IG_STORE_ROLE_ADMIN, 0, ig_api_invites_revoke},
+    {"GET", "/api/v1/teams", IG_STORE_ROLE_VIEWER, 0, ig_api_teams_list},
+    {"POST", "/api/v1/teams", IG_STORE_ROLE_ADMIN, 0, ig_api_teams_create},
+    {"DELETE", "/api/v1/teams/:", IG_STORE_ROLE_ADMIN, 0, ig_api_teams_delete},
+    {"GET", "/api/v1/apps", IG_STORE_ROLE_VIEWER, 0, ig_api_apps_list},
+    {"POST", "/api/v1/apps", IG_STORE_ROLE_ADMIN, 0, ig_api_apps_create},
+    {"DELETE", "/api/v1/apps/:", IG_STORE_ROLE_ADMIN, 0, ig_api_apps_delete},
+    {"GET", "/api/v1/keys", IG_STORE_ROLE_MEMBER, 0, ig_api_keys_list},
+    {"POST", "/api/v1/keys", IG_STORE_ROLE_MEMBER, 0, ig_api_keys_create},
+    {"DELETE", "/api/v1/keys/:", IG_STORE_ROLE_MEMBER, 0, ig_api_keys_revoke},
+    {"POST", "/api/v1/keys/:/rotate", IG_STORE_ROLE_MEMBER, 0, ig_api_keys_rotate},
+    {"GET", "/api/v1/providers", IG_STORE_ROLE_VIEWER, 0, ig_api_providers_list},
+    {"PUT", "/api/v1/providers/:", IG_STORE_ROLE_ADMIN, 0, ig_api_providers_put},
+    {"DELETE", "/api/v1/providers/:", IG_STORE_ROLE_ADMIN, 0, ig_api_providers_delete},
+    {"GET", "/api/v1/audit", IG_STORE_ROLE_VIEWER, 0, ig_api_audit_list},
+    {"GET", "/api/v1/audit/:", IG_STORE_ROLE_VIEWER, 0, ig_api_audit_get},
 };
 
-/* Matches path against pattern; *param receives the captured segment. */
+/* Matches path against pattern; *param receives the segment captured by ':' (IG_IOV_NULL when none). */
 static bool match(const char *pattern, ig_iov_t path, ig_iov_t *param)
 {
-    size_t pl = strlen(pattern);
+    const char *p = pattern, *s = path.base, *end = path.base + path.len;
     *param = IG_IOV_NULL;
-    if (pl >= 2 && pattern[pl - 1] == ':' && pattern[pl - 2] == '/') {
-        size_t pre = pl - 1; /* includes the '/' */
-        if (path.len <= pre || memcmp(path.base, pattern, pre) != 0) return false;
-        ig_iov_t seg = ig_iov(path.base + pre, path.len - pre);
-        if (memchr(seg.base, '/', seg.len)) return false;
-        *param = seg;
-        return true;
+    while (*p) {
+        if (*p == ':') {
+            const char *e = s;
+            while (e < end && *e != '/')
+                e++;
+            if (e == s) return false;
+            *param = ig_iov(s, (size_t)(e - s));
+            s = e;
+            p++;
+            continue;
+        }
+        if (s >= end || *s != *p) return false;
+        s++;
+        p++;
     }
-    return ig_iov_eq(path, ig_iov(pattern, pl));
+    return s == end;
 }
 
 void ig_api_handle(ig_req_t *req, ig_reqstate_t *rs)
@@ -669,24 +433,39 @@ void ig_api_handle(ig_req_t *req, ig_reqstate_t *rs)
     char allow[64] = "";
     size_t alen = 0;
     for (size_t i = 0; i < IG_ARRAY_LEN(ROUTES); i++) {
+        const api_route_t *r = &ROUTES[i];
         ig_iov_t param;
-        if (!match(ROUTES[i].pattern, req->path, &param)) continue;
+        if (!match(r->pattern, req->path, &param)) continue;
+        /* the router decided at headers time whether this path needs a credential */
+        if ((r->min_role == R_PUBLIC) != rs->public_route) continue;
         path_known = true;
-        if (strcmp(ROUTES[i].method, req->method_name) != 0) {
-            int n = snprintf(allow + alen, sizeof allow - alen, "%s%s", alen ? ", " : "", ROUTES[i].method);
+        if (strcmp(r->method, req->method_name) != 0) {
+            int n = snprintf(allow + alen, sizeof allow - alen, "%s%s", alen ? ", " : "", r->method);
             if (n > 0 && (size_t)n < sizeof allow - alen) alen += (size_t)n;
             continue;
         }
-        if (rs->auth.role < ROUTES[i].min_role) {
-            send_error(req, 403, "forbidden", "your role does not allow this", NULL);
-            return;
+        if (r->min_role == R_PUBLIC) {
+            if (rs->retry_after > 0) {
+                send_rate_limited(req, rs->retry_after);
+                return;
+            }
+        } else {
+            if (rs->who.role < r->min_role) {
+                ig_api_error(req, 403, "forbidden", "your role does not allow this", NULL);
+                return;
+            }
+            if ((r->flags & F_SESSION) && !rs->who.session) {
+                ig_api_error(req, 403, "session_required", "this call needs a session token, not an API key",
+                             NULL);
+                return;
+            }
         }
-        ROUTES[i].handler(req, rs, param);
+        r->handler(req, rs, param);
         return;
     }
     if (path_known) {
         ig_resp_method_not_allowed(req, ig_iov(allow, alen));
         return;
     }
-    send_error(req, 404, "not_found", "not found", NULL);
+    ig_api_error(req, 404, "not_found", "not found", NULL);
 }

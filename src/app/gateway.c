@@ -11,6 +11,9 @@
 #include "app/gateway.h"
 #include "api/api.h"
 #include "auth/apikey.h"
+#include "auth/clientip.h"
+#include "auth/ratelimit.h"
+#include "auth/token.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -94,6 +97,12 @@ static void rs_cleanup(void *arg)
 static int authorized(ig_req_t *req, ig_reqstate_t *rs)
 {
     req->authenticated = true;
+    if (!rs->who.session) {
+        rs->who.role = rs->auth.role;
+        memcpy(rs->who.org_id, rs->auth.org->id, sizeof rs->who.org_id);
+        memcpy(rs->who.user_id, rs->auth.created_by, sizeof rs->who.user_id);
+        memcpy(rs->who.key_id, rs->auth.key_id, sizeof rs->who.key_id);
+    }
     if (rs->route == ROUTE_PROXY && rs->auth.role < IG_STORE_ROLE_MEMBER) return IG_EFORBIDDEN;
     /* management calls carry small JSON documents; model requests may carry images */
     req->body_max = rs->route == ROUTE_API ? IG_API_MAX_BODY_BYTES : rs->lc->gw->cfg->max_body_bytes;
@@ -149,11 +158,96 @@ static void load_done(void *arg)
     ig_req_resume(req, rc);
 }
 
+/* ---- session tokens (management API only) ---- */
+
+typedef struct sess_job {
+    ig_req_t *req;
+    ig_reqstate_t *rs;
+    ig_token_claims_t claims; /* copied: the worker never reads request memory */
+    int role;
+    int rc;
+    bool cancelled;
+} sess_job_t;
+
+static void sess_work(void *wctx, void *arg)
+{
+    ig_worker_t *w = wctx;
+    sess_job_t *j = arg;
+    if (j->cancelled) return;
+    j->rc = w->st ? ig_store_session_check(w->st, j->claims.jti, j->claims.sub, j->claims.org, ig_wall_ms(),
+                                           &j->role)
+                  : IG_ESTORE;
+}
+
+static void sess_abort(ig_req_t *req)
+{
+    sess_job_t *j = req->ctx;
+    j->cancelled = true;
+}
+
+static void sess_done(void *arg)
+{
+    sess_job_t *j = arg;
+    if (j->cancelled) {
+        free(j);
+        return;
+    }
+    ig_req_t *req = j->req;
+    ig_reqstate_t *rs = j->rs;
+    int rc = j->rc;
+    req->on_abort = NULL;
+    req->ctx = NULL;
+    if (rc == IG_OK) {
+        ig_caller_t *w = &rs->who;
+        w->session = true;
+        w->role = j->role; /* the membership's role now: a demotion counts on the next request */
+        memcpy(w->org_id, j->claims.org, sizeof w->org_id);
+        memcpy(w->user_id, j->claims.sub, sizeof w->user_id);
+        memcpy(w->jti, j->claims.jti, sizeof w->jti);
+        w->token_exp = j->claims.exp;
+        rc = authorized(req, rs);
+    } else if (rc == IG_ENOTFOUND) {
+        rc = IG_EBADSESSION; /* revoked, expired, user gone or no longer a member */
+    } else {
+        rc = IG_EUNAVAILABLE;
+    }
+    free(j);
+    ig_req_resume(req, rc);
+}
+
+/* A Bearer token that is not an API key: a session token. The signature and expiry are checked here (one
+ * HMAC); revocation and the live role need the store, on a worker. */
+static int authenticate_session(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t token)
+{
+    ig_token_claims_t c;
+    if (ig_token_verify(rs->lc->gw->session_key, token, ig_wall_ms() / 1000, &c) != IG_OK)
+        return IG_EBADSESSION;
+    sess_job_t *j = calloc(1, sizeof *j);
+    if (!j) return IG_ENOMEM;
+    j->req = req;
+    j->rs = rs;
+    j->claims = c;
+    req->ctx = j;
+    req->on_abort = sess_abort;
+    if (ig_work_submit(rs->lc->gw->pool, &rs->lc->loop, sess_work, sess_done, j) != IG_OK) {
+        req->on_abort = NULL;
+        req->ctx = NULL;
+        free(j);
+        return IG_EUNAVAILABLE;
+    }
+    return IG_EAGAIN;
+}
+
 static int authenticate(ig_req_t *req, ig_reqstate_t *rs)
 {
     if (query_has_key(req->query)) return IG_EKEYINQUERY;
     ig_iov_t key;
     int rc = find_credential(req, &key);
+    if (rc == IG_ENOAUTH && rs->route == ROUTE_API) {
+        ig_iov_t v = ig_req_header(req, IG_IOV_LIT("authorization"));
+        if (v.base && ig_iov_has_iprefix(v, IG_IOV_LIT("bearer ")))
+            return authenticate_session(req, rs, ig_iov_trim(ig_iov(v.base + 7, v.len - 7)));
+    }
     if (rc) return rc;
     if (key.len != IG_APIKEY_LEN || !ig_iov_has_prefix(key, IG_IOV_LIT(IG_APIKEY_PREFIX))) return IG_EBADKEY;
     ig_apikey_hash(key, rs->key_hash);
@@ -182,6 +276,26 @@ static int authenticate(ig_req_t *req, ig_reqstate_t *rs)
     return IG_EAGAIN;
 }
 
+/* The API routes reachable without a credential, and the limiter bucket of each. */
+static const char *public_route(ig_iov_t path)
+{
+    if (path_is(path, "/api/v1/signup")) return "signup";
+    if (path_is(path, "/api/v1/login")) return "login";
+    if (path_is(path, "/api/v1/invitations/accept")) return "accept";
+    return NULL;
+}
+
+static void count_attempt(const ig_gateway_t *gw, ig_reqstate_t *rs, const char *bucket)
+{
+    char key[96], lk[64];
+    ig_client_ip_limit_key(rs->client_ip, lk);
+    int n = snprintf(key, sizeof key, "%s|%s", bucket, lk);
+    int64_t retry = 0;
+    if (n > 0 &&
+        ig_ratelimit_hit(gw->auth_limiter, ig_iov(key, (size_t)n), ig_wall_ms(), &retry) == IG_ETOOMANY)
+        rs->retry_after = retry > 0 ? retry : 1;
+}
+
 static int on_headers(ig_req_t *req)
 {
     ig_loopctx_t *lc = lc_of(req);
@@ -201,6 +315,17 @@ static int on_headers(ig_req_t *req)
         rs->route = ROUTE_PROXY;
     req->errshape = rs->route == ROUTE_PROXY ? IG_ERRSHAPE_OPENAI : IG_ERRSHAPE_FLAT;
     if (rs->route == ROUTE_HEALTHZ || rs->route == ROUTE_READYZ || rs->route == ROUTE_UI) return IG_OK;
+    if (rs->route == ROUTE_API) {
+        ig_client_ip(lc->gw->trusted, req->peer_ip ? req->peer_ip : "",
+                     ig_req_header(req, IG_IOV_LIT("x-forwarded-for")), rs->client_ip);
+        const char *bucket = public_route(req->path);
+        if (bucket) {
+            /* no credential: these routes create one. Every POST counts against the client's address. */
+            rs->public_route = true;
+            if (strcmp(req->method_name, "POST") == 0) count_attempt(lc->gw, rs, bucket);
+            return IG_OK;
+        }
+    }
     return authenticate(req, rs);
 }
 

@@ -20,6 +20,9 @@ typedef struct ig_gateway {
     const ig_config_t *cfg;
     ig_providers_t providers;
     uint8_t provider_dek[32]; /* data-encryption key for provider keys, derived from the master key */
+    uint8_t session_key[32];  /* HMAC key of session tokens, derived from the master key */
+    struct ig_ratelimit *auth_limiter; /* signup/login/invitation attempts per client address */
+    struct ig_trusted *trusted;        /* proxies whose X-Forwarded-For is believed (NULL = none) */
     ig_workpool_t *pool;
     char store_url[4200];
 } ig_gateway_t;
@@ -36,11 +39,26 @@ typedef struct ig_worker {
     int index;
 } ig_worker_t;
 
+/* Who is calling, whatever the credential (filled by the auth phase). */
+typedef struct ig_caller {
+    bool session;      /* a session token (else an API key) */
+    int role;          /* live role: the key's role, or the user's membership role for a session */
+    char org_id[33];   /* the org every query of this request is scoped by */
+    char user_id[33];  /* session: the user; key: its creator ("" when none) */
+    char key_id[33];   /* key: its id */
+    char jti[33];      /* session: the token id */
+    int64_t token_exp; /* session: the token's expiry (unix s) */
+} ig_caller_t;
+
 /* Per-request state shared by the auth phase and its handlers (lives in the request pool). */
 typedef struct ig_reqstate {
     ig_loopctx_t *lc;
     ig_auth_t auth;
     bool have_auth;
+    ig_caller_t who;     /* valid when authenticated */
+    bool public_route;   /* signup, login, invitation accept: no credential */
+    int64_t retry_after; /* > 0: the auth limiter refused this attempt (seconds) */
+    char client_ip[46];  /* peer, or X-Forwarded-For hop through trusted proxies */
     uint8_t key_hash[32];
     int route;     /* enum route */
     void *handler; /* the handler's own state */

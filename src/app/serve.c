@@ -14,6 +14,9 @@
 #include "admin/control.h"
 #include "app/datadir.h"
 #include "app/gateway.h"
+#include "auth/clientip.h"
+#include "auth/password.h"
+#include "auth/ratelimit.h"
 #include "capture/capture.h"
 #include "core/err.h"
 #include "core/limits.h"
@@ -45,6 +48,8 @@ static void *worker_init(int index)
     int err = 0;
     w->st = ig_store_open(g_store_url, &err);
     if (!w->st) IG_ERROR("serve", "worker %d cannot open the store (%s)", index, ig_err_name(err));
+    /* built once, here and not on the first unknown-email login, so that login is not slower than others */
+    if (index == 0) (void)ig_password_dummy_hash();
     return w;
 }
 
@@ -238,6 +243,14 @@ int ig_serve(ig_config_t *cfg)
         goto out;
     }
     if (ig_derive_key(dd.master, "provider-keys", g_gw.provider_dek) != IG_OK) goto out;
+    if (ig_derive_key(dd.master, "session-tokens", g_gw.session_key) != IG_OK) goto out;
+    const char *why = NULL;
+    if (ig_trusted_parse(cfg->trusted_proxies, &g_gw.trusted, &why) != IG_OK) {
+        fprintf(stderr, "ingate: trusted_proxies: %s\n", why ? why : "invalid");
+        goto out;
+    }
+    g_gw.auth_limiter = ig_ratelimit_new((unsigned)cfg->auth_rate_limit, cfg->auth_rate_window_ms, 1u << 20);
+    if (!g_gw.auth_limiter) goto out;
     snprintf(g_gw.store_url, sizeof g_gw.store_url, "%s", dd.store_url);
     const char *names[IG_ARRAY_LEN(g_gw.providers.list)];
     for (size_t i = 0; i < g_gw.providers.n; i++)
@@ -353,6 +366,9 @@ out:
     ig_authcache_shutdown();
     SSL_CTX_free(ssl);
     ig_wipe(g_gw.provider_dek, sizeof g_gw.provider_dek);
+    ig_wipe(g_gw.session_key, sizeof g_gw.session_key);
+    ig_ratelimit_free(g_gw.auth_limiter);
+    ig_trusted_free(g_gw.trusted);
     ig_datadir_clear(&dd);
     if (exit_code == 0)
         IG_INFO("serve", "stopped: %llu calls captured, %llu written, %llu dropped",

@@ -26,6 +26,7 @@ typedef struct keyent {
     bool known;
     int64_t added_ms; /* for negative entries */
     char key_id[33];
+    char created_by[33];
     char hash_prefix[13];
     char org_id[33];
     int role;
@@ -150,6 +151,7 @@ int ig_authcache_get(const uint8_t hash[32], int64_t now_ms, ig_auth_t *out)
     if (!s) goto out; /* org invalidated: reload */
     atomic_fetch_add(&s->ref, 1);
     memcpy(out->key_id, e->key_id, sizeof out->key_id);
+    memcpy(out->created_by, e->created_by, sizeof out->created_by);
     memcpy(out->hash_prefix, e->hash_prefix, sizeof out->hash_prefix);
     out->role = e->role;
     out->org = s;
@@ -244,6 +246,7 @@ int ig_authcache_load(ig_store_t *st, const uint8_t hash[32])
     e->added_ms = ig_wall_ms();
     if (known) {
         memcpy(e->key_id, kr.id, sizeof e->key_id);
+        memcpy(e->created_by, kr.created_by, sizeof e->created_by);
         memcpy(e->hash_prefix, kr.hash_prefix, sizeof e->hash_prefix);
         memcpy(e->org_id, kr.org_id, sizeof e->org_id);
         e->role = kr.role;

@@ -37,6 +37,7 @@ typedef struct ig_orgsnap {
 /* What a request knows about its caller. Release with ig_auth_release(). */
 typedef struct ig_auth {
     char key_id[33];
+    char created_by[33]; /* user id of the key's creator, "" when none */
     char hash_prefix[13];
     int role;
     ig_orgsnap_t *org;

@@ -15,6 +15,8 @@
  */
 #include "auth/password.h"
 #include "core/err.h"
+#include "core/log.h"
+#include "net/loop.h"
 #include "crypto/crypto.h"
 
 #include <crypt.h>
@@ -114,6 +116,14 @@ static bool hash_well_formed(const char *h)
     return true;
 }
 
+/* A bcrypt on an event-loop thread would stall every connection of that loop for ~250 ms: refuse, loudly. */
+static bool on_loop(void)
+{
+    if (!ig_on_loop_thread()) return false;
+    IG_ERROR("password", "bcrypt called on an event-loop thread: refused (a bug: use the worker pool)");
+    return true;
+}
+
 int ig_password_hash(ig_iov_t pw, int cost, char out[IG_PASSWORD_HASH_MAX])
 {
     int rc = IG_EINVAL;
@@ -123,6 +133,10 @@ int ig_password_hash(ig_iov_t pw, int cost, char out[IG_PASSWORD_HASH_MAX])
     struct crypt_data *cd = NULL;
     const char *h;
 
+    if (on_loop()) {
+        rc = IG_EINTERNAL;
+        goto out;
+    }
     if (cost < IG_PASSWORD_MIN_COST || cost > IG_PASSWORD_MAX_COST) goto out;
     if (ig_password_policy(pw, NULL) != IG_OK) goto out;
     rc = ig_random(rbytes, sizeof rbytes);
@@ -159,6 +173,10 @@ int ig_password_verify(ig_iov_t pw, const char *hash)
     struct crypt_data *cd = NULL;
     const char *h;
 
+    if (on_loop()) {
+        rc = IG_EINTERNAL;
+        goto out;
+    }
     if (!hash_well_formed(hash)) goto out;
     /* Length and NUL are known to whoever sent the password: refusing them early reveals nothing. */
     rc = IG_EBADKEY;

@@ -7,7 +7,8 @@
  *
  * THREADS: ig_password_hash, ig_password_verify and the first call of ig_password_dummy_hash are SLOW on
  * purpose (about 250 ms each at the default cost 12, doubling with each +1). They MUST only be called from
- * worker threads, never from an event-loop thread. ig_password_policy is fast. All functions are
+ * worker threads, never from an event-loop thread: on a thread marked by ig_loop_thread_mark (every loop
+ * thread is) they refuse with IG_EINTERNAL and log the bug. ig_password_policy is fast. All functions are
  * thread-safe (each call uses its own crypt_data area; the dummy hash is built under pthread_once).
  *
  * Length rules, in BYTES of the UTF-8 encoding (what bcrypt reads), not in characters:

@@ -13,6 +13,7 @@
  *    they are freed.
  */
 #include "config/options.h"
+#include "auth/clientip.h"
 #include "core/err.h"
 #include "core/log.h"
 
@@ -133,7 +134,19 @@ static const ig_option_t g_options[] = {
     OPT_BOOL(upstream_tls_verify, true,
              "verify upstream TLS certificates and host names"),
     OPT_STR(STRING, trusted_proxies, 0, "", check_ip_list,
-            "comma-separated IPs whose X-Forwarded-For is believed"),
+            "comma-separated IPs and CIDR ranges (10.0.0.0/8, fd00::/8) whose X-Forwarded-For is believed"),
+    OPT_INT(INT, bcrypt_cost, 12, 10, 16,
+            "bcrypt cost of new password hashes (each +1 doubles the time; ~250 ms at 12)"),
+    OPT_INT(DURATION_MS, session_ttl_ms, 900000, 60000, 86400000,
+            "lifetime of a session token (refresh with POST /api/v1/token/refresh); at most 24 h"),
+    OPT_INT(DURATION_MS, key_rotation_overlap_ms, 86400000, 0, 604800000,
+            "how long a rotated API key keeps working next to its replacement"),
+    OPT_INT(DURATION_MS, invite_ttl_ms, 604800000, 60000, 1209600000,
+            "how long an invitation token can be accepted"),
+    OPT_INT(INT, auth_rate_limit, 10, 1, 1000000,
+            "signup, login and invitation attempts allowed per client address per auth_rate_window_ms"),
+    OPT_INT(DURATION_MS, auth_rate_window_ms, 900000, 1000, 86400000,
+            "sliding window of auth_rate_limit"),
 };
 /* clang-format on */
 
@@ -559,25 +572,15 @@ static int check_base_url(ig_config_t *cfg, char *value, char *msg, size_t msgle
 
 static int check_ip_list(ig_config_t *cfg, char *value, char *msg, size_t msglen)
 {
-    int rc = IG_OK;
-    ig_iov_t rest = ig_iov_str(value);
-    char addr[64], shown[SHOW_MAX + 8];
-    unsigned char bin[16];
+    ig_trusted_t *t = NULL;
+    const char *why = NULL;
     IG_UNUSED(cfg);
-    while (rc == IG_OK && value[0] && rest.base) {
-        ig_iov_t e = split(&rest, ',');
-        bool ok = e.len > 0 && e.len < sizeof addr;
-        if (ok) {
-            memcpy(addr, e.base, e.len);
-            addr[e.len] = '\0';
-            ok = inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1;
-        }
-        if (!ok) {
-            fmt(msg, msglen, "'%s' is not an IP address", show(e, shown, sizeof shown));
-            rc = IG_EINVAL;
-        }
+    if (ig_trusted_parse(value, &t, &why) != IG_OK) {
+        fmt(msg, msglen, "%s", why ? why : "not a list of IP addresses and CIDR ranges");
+        return IG_EINVAL;
     }
-    return rc;
+    ig_trusted_free(t);
+    return IG_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------------- */

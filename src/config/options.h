@@ -76,6 +76,12 @@ typedef struct {
     char *upstream_ca_file;
     bool upstream_tls_verify;
     char *trusted_proxies;
+    int bcrypt_cost;
+    int session_ttl_ms;
+    int key_rotation_overlap_ms;
+    int invite_ttl_ms;
+    int auth_rate_limit;
+    int auth_rate_window_ms;
 } ig_config_t;
 
 /* One row of the options table (read-only; exposed for tests and tooling). */

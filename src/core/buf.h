@@ -22,6 +22,8 @@ void ig_buf_init(ig_buf_t *b, size_t max);
 void ig_buf_init_secret(ig_buf_t *b, size_t max);
 /* Appends all of `len` bytes or nothing: IG_ETOOBIG past the ceiling, IG_ENOMEM on allocation failure. */
 int ig_buf_append(ig_buf_t *b, const void *p, size_t len);
+/* Appends a string literal (its length counted by the compiler, never by hand). */
+#define ig_buf_lit(b, lit) ig_buf_append((b), "" lit, sizeof(lit) - 1)
 /* Appends as much as fits under the ceiling; returns bytes appended. */
 size_t ig_buf_append_trunc(ig_buf_t *b, const void *p, size_t len);
 int ig_buf_appendf(ig_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -15,7 +15,9 @@
     X(EBADJSON, -4, 400, "invalid_json", "the request body is not valid JSON")                               \
     X(ETOOBIG, -5, 413, "payload_too_large", "the request body is too large")                                \
     X(EHDRTOOBIG, -6, 431, "headers_too_large", "the request headers are too large")                         \
-    X(ENOAUTH, -7, 401, "missing_api_key", "missing API key: send it in the X-Ingate-Key header")            \
+    X(ENOAUTH, -7, 401, "missing_api_key",                                                                   \
+      "missing credentials: send an API key in X-Ingate-Key (the management API also takes a session token " \
+      "as Authorization: Bearer)")                                                                           \
     X(EBADKEY, -8, 401, "invalid_api_key", "invalid API key")                                                \
     X(EKEYINQUERY, -9, 401, "api_key_in_query",                                                              \
       "API keys are not accepted in the query string; send it in the X-Ingate-Key header")                   \
@@ -38,7 +40,9 @@
     X(EBADVERSION, -25, 505, "http_version", "HTTP version not supported")                                   \
     X(EHDRTIMEOUT, -26, 408, "request_timeout", "request timeout")                                           \
     X(EURITOOLONG, -27, 414, "uri_too_long", "the request URL is too long")                                  \
-    X(EBADPATH, -28, 400, "invalid_path", "the request path may not contain . or .. segments")
+    X(EBADPATH, -28, 400, "invalid_path", "the request path may not contain . or .. segments")               \
+    X(EBADSESSION, -29, 401, "invalid_session", "invalid or expired session token")                          \
+    X(EBADLOGIN, -30, 401, "invalid_credentials", "invalid email or password")
 
 typedef enum {
     IG_OK = 0,

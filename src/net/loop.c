@@ -131,9 +131,22 @@ void ig_loop_clear(ig_loop_t *loop)
     loop->base = NULL;
 }
 
+static _Thread_local bool t_loop_thread;
+
+void ig_loop_thread_mark(void)
+{
+    t_loop_thread = true;
+}
+
+bool ig_on_loop_thread(void)
+{
+    return t_loop_thread;
+}
+
 static void *loop_main(void *arg)
 {
     ig_loop_t *loop = arg;
+    ig_loop_thread_mark();
     event_base_dispatch(loop->base);
     return NULL;
 }

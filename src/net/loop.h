@@ -52,6 +52,10 @@ ig_workpool_t *ig_workpool_new(int n, void *(*init)(int index), void (*fini)(voi
 /* Stops the workers after the queue is empty, joins them. */
 void ig_workpool_free(ig_workpool_t *pool);
 /* Queues work; `done` (may be NULL) runs on `loop` afterwards. `loop` NULL = no completion. */
+/* Event-loop threads mark themselves (loop_main does): slow functions (bcrypt) refuse to run on them. */
+void ig_loop_thread_mark(void);
+bool ig_on_loop_thread(void);
+
 int ig_work_submit(ig_workpool_t *pool, ig_loop_t *loop, ig_work_fn work, ig_done_fn done, void *arg);
 /* Runs work synchronously on a worker and waits: only for startup and CLI paths, never on a loop thread. */
 int ig_work_run_sync(ig_workpool_t *pool, ig_work_fn work, void *arg);

@@ -197,6 +197,7 @@ static void submit_capture(proxy_req_t *pr, int err)
     memcpy(m->id, req->id, sizeof m->id);
     snprintf(m->org_id, sizeof m->org_id, "%s", rs->auth.org->id);
     snprintf(m->key_prefix, sizeof m->key_prefix, "%s", rs->auth.hash_prefix);
+    memcpy(m->key_id, rs->auth.key_id, sizeof m->key_id); /* the writer raises the key's last_used_at */
     snprintf(m->provider, sizeof m->provider, "%s", pr->prov->name);
     snprintf(m->method, sizeof m->method, "%s", req->method_name);
     rec->path = strndup(req->path.base, IG_MIN(req->path.len, (size_t)2048)); /* never the query */

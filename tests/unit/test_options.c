@@ -84,6 +84,11 @@ TEST(defaults)
     CHECK_EQ_INT(c.upstream_chunk_timeout_ms, 120000);
     CHECK(c.upstream_tls_verify);
     CHECK_EQ_STR(c.trusted_proxies, "");
+    CHECK_EQ_INT(c.bcrypt_cost, 12);
+    CHECK_EQ_INT(c.session_ttl_ms, 900000);
+    CHECK_EQ_INT(c.key_rotation_overlap_ms, 86400000);
+    CHECK_EQ_INT(c.auth_rate_limit, 10);
+    CHECK_EQ_INT(c.auth_rate_window_ms, 900000);
     ig_config_free(&c);
     CHECK(c.data_dir == NULL);
     ig_config_free(&c); /* twice is safe */
@@ -99,7 +104,7 @@ TEST(table_is_consistent)
 {
     size_t n = 0;
     const ig_option_t *opts = ig_config_options(&n);
-    CHECK_EQ_INT(n, 27);
+    CHECK_EQ_INT(n, 33);
     for (size_t i = 0; i < n; i++) {
         const ig_option_t *o = &opts[i];
         CHECK(o->help && o->help[0]);

@@ -8,6 +8,7 @@
  */
 #include "unit.h"
 #include "auth/password.h"
+#include "net/loop.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
 
@@ -365,6 +366,32 @@ TEST(dummy_hash)
     CHECK_EQ_INT(verify_exact(HORSE_PW, strlen(HORSE_PW), d), IG_EBADKEY);
 }
 
+typedef struct {
+    int hash_rc, verify_rc;
+} loop_res_t;
+
+static void *loop_thread(void *arg)
+{
+    loop_res_t *r = arg;
+    char out[IG_PASSWORD_HASH_MAX];
+    ig_loop_thread_mark(); /* what every event-loop thread does first */
+    r->hash_rc = ig_password_hash(ig_iov_str(HORSE_PW), IG_PASSWORD_MIN_COST, out);
+    r->verify_rc = ig_password_verify(ig_iov_str(HORSE_PW), ig_password_dummy_hash());
+    return NULL;
+}
+
+TEST(refused_on_loop_threads)
+{
+    pthread_t t;
+    loop_res_t r = {0, 0};
+    (void)ig_password_dummy_hash(); /* built here, on a plain thread */
+    CHECK_EQ_INT(pthread_create(&t, NULL, loop_thread, &r), 0);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(r.hash_rc, IG_EINTERNAL);
+    CHECK_EQ_INT(r.verify_rc, IG_EINTERNAL);
+    CHECK(!ig_on_loop_thread()); /* the mark is per thread */
+}
+
 int main(void)
 {
     RUN(policy_length_bounds);
@@ -381,5 +408,6 @@ int main(void)
     RUN(verify_rejects_malformed_hashes);
     RUN(verify_tampered_hash_fails);
     RUN(dummy_hash);
+    RUN(refused_on_loop_threads);
     UNIT_DONE();
 }
