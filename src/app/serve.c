@@ -249,7 +249,9 @@ int ig_serve(ig_config_t *cfg)
         fprintf(stderr, "ingate: trusted_proxies: %s\n", why ? why : "invalid");
         goto out;
     }
-    g_gw.auth_limiter = ig_ratelimit_new((unsigned)cfg->auth_rate_limit, cfg->auth_rate_window_ms, 1u << 20);
+    ig_password_set_dummy_cost(cfg->bcrypt_cost); /* before the workers start (one builds it) */
+    g_gw.auth_limiter =
+        ig_ratelimit_new((unsigned)cfg->auth_rate_limit, cfg->auth_rate_window_ms, IG_AUTH_LIMITER_KEYS);
     if (!g_gw.auth_limiter) goto out;
     snprintf(g_gw.store_url, sizeof g_gw.store_url, "%s", dd.store_url);
     const char *names[IG_ARRAY_LEN(g_gw.providers.list)];

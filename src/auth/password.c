@@ -199,6 +199,14 @@ out:
 
 static pthread_once_t g_dummy_once = PTHREAD_ONCE_INIT;
 static char g_dummy[IG_PASSWORD_HASH_MAX];
+static int g_dummy_cost = IG_PASSWORD_DEFAULT_COST;
+
+int ig_password_set_dummy_cost(int cost)
+{
+    if (cost < IG_PASSWORD_MIN_COST || cost > IG_PASSWORD_MAX_COST) return IG_EINVAL;
+    g_dummy_cost = cost;
+    return IG_OK;
+}
 
 /* Used only if hashing fails at startup (random generator or allocation failure). Well-formed at the
  * default cost, so verifying against it still costs a full bcrypt computation; no password can match it,
@@ -214,7 +222,7 @@ static void dummy_init(void)
     int rc = ig_random(rnd, sizeof rnd);
     if (rc == IG_OK) {
         ig_hex_encode(rnd, sizeof rnd, pw); /* hex: passes the policy (ASCII, 64 bytes) */
-        rc = ig_password_hash(ig_iov(pw, 2 * BCRYPT_DUMMY_PW_LEN), IG_PASSWORD_DEFAULT_COST, g_dummy);
+        rc = ig_password_hash(ig_iov(pw, 2 * BCRYPT_DUMMY_PW_LEN), g_dummy_cost, g_dummy);
     }
     if (rc != IG_OK) memcpy(g_dummy, dummy_fallback, sizeof dummy_fallback);
     ig_wipe(pw, sizeof pw);

@@ -66,12 +66,17 @@ int ig_password_hash(ig_iov_t pw, int cost, char out[IG_PASSWORD_HASH_MAX]);
  * at login. Internal copies are wiped. SLOW: worker threads only. Other errors: IG_ENOMEM, IG_ECRYPTO. */
 int ig_password_verify(ig_iov_t pw, const char *hash);
 
-/* A fixed, well-formed bcrypt hash at IG_PASSWORD_DEFAULT_COST of a random password nobody knows, built
+/* A fixed, well-formed bcrypt hash (at the cost set with ig_password_set_dummy_cost, default
+ * IG_PASSWORD_DEFAULT_COST) of a random password nobody knows, built
  * once (pthread_once) on first use. For login with an unknown account: call
  * ig_password_verify(pw, ig_password_dummy_hash()) and then fail the login whatever it returns, so an
  * unknown email costs the same time as a wrong password. Never NULL; the string lives for the whole
  * process. The first call costs one extra hash: call it once at startup, from a worker thread, so the first
  * unknown-account login is not slower than later ones. */
 const char *ig_password_dummy_hash(void);
+/* The cost of the dummy hash: the cost new hashes use (the bcrypt_cost option), so an unknown email costs
+ * what a real one does. Call once, before the first ig_password_dummy_hash (at startup, single-threaded);
+ * IG_EINVAL outside IG_PASSWORD_MIN_COST..IG_PASSWORD_MAX_COST. The fallback hash keeps the default cost. */
+int ig_password_set_dummy_cost(int cost);
 
 #endif
