@@ -31,7 +31,10 @@ void ig_api_error(ig_req_t *req, int status, const char *code, const char *msg, 
     ig_buf_t b;
     ig_buf_init(&b, 4096);
     int rc = ig_buf_appendf(&b, "{\"error\":\"%s\",\"error_code\":\"%s\"", msg, code);
-    if (rc == IG_OK && field) rc = ig_buf_appendf(&b, ",\"field\":\"%s\"", field);
+    if (rc == IG_OK && field) { /* may be a member name the client sent: escaped */
+        rc = ig_buf_lit(&b, ",\"field\":");
+        if (rc == IG_OK) rc = ig_json_append_str(&b, ig_iov_str(field));
+    }
     if (rc == IG_OK) rc = ig_buf_appendf(&b, ",\"request_id\":\"%s\"}", req->id);
     if (rc == IG_OK)
         ig_resp_json(req, status, b.data, b.len);
@@ -45,8 +48,7 @@ void ig_api_bad_field(ig_req_t *req, const char *field, const char *msg)
     ig_api_error(req, 400, "invalid_request", msg, field);
 }
 
-/* 429 from the signup/login limiter: exactly the documented body, and Retry-After in seconds. */
-static void send_rate_limited(ig_req_t *req, int64_t retry_after)
+void ig_api_rate_limited(ig_req_t *req, int64_t retry_after)
 {
     char body[160], ra[24];
     int n = snprintf(body, sizeof body,
@@ -109,7 +111,8 @@ static void job_done(void *arg)
         req->ctx = NULL;
         int e = j->err;
         if (e == IG_EINVAL && j->field)
-            ig_api_bad_field(req, j->field, j->msg ? j->msg : "invalid value");
+            ig_api_error(req, 400, j->code ? j->code : "invalid_request", j->msg ? j->msg : "invalid value",
+                         j->field);
         else if (e == IG_ENOTFOUND)
             ig_api_error(req, 404, j->code ? j->code : "not_found", j->msg ? j->msg : "not found", j->field);
         else if (e == IG_EFORBIDDEN)
@@ -446,7 +449,7 @@ void ig_api_handle(ig_req_t *req, ig_reqstate_t *rs)
         }
         if (r->min_role == R_PUBLIC) {
             if (rs->retry_after > 0) {
-                send_rate_limited(req, rs->retry_after);
+                ig_api_rate_limited(req, rs->retry_after);
                 return;
             }
         } else {

@@ -490,7 +490,7 @@ void ig_api_me_password(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
     int n = snprintf(key, sizeof key, "password|%s", rs->who.user_id);
     if (ig_ratelimit_hit(rs->lc->gw->auth_limiter, ig_iov(key, (size_t)n), ig_wall_ms(), &retry) ==
         IG_ETOOMANY) {
-        ig_api_error(req, 429, "rate_limited", "rate limit exceeded", NULL);
+        ig_api_rate_limited(req, retry > 0 ? retry : 1);
         goto out;
     }
     ig_api_job_submit(req, rs, j);

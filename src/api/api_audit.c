@@ -65,7 +65,8 @@ static void work_audit_get(api_job_t *j, ig_store_t *st)
     ig_buf_lit(&j->out, "}");
 }
 
-/* A text filter: printable ASCII without '%', '&', '=' or spaces (ids and action names need nothing else). */
+/* A text filter: printable ASCII without '%' or spaces (ids and action names need nothing else; '&' ends the
+ * parameter). */
 static int take_filter(ig_req_t *req, const char *name, char *dst, size_t cap, const char **out)
 {
     ig_iov_t v;

@@ -74,9 +74,13 @@ extern const char *const ig_api_role_names[4];
 /* "viewer".."owner" → 0..3, -1 for anything else. */
 int ig_api_parse_role(const char *s, size_t len);
 
-/* A flat JSON error {"error","error_code","field"?,"request_id"}. */
+/* A flat JSON error {"error","error_code","field"?,"request_id"}. msg and code are trusted text; field is
+ * escaped (it may name a member the client sent). */
 void ig_api_error(ig_req_t *req, int status, const char *code, const char *msg, const char *field);
 void ig_api_bad_field(ig_req_t *req, const char *field, const char *msg);
+/* 429 from an auth limiter: exactly {"error": "rate limit exceeded", "error_code": "rate_limited",
+ * "retry_after_seconds": N} and a Retry-After header with the same N. */
+void ig_api_rate_limited(ig_req_t *req, int64_t retry_after);
 
 api_job_t *ig_api_job_new(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work);
 void ig_api_job_free(api_job_t *j);

@@ -101,7 +101,8 @@ static void work_keys_create(api_job_t *j, ig_store_t *st)
     if (rc) {
         ig_wipe(key, sizeof key);
         j->err = rc;
-        if (rc == IG_ENOTFOUND) {
+        if (rc == IG_ENOTFOUND) { /* the org exists (it authenticated us): the app does not */
+            j->err = IG_EINVAL;
             j->code = "unknown_app";
             j->msg = "no app with this id in your org";
             j->field = "app_id";

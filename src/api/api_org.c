@@ -634,6 +634,7 @@ static void work_apps_create(api_job_t *j, ig_store_t *st)
             j->field = "name";
             j->msg = "an app with this name exists";
         } else if (rc == IG_ENOTFOUND) {
+            j->err = IG_EINVAL;
             j->code = "unknown_team";
             j->field = "team_id";
             j->msg = "no team with this id in your org";

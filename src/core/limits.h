@@ -87,7 +87,8 @@
 /* Loop threads: 1..64 (0 = one per core). */
 #define IG_MAX_THREADS 64
 
-/* Client addresses (IPv4, or IPv6 /64) the signup/login limiter tracks at once, per bucket: ~180 bytes each
+/* Client addresses (IPv4, or IPv6 /64) the auth limiter (signup, login, invitation accept and
+ * password change share it, each under its own key prefix) tracks at once: ~180 bytes each
  * with the default 10 attempts (~12 MiB when full, allocated lazily). A flood from more addresses than this
  * within one window evicts the entry that expires soonest (see auth/ratelimit.c); an attacker who owns that
  * many addresses gets that many times 10 attempts anyway. */
