@@ -1,6 +1,7 @@
 /*
- * admin.c — operator CLI: create-org, create-key, set-provider-key, set-default-provider, revoke-key,
- * list-keys. Output is JSON on stdout (one object), errors are one line on stderr, exit codes 0/1/2.
+ * admin.c — operator CLI: create-org, create-key, set-provider-key, set-default-provider, set-plan,
+ * revoke-key, list-keys, verify-audit. Output is JSON on stdout (one object), errors are one line on stderr,
+ * exit codes 0/1/2.
  *
  * Secrets: a provider key is read from standard input only (never argv, which `ps` shows), sealed with
  * AES-256-GCM under the provider-key data key and stored; the plaintext is wiped right after. A new API key
@@ -23,7 +24,7 @@
 #include <unistd.h>
 
 typedef struct admin_args {
-    const char *org, *slug, *name, *role, *provider, *mode, *key, *expires_days;
+    const char *org, *slug, *name, *role, *provider, *mode, *key, *expires_days, *plan;
 } admin_args_t;
 
 static const struct {
@@ -38,6 +39,7 @@ static const struct {
     {"--mode", offsetof(admin_args_t, mode)},
     {"--key", offsetof(admin_args_t, key)},
     {"--expires-days", offsetof(admin_args_t, expires_days)},
+    {"--plan", offsetof(admin_args_t, plan)},
 };
 
 void ig_admin_usage(void)
@@ -48,6 +50,7 @@ void ig_admin_usage(void)
         "  create-key --org ORG [--role viewer|member|admin|owner] [--name NAME] [--expires-days N]\n"
         "  set-provider-key --org ORG --provider NAME [--mode stored|passthrough]   (key read from stdin)\n"
         "  set-default-provider --org ORG --provider NAME\n"
+        "  set-plan --org ORG --plan free|enterprise   (the plan gates the Enterprise features)\n"
         "  revoke-key --key ID|HASH_PREFIX [--org ORG]\n"
         "  list-keys --org ORG\n"
         "  verify-audit                 checks the audit log's hash chain (exit 1 at the first broken link)\n"
@@ -67,6 +70,16 @@ static const char *role_name(int r)
 {
     static const char *roles[] = {"viewer", "member", "admin", "owner"};
     return r >= 0 && r < 4 ? roles[r] : "unknown";
+}
+
+/* orgs.plan names, indexed by IG_STORE_PLAN_*. */
+static const char *const PLAN_NAMES[] = {"free", "enterprise"};
+
+static int parse_plan(const char *s)
+{
+    for (int i = 0; i < (int)IG_ARRAY_LEN(PLAN_NAMES); i++)
+        if (strcmp(s, PLAN_NAMES[i]) == 0) return i;
+    return -1;
 }
 
 static int find_org(ig_store_t *st, const char *ref, ig_org_t *org)
@@ -318,6 +331,24 @@ int ig_admin_main(int argc, char **argv, char **envp)
         notify(&dd, line);
         printf("{\"org\":\"%s\",\"provider\":\"%s\",\"auth_mode\":\"%s\"}\n", org.id, p->name,
                mode == IG_STORE_AUTH_STORED ? "stored" : "passthrough");
+        code = 0;
+    } else if (strcmp(cmd, "set-plan") == 0) {
+        int plan = a.plan ? parse_plan(a.plan) : -1;
+        if (!a.org || plan < 0) {
+            fprintf(stderr, "ingate admin: set-plan needs --org and --plan free|enterprise\n");
+            code = 2;
+            goto out;
+        }
+        if (find_org(st, a.org, &org)) goto out;
+        int rc = ig_store_org_set_plan(st, org.id, plan);
+        if (rc) {
+            fprintf(stderr, "ingate admin: cannot set the plan: %s\n", ig_err_message(rc));
+            goto out;
+        }
+        char line[128];
+        snprintf(line, sizeof line, "invalidate-org %s\n", org.id);
+        notify(&dd, line); /* the running gateway re-reads the org (and its plan) on the next request */
+        printf("{\"org\":\"%s\",\"plan\":\"%s\"}\n", org.id, PLAN_NAMES[plan]);
         code = 0;
     } else if (strcmp(cmd, "revoke-key") == 0) {
         if (!a.key) {

@@ -114,17 +114,74 @@ static const char *const migrations[] = {
     " prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
     " hash BLOB NOT NULL CHECK (length(hash) = 32));"
     "CREATE INDEX audit_org_seq ON audit (org_id, seq);",
+    /* v3: an org's plan and settings; teams and apps (named groups of an org that keys point at); a key's
+     * app and last use, and the key behind a call; console sessions (revocable by jti); invitations (the
+     * one-time token's SHA-256 only). Every new table is scoped by org_id, and every query of it filters on
+     * org_id too, so an id of another org behaves exactly like a missing one. Deleting a team or an app
+     * clears the references to it in the same transaction (no ON DELETE actions: both backends do it in
+     * their own code, so the behaviour does not depend on foreign-key enforcement). */
+    "CREATE TABLE teams ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " name TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (org_id, name));"
+    "CREATE TABLE apps ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " team_id TEXT REFERENCES teams(id),"
+    " name TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " UNIQUE (org_id, name));"
+    "CREATE INDEX apps_team ON apps (team_id);"
+    "ALTER TABLE orgs ADD COLUMN plan INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE orgs ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';"
+    "ALTER TABLE api_keys ADD COLUMN app_id TEXT REFERENCES apps(id);"
+    "ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;"
+    "CREATE INDEX api_keys_app ON api_keys (app_id);"
+    "CREATE INDEX api_keys_creator ON api_keys (created_by, org_id);"
+    "ALTER TABLE calls ADD COLUMN key_id TEXT;"
+    "CREATE TABLE sessions ("
+    " jti TEXT NOT NULL PRIMARY KEY,"
+    " user_id TEXT NOT NULL REFERENCES users(id),"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " revoked_at INTEGER);"
+    "CREATE INDEX sessions_user ON sessions (user_id);"
+    "CREATE INDEX sessions_org ON sessions (org_id);"
+    "CREATE INDEX sessions_expires ON sessions (expires_at);"
+    "CREATE TABLE invitations ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " email TEXT NOT NULL,"
+    " role INTEGER NOT NULL CHECK (role BETWEEN 0 AND 3),"
+    " token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+    " invited_by TEXT REFERENCES users(id),"
+    " created_at INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL,"
+    " accepted_at INTEGER,"
+    " revoked_at INTEGER);"
+    "CREATE INDEX invitations_org_email ON invitations (org_id, email);",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                "store.h IG_STORE_SCHEMA_VERSION must equal the number of SQLite migrations");
 
-#define KEY_COLS  "id, org_id, key_hash, hash_prefix, name, role, created_at, expires_at, revoked_at"
-#define ORG_COLS  "id, slug, name, default_provider, created_at"
+#define KEY_COLS                                                                                             \
+    "id, org_id, key_hash, hash_prefix, name, role, created_at, expires_at, revoked_at, app_id, created_by," \
+    " last_used_at"
+#define ORG_COLS  "id, slug, name, default_provider, created_at, plan, settings"
 #define USER_COLS "id, email, password_hash, display_name, created_at, password_changed_at"
 #define MEM_COLS  "user_id, org_id, role, created_at"
 #define AUDIT_COLS                                                                                           \
     "seq, id, org_id, actor, action, target, source_ip, request_id, created_at, prev_hash, hash"
+#define INV_COLS    "id, org_id, email, role, invited_by, created_at, expires_at, accepted_at, revoked_at"
+#define TEAM_COLS   "id, org_id, name, created_at"
+#define APP_COLS    "id, org_id, team_id, name, created_at"
+#define MEMBER_COLS "m.user_id, m.org_id, m.role, m.created_at, u.email, u.display_name"
+/* Pending invitation: neither accepted nor revoked, and not expired at the bound `now`. */
+#define INV_PENDING "accepted_at IS NULL AND revoked_at IS NULL AND expires_at > "
 
 /* The statement cache: one slot per SQL text below. */
 #define STMT_MAP(X)                                                                                          \
@@ -134,11 +191,11 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(MIG_VERSION, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")                                \
     X(MIG_INSERT, "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)")                       \
     X(MIG_EXISTS, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")  \
-    X(ORG_INSERT, "INSERT INTO orgs (" ORG_COLS ") VALUES (?, ?, ?, ?, ?)")                                  \
+    X(ORG_INSERT, "INSERT INTO orgs (" ORG_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?)")                            \
     X(ORG_BY_ID, "SELECT " ORG_COLS " FROM orgs WHERE id = ?")                                               \
     X(ORG_BY_SLUG, "SELECT " ORG_COLS " FROM orgs WHERE slug = ?")                                           \
     X(ORG_SET_PROVIDER, "UPDATE orgs SET default_provider = ? WHERE id = ?")                                 \
-    X(KEY_INSERT, "INSERT INTO api_keys (" KEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")                  \
+    X(KEY_INSERT, "INSERT INTO api_keys (" KEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")         \
     X(KEY_BY_HASH, "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = ?")                                   \
     X(KEY_FIND_ORG, "SELECT " KEY_COLS " FROM api_keys WHERE (id = ? OR hash_prefix = ?) AND org_id = ?"     \
                     " ORDER BY created_at, id LIMIT 2")                                                      \
@@ -151,14 +208,13 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                    " auth_mode = excluded.auth_mode, secret = excluded.secret,"                              \
                    " updated_at = excluded.updated_at")                                                      \
     X(PROV_GET, "SELECT auth_mode, secret FROM provider_credentials WHERE org_id = ? AND provider = ?")      \
-    X(CALL_INSERT, "INSERT INTO calls (id, org_id, key_prefix, provider, method, path, model, status,"       \
-                   " stream, latency_ms, ttfb_ms, req_bytes, resp_bytes, req_truncated, resp_truncated,"     \
-                   " error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"          \
-                   " ON CONFLICT (id) DO NOTHING")                                                           \
+    X(CALL_INSERT,                                                                                           \
+      "INSERT INTO calls (id, org_id, key_prefix, provider, method, path, model, status,"                    \
+      " stream, latency_ms, ttfb_ms, req_bytes, resp_bytes, req_truncated, resp_truncated,"                  \
+      " error, created_at, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"            \
+      " ON CONFLICT (id) DO NOTHING")                                                                        \
     X(CALLS_COUNT_ORG, "SELECT COUNT(*) FROM calls WHERE org_id = ?")                                        \
     X(CALLS_COUNT_ALL, "SELECT COUNT(*) FROM calls")                                                         \
-    X(KEY_INSERT_BY,                                                                                         \
-      "INSERT INTO api_keys (" KEY_COLS ", created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")               \
     X(USER_INSERT, "INSERT INTO users (" USER_COLS ") VALUES (?, ?, ?, ?, ?, ?)")                            \
     X(USER_BY_ID, "SELECT " USER_COLS " FROM users WHERE id = ?")                                            \
     X(USER_BY_EMAIL, "SELECT " USER_COLS " FROM users WHERE email = ?")                                      \
@@ -172,7 +228,76 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(AUDIT_TAIL, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")                                   \
     X(AUDIT_INSERT, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")           \
     X(AUDIT_ALL, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq")                                            \
-    X(AUDIT_PAGE, "SELECT " AUDIT_COLS " FROM audit WHERE org_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?")
+    STMT_MAP_V3(X)
+
+/* v3 statements. Numbered parameters (?N) where one value is used twice. */
+#define STMT_MAP_V3(X)                                                                                       \
+    X(ORG_EXISTS, "SELECT COUNT(*) FROM orgs WHERE id = ?")                                                  \
+    X(ORG_UPDATE, "UPDATE orgs SET name = COALESCE(?1, name),"                                               \
+                  " default_provider = CASE WHEN ?2 = 1 THEN ?3 ELSE default_provider END,"                  \
+                  " settings = COALESCE(?4, settings) WHERE id = ?5")                                        \
+    X(ORG_SET_PLAN, "UPDATE orgs SET plan = ? WHERE id = ?")                                                 \
+    X(ORG_DEL_SESSIONS, "DELETE FROM sessions WHERE org_id = ?")                                             \
+    X(ORG_DEL_INVITES, "DELETE FROM invitations WHERE org_id = ?")                                           \
+    X(ORG_DEL_MEMBERS, "DELETE FROM memberships WHERE org_id = ?")                                           \
+    X(ORG_DEL_KEYS, "DELETE FROM api_keys WHERE org_id = ?")                                                 \
+    X(ORG_DEL_APPS, "DELETE FROM apps WHERE org_id = ?")                                                     \
+    X(ORG_DEL_TEAMS, "DELETE FROM teams WHERE org_id = ?")                                                   \
+    X(ORG_DEL_PROVIDERS, "DELETE FROM provider_credentials WHERE org_id = ?")                                \
+    X(ORG_DEL_CALLS, "DELETE FROM calls WHERE org_id = ?")                                                   \
+    X(ORG_DEL, "DELETE FROM orgs WHERE id = ?")                                                              \
+    X(MEM_LIST, "SELECT " MEMBER_COLS " FROM memberships m JOIN users u ON u.id = m.user_id"                 \
+                " WHERE m.org_id = ? ORDER BY m.created_at, m.user_id LIMIT ?")                              \
+    X(MEM_SET_ROLE, "UPDATE memberships SET role = ? WHERE user_id = ? AND org_id = ?")                      \
+    X(MEM_DELETE, "DELETE FROM memberships WHERE user_id = ? AND org_id = ?")                                \
+    X(MEM_OWNERS, "SELECT COUNT(*) FROM memberships WHERE org_id = ? AND role = 3")                          \
+    X(KEY_CAP_ROLE, "UPDATE api_keys SET role = ?1 WHERE org_id = ?2 AND created_by = ?3 AND role > ?1")     \
+    X(KEY_REVOKE_BY, "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND created_by = ?"                \
+                     " AND revoked_at IS NULL")                                                              \
+    X(KEY_GET, "SELECT " KEY_COLS " FROM api_keys WHERE id = ? AND org_id = ?")                              \
+    X(KEY_SET_EXPIRY, "UPDATE api_keys SET expires_at = ? WHERE id = ?")                                     \
+    X(KEY_TOUCH, "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND org_id = ?3"                       \
+                 " AND (last_used_at IS NULL OR last_used_at < ?1)")                                         \
+    X(KEY_UNSET_APP, "UPDATE api_keys SET app_id = NULL WHERE app_id = ? AND org_id = ?")                    \
+    X(SESS_INSERT,                                                                                           \
+      "INSERT INTO sessions (jti, user_id, org_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)")          \
+    X(SESS_GC,                                                                                               \
+      "DELETE FROM sessions WHERE jti IN (SELECT jti FROM sessions WHERE expires_at < ? LIMIT 100)")         \
+    X(SESS_CHECK, "SELECT m.role FROM sessions s JOIN memberships m"                                         \
+                  " ON m.user_id = s.user_id AND m.org_id = s.org_id WHERE s.jti = ? AND s.user_id = ?"      \
+                  " AND s.org_id = ? AND s.revoked_at IS NULL AND s.expires_at > ?")                         \
+    X(SESS_REVOKE, "UPDATE sessions SET revoked_at = COALESCE(revoked_at, ?) WHERE jti = ?")                 \
+    X(SESS_REVOKE_USER, "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL")       \
+    X(SESS_REVOKE_MEMBER, "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND org_id = ?"              \
+                          " AND revoked_at IS NULL")                                                         \
+    X(INV_INSERT,                                                                                            \
+      "INSERT INTO invitations (" INV_COLS ", token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")            \
+    X(INV_MEMBER_EMAIL, "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id"                \
+                        " WHERE m.org_id = ? AND u.email = ?")                                               \
+    X(INV_PENDING_EMAIL,                                                                                     \
+      "SELECT COUNT(*) FROM invitations WHERE org_id = ? AND email = ? AND " INV_PENDING "?")                \
+    X(INV_LIST, "SELECT " INV_COLS " FROM invitations WHERE org_id = ? AND " INV_PENDING "?"                 \
+                " ORDER BY created_at, id LIMIT ?")                                                          \
+    X(INV_REVOKE,                                                                                            \
+      "UPDATE invitations SET revoked_at = ?1 WHERE id = ?2 AND org_id = ?3 AND " INV_PENDING "?1")          \
+    X(INV_GET, "SELECT " INV_COLS " FROM invitations WHERE id = ? AND org_id = ?")                           \
+    X(INV_BY_TOKEN, "SELECT " INV_COLS " FROM invitations WHERE token_hash = ? AND " INV_PENDING "?")        \
+    X(INV_ACCEPT, "UPDATE invitations SET accepted_at = ? WHERE id = ? AND accepted_at IS NULL")             \
+    X(TEAM_INSERT, "INSERT INTO teams (" TEAM_COLS ") VALUES (?, ?, ?, ?)")                                  \
+    X(TEAM_LIST, "SELECT " TEAM_COLS " FROM teams WHERE org_id = ? ORDER BY created_at, id LIMIT ?")         \
+    X(TEAM_IN_ORG, "SELECT COUNT(*) FROM teams WHERE id = ? AND org_id = ?")                                 \
+    X(TEAM_DELETE, "DELETE FROM teams WHERE id = ? AND org_id = ?")                                          \
+    X(APP_INSERT, "INSERT INTO apps (" APP_COLS ") VALUES (?, ?, ?, ?, ?)")                                  \
+    X(APP_LIST, "SELECT " APP_COLS " FROM apps WHERE org_id = ? ORDER BY created_at, id LIMIT ?")            \
+    X(APP_IN_ORG, "SELECT COUNT(*) FROM apps WHERE id = ? AND org_id = ?")                                   \
+    X(APP_UNSET_TEAM, "UPDATE apps SET team_id = NULL WHERE team_id = ? AND org_id = ?")                     \
+    X(APP_DELETE, "DELETE FROM apps WHERE id = ? AND org_id = ?")                                            \
+    X(PROV_DELETE, "DELETE FROM provider_credentials WHERE org_id = ? AND provider = ?")                     \
+    X(AUDIT_QUERY, "SELECT " AUDIT_COLS " FROM audit WHERE org_id = ?1 AND seq < ?2"                         \
+                   " AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR actor = ?4)"                         \
+                   " AND (?5 IS NULL OR target = ?5) AND (?6 IS NULL OR created_at >= ?6)"                   \
+                   " AND (?7 IS NULL OR created_at <= ?7) ORDER BY seq DESC LIMIT ?8")                       \
+    X(AUDIT_GET, "SELECT " AUDIT_COLS " FROM audit WHERE id = ? AND org_id = ?")
 
 enum {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -321,9 +446,11 @@ static int read_org(sqlite3_stmt *st, ig_org_t *o)
     memset(o, 0, sizeof *o);
     if ((rc = col_text(st, 0, o->id, sizeof o->id)) || (rc = col_text(st, 1, o->slug, sizeof o->slug)) ||
         (rc = col_text(st, 2, o->name, sizeof o->name)) ||
-        (rc = col_text(st, 3, o->default_provider, sizeof o->default_provider)))
+        (rc = col_text(st, 3, o->default_provider, sizeof o->default_provider)) ||
+        (rc = col_text(st, 6, o->settings, sizeof o->settings)))
         goto out;
     o->created_at = sqlite3_column_int64(st, 4);
+    o->plan = sqlite3_column_int(st, 5);
 out:
     return rc;
 }
@@ -334,7 +461,9 @@ static int read_key(sqlite3_stmt *st, ig_keyrec_t *k)
     memset(k, 0, sizeof *k);
     if ((rc = col_text(st, 0, k->id, sizeof k->id)) || (rc = col_text(st, 1, k->org_id, sizeof k->org_id)) ||
         (rc = col_text(st, 3, k->hash_prefix, sizeof k->hash_prefix)) ||
-        (rc = col_text(st, 4, k->name, sizeof k->name)))
+        (rc = col_text(st, 4, k->name, sizeof k->name)) ||
+        (rc = col_text(st, 9, k->app_id, sizeof k->app_id)) ||
+        (rc = col_text(st, 10, k->created_by, sizeof k->created_by)))
         goto out;
     const void *h = sqlite3_column_blob(st, 2);
     rc = IG_EINTERNAL;
@@ -344,6 +473,7 @@ static int read_key(sqlite3_stmt *st, ig_keyrec_t *k)
     k->created_at = sqlite3_column_int64(st, 6);
     k->expires_at = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
     k->revoked_at = sqlite3_column_int64(st, 8);
+    k->last_used_at = sqlite3_column_int64(st, 11);
     rc = IG_OK;
 out:
     return rc;
@@ -401,6 +531,61 @@ static int read_audit(sqlite3_stmt *st, ig_audit_t *a)
     a->created_at = sqlite3_column_int64(st, 8);
 out:
     return rc;
+}
+
+/* The v3 row readers take void * so one list loop (list_rows) serves them all. */
+static int read_invite(sqlite3_stmt *st, void *p)
+{
+    ig_invite_t *v = p;
+    int rc;
+    memset(v, 0, sizeof *v);
+    if ((rc = col_text(st, 0, v->id, sizeof v->id)) || (rc = col_text(st, 1, v->org_id, sizeof v->org_id)) ||
+        (rc = col_text(st, 2, v->email, sizeof v->email)) ||
+        (rc = col_text(st, 4, v->invited_by, sizeof v->invited_by)))
+        goto out;
+    v->role = sqlite3_column_int(st, 3);
+    v->created_at = sqlite3_column_int64(st, 5);
+    v->expires_at = sqlite3_column_int64(st, 6);
+    v->accepted_at = sqlite3_column_int64(st, 7);
+    v->revoked_at = sqlite3_column_int64(st, 8);
+out:
+    return rc;
+}
+
+static int read_team(sqlite3_stmt *st, void *p)
+{
+    ig_team_t *t = p;
+    int rc;
+    memset(t, 0, sizeof *t);
+    if ((rc = col_text(st, 0, t->id, sizeof t->id)) || (rc = col_text(st, 1, t->org_id, sizeof t->org_id)) ||
+        (rc = col_text(st, 2, t->name, sizeof t->name)))
+        goto out;
+    t->created_at = sqlite3_column_int64(st, 3);
+out:
+    return rc;
+}
+
+static int read_app(sqlite3_stmt *st, void *p)
+{
+    ig_app_t *a = p;
+    int rc;
+    memset(a, 0, sizeof *a);
+    if ((rc = col_text(st, 0, a->id, sizeof a->id)) || (rc = col_text(st, 1, a->org_id, sizeof a->org_id)) ||
+        (rc = col_text(st, 2, a->team_id, sizeof a->team_id)) ||
+        (rc = col_text(st, 3, a->name, sizeof a->name)))
+        goto out;
+    a->created_at = sqlite3_column_int64(st, 4);
+out:
+    return rc;
+}
+
+static int read_member(sqlite3_stmt *st, void *p)
+{
+    ig_member_t *m = p;
+    int rc;
+    memset(m, 0, sizeof *m); /* read_membership fills m->m */
+    if ((rc = read_membership(st, &m->m)) || (rc = col_text(st, 4, m->email, sizeof m->email))) return rc;
+    return col_text(st, 5, m->display_name, sizeof m->display_name);
 }
 
 /* Creates the file with mode 0600 before SQLite opens it (SQLite would use 0644 minus umask; its -wal and
@@ -636,6 +821,8 @@ static int sq_org_insert(ig_store_t *st, const ig_org_t *org)
     bind_text(q, 3, org->name);
     bind_opt_text(q, 4, org->default_provider);
     sqlite3_bind_int64(q, 5, org->created_at);
+    sqlite3_bind_int(q, 6, org->plan);
+    bind_text(q, 7, org->settings[0] ? org->settings : "{}");
     rc = step_done(s, q, "org insert");
 out:
     done(q);
@@ -700,9 +887,9 @@ out:
     return rc;
 }
 
-static int sq_key_insert(ig_store_t *st, const ig_keyrec_t *rec)
+/* Inserts one key row (no transaction of its own). */
+static int key_insert_row(sq_store_t *s, const ig_keyrec_t *rec)
 {
-    sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
     int rc = stmt(s, ST_KEY_INSERT, &q);
     if (rc) goto out;
@@ -715,9 +902,48 @@ static int sq_key_insert(ig_store_t *st, const ig_keyrec_t *rec)
     sqlite3_bind_int64(q, 7, rec->created_at);
     bind_opt_i64(q, 8, rec->expires_at);
     bind_opt_i64(q, 9, rec->revoked_at);
+    bind_opt_text(q, 10, rec->app_id);
+    bind_opt_text(q, 11, rec->created_by);
+    bind_opt_i64(q, 12, rec->last_used_at);
     rc = step_done(s, q, "key insert");
 out:
     done(q);
+    return rc;
+}
+
+/* *n = the count a "SELECT COUNT(*) … WHERE a = ? AND b = ?" statement answers (b NULL: one parameter). */
+static int count2(sq_store_t *s, int id, const char *a, const char *b, int64_t *n)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, id, &q);
+    if (rc) goto out;
+    bind_text(q, 1, a);
+    if (b) bind_text(q, 2, b);
+    int src = sqlite3_step(q);
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "count");
+        goto out;
+    }
+    *n = sqlite3_column_int64(q, 0);
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_key_insert(ig_store_t *st, const ig_keyrec_t *rec)
+{
+    sq_store_t *s = sq(st);
+    int64_t n = 0;
+    int rc;
+    if (!rec->app_id[0]) return key_insert_row(s, rec);
+    /* the foreign key only proves the app exists: it must be an app of the key's org, checked under the
+     * write lock so it cannot be deleted in between */
+    if ((rc = tx_begin(s)) || (rc = count2(s, ST_APP_IN_ORG, rec->app_id, rec->org_id, &n))) goto out;
+    rc = IG_ENOTFOUND;
+    if (n == 0 || (rc = key_insert_row(s, rec))) goto out;
+    rc = tx_commit(s);
+out:
+    if (rc) tx_rollback(s);
     return rc;
 }
 
@@ -881,10 +1107,51 @@ out:
     return rc;
 }
 
+/* The newest call per key seen in a batch: one UPDATE per distinct key instead of one per record. */
+typedef struct {
+    const char *key_id, *org_id;
+    int64_t at;
+} key_touch_t;
+
+#define KEY_TOUCH_MAX 32 /* distinct keys remembered before an early flush (a batch rarely has more) */
+
+/* Raises api_keys.last_used_at to each remembered time (never lowers it: the WHERE compares), for the key
+ * of the record's own org only, then forgets them. */
+static int touch_flush(sq_store_t *s, key_touch_t *t, size_t *nt)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_KEY_TOUCH, &q);
+    for (size_t i = 0; rc == IG_OK && i < *nt; i++) {
+        sqlite3_bind_int64(q, 1, t[i].at);
+        bind_text(q, 2, t[i].key_id);
+        bind_text(q, 3, t[i].org_id);
+        rc = step_done(s, q, "key touch");
+        sqlite3_reset(q);
+    }
+    done(q);
+    *nt = 0;
+    return rc;
+}
+
+static int touch_add(sq_store_t *s, key_touch_t *t, size_t *nt, const ig_callrec_t *r)
+{
+    for (size_t i = 0; i < *nt; i++) {
+        if (strcmp(t[i].key_id, r->key_id) == 0 && strcmp(t[i].org_id, r->org_id) == 0) {
+            if (r->created_at > t[i].at) t[i].at = r->created_at;
+            return IG_OK;
+        }
+    }
+    int rc = *nt == KEY_TOUCH_MAX ? touch_flush(s, t, nt) : IG_OK;
+    if (rc == IG_OK) t[(*nt)++] = (key_touch_t){r->key_id, r->org_id, r->created_at};
+    return rc;
+}
+
 static int sq_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n)
 {
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
+    key_touch_t touches[KEY_TOUCH_MAX];
+    size_t nt = 0;
     int rc;
 
     if ((rc = tx_begin(s)) || (rc = stmt(s, ST_CALL_INSERT, &q))) goto out;
@@ -907,12 +1174,15 @@ static int sq_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n)
         sqlite3_bind_int(q, 15, r->resp_truncated);
         bind_text(q, 16, r->error);
         sqlite3_bind_int64(q, 17, r->created_at);
+        bind_opt_text(q, 18, r->key_id);
         rc = step_done(s, q, "call insert");
         sqlite3_reset(q);
         if (rc) goto out;
+        if (r->key_id[0] && (rc = touch_add(s, touches, &nt, r))) goto out;
     }
     done(q);
     q = NULL;
+    if ((rc = touch_flush(s, touches, &nt))) goto out;
     rc = tx_commit(s);
 out:
     done(q);
@@ -999,23 +1269,11 @@ static int sq_signup(ig_store_t *st, const ig_org_t *org, const ig_user_t *user,
     if ((rc = step_done(s, q, "membership insert"))) goto out;
     done(q);
 
-    if ((rc = stmt(s, ST_KEY_INSERT_BY, &q))) goto out;
-    bind_text(q, 1, key->id);
-    bind_text(q, 2, key->org_id);
-    sqlite3_bind_blob(q, 3, key->key_hash, (int)sizeof key->key_hash, SQLITE_STATIC);
-    bind_text(q, 4, key->hash_prefix);
-    bind_opt_text(q, 5, key->name);
-    sqlite3_bind_int(q, 6, key->role);
-    sqlite3_bind_int64(q, 7, key->created_at);
-    bind_opt_i64(q, 8, key->expires_at);
-    bind_opt_i64(q, 9, key->revoked_at);
-    bind_text(q, 10, user->id);
-    if ((rc = step_done(s, q, "key insert"))) {
+    q = NULL;
+    if ((rc = key_insert_row(s, key))) {             /* key->created_by = user->id (the wrapper set it) */
         if (rc == IG_ECONFLICT) *which = "key_hash"; /* the only UNIQUE left unchecked */
         goto out;
     }
-    done(q);
-    q = NULL;
     rc = tx_commit(s);
 out:
     done(q);
@@ -1070,15 +1328,26 @@ static int sq_user_set_password(ig_store_t *st, const char *user_id, const char 
 {
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
-    int rc = stmt(s, ST_USER_SET_PW, &q);
-    if (rc) goto out;
+    int rc;
+    /* one transaction: no session can outlive the password it was issued under */
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_USER_SET_PW, &q))) goto out;
     bind_text(q, 1, password_hash);
     sqlite3_bind_int64(q, 2, now);
     bind_text(q, 3, user_id);
     if ((rc = step_done(s, q, "user set password"))) goto out;
-    if (sqlite3_changes(s->db) == 0) rc = IG_ENOTFOUND;
+    rc = IG_ENOTFOUND;
+    if (sqlite3_changes(s->db) == 0) goto out;
+    done(q);
+    if ((rc = stmt(s, ST_SESS_REVOKE_USER, &q))) goto out;
+    sqlite3_bind_int64(q, 1, now);
+    bind_text(q, 2, user_id);
+    if ((rc = step_done(s, q, "session revoke"))) goto out;
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
 out:
     done(q);
+    if (rc) tx_rollback(s);
     return rc;
 }
 
@@ -1207,22 +1476,641 @@ out:
     return rc;
 }
 
-static int sq_audit_list(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
-                         size_t *n)
+/* ---- v3 ---- */
+
+/* Runs a statement with text parameters a (1) and b (2, skipped when NULL); *changes (may be NULL) = the
+ * rows it changed. */
+static int exec_tt(sq_store_t *s, int id, const char *what, const char *a, const char *b, int64_t *changes)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, id, &q);
+    if (rc) goto out;
+    bind_text(q, 1, a);
+    if (b) bind_text(q, 2, b);
+    if ((rc = step_done(s, q, what))) goto out;
+    if (changes) *changes = sqlite3_changes64(s->db);
+out:
+    done(q);
+    return rc;
+}
+
+/* As exec_tt with an integer first: v (1), a (2), b (3, skipped when NULL). */
+static int exec_itt(sq_store_t *s, int id, const char *what, int64_t v, const char *a, const char *b,
+                    int64_t *changes)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, id, &q);
+    if (rc) goto out;
+    sqlite3_bind_int64(q, 1, v);
+    bind_text(q, 2, a);
+    if (b) bind_text(q, 3, b);
+    if ((rc = step_done(s, q, what))) goto out;
+    if (changes) *changes = sqlite3_changes64(s->db);
+out:
+    done(q);
+    return rc;
+}
+
+/* Steps a bound single-row query into out with read(). IG_ENOTFOUND when it has no row. */
+static int get_row(sq_store_t *s, sqlite3_stmt *q, int (*read)(sqlite3_stmt *, void *), void *out,
+                   const char *what)
+{
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) return IG_ENOTFOUND;
+    if (src != SQLITE_ROW) return map_err(s, src, what);
+    return read(q, out);
+}
+
+/* Runs list statement `id` of an org: org_id is parameter 1, now (when with_now) parameter 2, the LIMIT the
+ * last one. Rows of `size` bytes go to out[0..cap) through read(); *n and IG_ETOOBIG as ig_store_key_list. */
+static int list_rows(sq_store_t *s, int id, const char *org_id, bool with_now, int64_t now, void *out,
+                     size_t size, size_t cap, size_t *n, int (*read)(sqlite3_stmt *, void *),
+                     const char *what)
+{
+    sqlite3_stmt *q = NULL;
+    size_t got = 0;
+    int rc = stmt(s, id, &q), src;
+    if (rc) goto out;
+    bind_text(q, 1, org_id);
+    if (with_now) sqlite3_bind_int64(q, 2, now);
+    /* one more than fits tells "there are more" apart from "exactly cap" */
+    sqlite3_bind_int64(q, sqlite3_bind_parameter_count(q),
+                       cap < (size_t)INT64_MAX ? (int64_t)cap + 1 : INT64_MAX);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        if (got == cap) {
+            rc = IG_ETOOBIG;
+            goto out;
+        }
+        if ((rc = read(q, (char *)out + got * size))) goto out;
+        got++;
+    }
+    if (src != SQLITE_DONE) rc = map_err(s, src, what);
+out:
+    done(q);
+    *n = rc == IG_OK || rc == IG_ETOOBIG ? got : 0;
+    return rc;
+}
+
+/* IG_ENOTFOUND unless the org exists. */
+static int org_exists(sq_store_t *s, const char *org_id)
+{
+    bool yes = false;
+    int rc = exists(s, ST_ORG_EXISTS, org_id, &yes);
+    return rc ? rc : yes ? IG_OK : IG_ENOTFOUND;
+}
+
+static int sq_org_update(ig_store_t *st, const char *org_id, const char *name, const char *default_provider,
+                         const char *settings, ig_org_t *out)
 {
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
-    int src, rc = stmt(s, ST_AUDIT_PAGE, &q);
+    int rc;
+    /* the update and the read-back in one transaction: out is exactly the row this call left */
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_ORG_UPDATE, &q))) goto out;
+    bind_text(q, 1, name);
+    sqlite3_bind_int(q, 2, default_provider != NULL);
+    bind_opt_text(q, 3, default_provider);
+    bind_text(q, 4, settings);
+    bind_text(q, 5, org_id);
+    if ((rc = step_done(s, q, "org update"))) goto out;
+    rc = IG_ENOTFOUND;
+    if (sqlite3_changes(s->db) == 0) goto out;
+    done(q);
+    q = NULL;
+    if ((rc = sq_org_get(st, org_id, out))) goto out;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_org_set_plan(ig_store_t *st, const char *org_id, int plan)
+{
+    int64_t changed = 0;
+    int rc = exec_itt(sq(st), ST_ORG_SET_PLAN, "org set plan", plan, org_id, NULL, &changed);
+    return rc ? rc : changed ? IG_OK : IG_ENOTFOUND;
+}
+
+/* What an org owns, children before their parents (keys point at apps, apps at teams, all at the org).
+ * Audit entries are not here: they outlive the org, and deleting any would break the chain. */
+static const int org_delete_steps[] = {
+    ST_ORG_DEL_SESSIONS, ST_ORG_DEL_INVITES,   ST_ORG_DEL_MEMBERS, ST_ORG_DEL_KEYS, ST_ORG_DEL_APPS,
+    ST_ORG_DEL_TEAMS,    ST_ORG_DEL_PROVIDERS, ST_ORG_DEL_CALLS,   ST_ORG_DEL,
+};
+
+static int sq_org_delete(ig_store_t *st, const char *org_id)
+{
+    sq_store_t *s = sq(st);
+    int rc;
+    if ((rc = tx_begin(s)) || (rc = org_exists(s, org_id))) goto out;
+    for (size_t i = 0; i < IG_ARRAY_LEN(org_delete_steps); i++)
+        if ((rc = exec_tt(s, org_delete_steps[i], "org delete", org_id, NULL, NULL))) goto out;
+    rc = tx_commit(s);
+out:
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_org_transfer(ig_store_t *st, const char *org_id, const char *from_user, const char *to_user)
+{
+    sq_store_t *s = sq(st);
+    ig_membership_t from, to;
+    int rc;
+    /* under the write lock: from_user is still an owner when we demote them, and to_user still a member */
+    if ((rc = tx_begin(s)) || (rc = org_exists(s, org_id))) goto out;
+    rc = sq_membership_get(st, from_user, org_id, &from);
+    if (rc == IG_ENOTFOUND || (rc == IG_OK && from.role != IG_STORE_ROLE_OWNER)) rc = IG_EFORBIDDEN;
+    if (rc || (rc = sq_membership_get(st, to_user, org_id, &to))) goto out;
+    if ((rc = exec_itt(s, ST_MEM_SET_ROLE, "membership set role", IG_STORE_ROLE_OWNER, to_user, org_id,
+                       NULL)) ||
+        (rc = exec_itt(s, ST_MEM_SET_ROLE, "membership set role", IG_STORE_ROLE_ADMIN, from_user, org_id,
+                       NULL)) ||
+        (rc = exec_itt(s, ST_KEY_CAP_ROLE, "key cap role", IG_STORE_ROLE_ADMIN, org_id, from_user, NULL)))
+        goto out;
+    rc = tx_commit(s);
+out:
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_member_list(ig_store_t *st, const char *org_id, ig_member_t *out, size_t cap, size_t *n)
+{
+    return list_rows(sq(st), ST_MEM_LIST, org_id, false, 0, out, sizeof *out, cap, n, read_member,
+                     "member list");
+}
+
+static int sq_membership_insert(ig_store_t *st, const ig_membership_t *m)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_MEM_INSERT, &q);
+    if (rc) goto out;
+    bind_text(q, 1, m->user_id);
+    bind_text(q, 2, m->org_id);
+    sqlite3_bind_int(q, 3, m->role);
+    sqlite3_bind_int64(q, 4, m->created_at);
+    rc = step_done(s, q, "membership insert"); /* primary key: IG_ECONFLICT; foreign keys: IG_ENOTFOUND */
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_membership_change(ig_store_t *st, const char *org_id, const char *user_id, int new_role,
+                                int actor_role, int64_t now, int *old_role, const char **why)
+{
+    sq_store_t *s = sq(st);
+    ig_membership_t m;
+    int64_t owners = 0;
+    int rc;
+
+    /* every rule is checked against the rows as they are under the write lock, so two admins changing
+     * roles at once are serialized: e.g. two owners demoting each other leave one owner, never zero */
+    if ((rc = tx_begin(s)) || (rc = sq_membership_get(st, user_id, org_id, &m))) goto out;
+    rc = IG_EFORBIDDEN;
+    if (actor_role < IG_STORE_ROLE_OWNER &&
+        (m.role == IG_STORE_ROLE_OWNER || new_role == IG_STORE_ROLE_OWNER)) {
+        *why = "owner_only";
+        goto out;
+    }
+    if (m.role > actor_role || new_role > actor_role) {
+        *why = "above_own_role";
+        goto out;
+    }
+    if (m.role == IG_STORE_ROLE_OWNER && new_role != IG_STORE_ROLE_OWNER) {
+        if ((rc = count2(s, ST_MEM_OWNERS, org_id, NULL, &owners))) goto out;
+        if (owners <= 1) {
+            *why = "last_owner";
+            rc = IG_ECONFLICT;
+            goto out;
+        }
+    }
+    if (new_role < 0) {
+        if ((rc = exec_itt(s, ST_KEY_REVOKE_BY, "key revoke", now, org_id, user_id, NULL)) ||
+            (rc = exec_itt(s, ST_SESS_REVOKE_MEMBER, "session revoke", now, user_id, org_id, NULL)) ||
+            (rc = exec_tt(s, ST_MEM_DELETE, "membership delete", user_id, org_id, NULL)))
+            goto out;
+    } else {
+        if ((rc = exec_itt(s, ST_MEM_SET_ROLE, "membership set role", new_role, user_id, org_id, NULL)) ||
+            (rc = exec_itt(s, ST_KEY_CAP_ROLE, "key cap role", new_role, org_id, user_id, NULL)))
+            goto out;
+    }
+    if ((rc = tx_commit(s))) goto out;
+    *old_role = m.role;
+out:
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+/* *n = the count of "SELECT COUNT(*) … WHERE org_id = ? AND email = ? [AND … ?]" with now as the third. */
+static int count_email(sq_store_t *s, int id, const char *org_id, const char *email, int64_t now, int64_t *n)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, id, &q);
+    if (rc) goto out;
+    bind_text(q, 1, org_id);
+    bind_text(q, 2, email);
+    if (sqlite3_bind_parameter_count(q) >= 3) sqlite3_bind_int64(q, 3, now);
+    int src = sqlite3_step(q);
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "invite check");
+        goto out;
+    }
+    *n = sqlite3_column_int64(q, 0);
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_invite_insert(ig_store_t *st, const ig_invite_t *inv, const uint8_t token_hash[32], int64_t now)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int64_t members = 0, pending = 0;
+    int rc;
+
+    /* the two conflict checks hold until COMMIT: nobody can join or be invited in between */
+    if ((rc = tx_begin(s)) ||
+        (rc = count_email(s, ST_INV_MEMBER_EMAIL, inv->org_id, inv->email, now, &members)) ||
+        (rc = count_email(s, ST_INV_PENDING_EMAIL, inv->org_id, inv->email, now, &pending)))
+        goto out;
+    rc = IG_ECONFLICT;
+    if (members || pending) goto out;
+    if ((rc = stmt(s, ST_INV_INSERT, &q))) goto out;
+    bind_text(q, 1, inv->id);
+    bind_text(q, 2, inv->org_id);
+    bind_text(q, 3, inv->email);
+    sqlite3_bind_int(q, 4, inv->role);
+    bind_opt_text(q, 5, inv->invited_by);
+    sqlite3_bind_int64(q, 6, inv->created_at);
+    sqlite3_bind_int64(q, 7, inv->expires_at);
+    bind_opt_i64(q, 8, inv->accepted_at);
+    bind_opt_i64(q, 9, inv->revoked_at);
+    sqlite3_bind_blob(q, 10, token_hash, 32, SQLITE_STATIC);
+    if ((rc = step_done(s, q, "invite insert"))) goto out; /* unknown org or inviter: IG_ENOTFOUND */
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_invite_list(ig_store_t *st, const char *org_id, int64_t now, ig_invite_t *out, size_t cap,
+                          size_t *n)
+{
+    return list_rows(sq(st), ST_INV_LIST, org_id, true, now, out, sizeof *out, cap, n, read_invite,
+                     "invite list");
+}
+
+static int sq_invite_revoke(ig_store_t *st, const char *org_id, const char *id, int64_t now, ig_invite_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int64_t changed = 0;
+    int rc;
+    if ((rc = tx_begin(s)) || (rc = exec_itt(s, ST_INV_REVOKE, "invite revoke", now, id, org_id, &changed)))
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!changed || (rc = stmt(s, ST_INV_GET, &q))) goto out;
+    bind_text(q, 1, id);
+    bind_text(q, 2, org_id);
+    if ((rc = get_row(s, q, read_invite, out, "invite get"))) goto out;
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+/* The pending invitation with this token hash (bound query, no transaction of its own). */
+static int invite_by_token(sq_store_t *s, const uint8_t token_hash[32], int64_t now, ig_invite_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_INV_BY_TOKEN, &q);
+    if (rc) goto out;
+    sqlite3_bind_blob(q, 1, token_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, now);
+    rc = get_row(s, q, read_invite, out, "invite get");
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_invite_get_by_token(ig_store_t *st, const uint8_t token_hash[32], int64_t now, ig_invite_t *out)
+{
+    return invite_by_token(sq(st), token_hash, now, out);
+}
+
+static int sq_invite_accept(ig_store_t *st, const uint8_t token_hash[32], const ig_user_t *new_user,
+                            int64_t now, ig_user_t *user, ig_membership_t *mem)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    ig_invite_t inv;
+    ig_user_t u;
+    ig_membership_t m;
+    int64_t changed = 0;
+    int rc;
+
+    /* under the write lock from the first read: an invitation is accepted at most once */
+    if ((rc = tx_begin(s)) || (rc = invite_by_token(s, token_hash, now, &inv))) goto out;
+    rc = sq_user_get_by_email(st, inv.email, &u);
+    if (rc == IG_ENOTFOUND) {
+        rc = IG_EINVAL; /* a new user needs a password */
+        if (!new_user->password_hash[0]) goto out;
+        u = *new_user;
+        memcpy(u.email, inv.email, sizeof u.email);
+        if ((rc = stmt(s, ST_USER_INSERT, &q))) goto out;
+        bind_text(q, 1, u.id);
+        bind_text(q, 2, u.email);
+        bind_text(q, 3, u.password_hash);
+        bind_opt_text(q, 4, u.display_name);
+        sqlite3_bind_int64(q, 5, u.created_at);
+        sqlite3_bind_int64(q, 6, u.password_changed_at);
+        if ((rc = step_done(s, q, "user insert"))) goto out;
+        done(q);
+        q = NULL;
+    } else if (rc) {
+        goto out;
+    }
+    memset(&m, 0, sizeof m);
+    memcpy(m.user_id, u.id, sizeof m.user_id);
+    memcpy(m.org_id, inv.org_id, sizeof m.org_id);
+    m.role = inv.role;
+    m.created_at = now;
+    if ((rc = sq_membership_insert(st, &m)) ||
+        (rc = exec_itt(s, ST_INV_ACCEPT, "invite accept", now, inv.id, NULL, &changed)))
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!changed || (rc = tx_commit(s))) goto out;
+    *user = u;
+    *mem = m;
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+/* Sessions that expired more than this long ago are deleted (kept a while for audit and debugging). */
+#define SESSION_KEEP_MS (24 * 3600 * 1000LL)
+
+static int sq_session_insert(ig_store_t *st, const char *jti, const char *user_id, const char *org_id,
+                             int64_t now, int64_t expires_at)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc;
+    if ((rc = tx_begin(s))) goto out;
+    /* bounded housekeeping (the statement deletes at most 100 rows): sign-ins keep the table small */
+    if ((rc = stmt(s, ST_SESS_GC, &q))) goto out;
+    sqlite3_bind_int64(q, 1, now - SESSION_KEEP_MS);
+    if ((rc = step_done(s, q, "session gc"))) goto out;
+    done(q);
+    if ((rc = stmt(s, ST_SESS_INSERT, &q))) goto out;
+    bind_text(q, 1, jti);
+    bind_text(q, 2, user_id);
+    bind_text(q, 3, org_id);
+    sqlite3_bind_int64(q, 4, now);
+    sqlite3_bind_int64(q, 5, expires_at);
+    if ((rc = step_done(s, q, "session insert")))
+        goto out; /* jti taken: IG_ECONFLICT; no user/org: ENOTFOUND */
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int read_role(sqlite3_stmt *st, void *p)
+{
+    *(int *)p = sqlite3_column_int(st, 0);
+    return IG_OK;
+}
+
+static int sq_session_check(ig_store_t *st, const char *jti, const char *user_id, const char *org_id,
+                            int64_t now, int *role)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_SESS_CHECK, &q);
+    if (rc) goto out;
+    bind_text(q, 1, jti);
+    bind_text(q, 2, user_id);
+    bind_text(q, 3, org_id);
+    sqlite3_bind_int64(q, 4, now);
+    rc = get_row(s, q, read_role, role, "session check"); /* one statement: one consistent snapshot */
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_session_revoke(ig_store_t *st, const char *jti, int64_t now)
+{
+    int64_t changed = 0;
+    int rc = exec_itt(sq(st), ST_SESS_REVOKE, "session revoke", now, jti, NULL, &changed);
+    return rc ? rc : changed ? IG_OK : IG_ENOTFOUND;
+}
+
+static int sq_sessions_revoke_user(ig_store_t *st, const char *user_id, int64_t now)
+{
+    return exec_itt(sq(st), ST_SESS_REVOKE_USER, "session revoke", now, user_id, NULL, NULL);
+}
+
+static int sq_team_insert(ig_store_t *st, const ig_team_t *t)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_TEAM_INSERT, &q);
+    if (rc) goto out;
+    bind_text(q, 1, t->id);
+    bind_text(q, 2, t->org_id);
+    bind_text(q, 3, t->name);
+    sqlite3_bind_int64(q, 4, t->created_at);
+    rc = step_done(s, q, "team insert"); /* name taken: IG_ECONFLICT; no org: IG_ENOTFOUND */
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_team_list(ig_store_t *st, const char *org_id, ig_team_t *out, size_t cap, size_t *n)
+{
+    return list_rows(sq(st), ST_TEAM_LIST, org_id, false, 0, out, sizeof *out, cap, n, read_team,
+                     "team list");
+}
+
+/* Deletes a row of the org after clearing the references to it (clear_id: "UPDATE … SET x = NULL WHERE x = ?
+ * AND org_id = ?"), in one transaction. IG_ENOTFOUND when the org has no such row (nothing changes). */
+static int delete_clearing(sq_store_t *s, int clear_id, int delete_id, const char *org_id, const char *id)
+{
+    int64_t changed = 0;
+    int rc;
+    if ((rc = tx_begin(s)) || (rc = exec_tt(s, clear_id, "clear references", id, org_id, NULL)) ||
+        (rc = exec_tt(s, delete_id, "delete", id, org_id, &changed)))
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!changed || (rc = tx_commit(s))) goto out;
+out:
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_team_delete(ig_store_t *st, const char *org_id, const char *id)
+{
+    return delete_clearing(sq(st), ST_APP_UNSET_TEAM, ST_TEAM_DELETE, org_id, id);
+}
+
+static int sq_app_insert(ig_store_t *st, const ig_app_t *a)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int64_t n = 0;
+    int rc;
+    /* the team must be one of the same org, and stay so until COMMIT */
+    if ((rc = tx_begin(s))) goto out;
+    if (a->team_id[0]) {
+        if ((rc = count2(s, ST_TEAM_IN_ORG, a->team_id, a->org_id, &n))) goto out;
+        rc = IG_ENOTFOUND;
+        if (n == 0) goto out;
+    }
+    if ((rc = stmt(s, ST_APP_INSERT, &q))) goto out;
+    bind_text(q, 1, a->id);
+    bind_text(q, 2, a->org_id);
+    bind_opt_text(q, 3, a->team_id);
+    bind_text(q, 4, a->name);
+    sqlite3_bind_int64(q, 5, a->created_at);
+    if ((rc = step_done(s, q, "app insert"))) goto out; /* name taken: IG_ECONFLICT; no org: IG_ENOTFOUND */
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_app_list(ig_store_t *st, const char *org_id, ig_app_t *out, size_t cap, size_t *n)
+{
+    return list_rows(sq(st), ST_APP_LIST, org_id, false, 0, out, sizeof *out, cap, n, read_app, "app list");
+}
+
+static int sq_app_delete(ig_store_t *st, const char *org_id, const char *id)
+{
+    return delete_clearing(sq(st), ST_KEY_UNSET_APP, ST_APP_DELETE, org_id, id);
+}
+
+static int read_key_v(sqlite3_stmt *st, void *p)
+{
+    return read_key(st, p);
+}
+
+/* The org's key with this id (bound query, no transaction of its own). */
+static int key_get(sq_store_t *s, const char *org_id, const char *id, ig_keyrec_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_KEY_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, id);
+    bind_text(q, 2, org_id);
+    rc = get_row(s, q, read_key_v, out, "key get");
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_key_get(ig_store_t *st, const char *org_id, const char *id, ig_keyrec_t *out)
+{
+    return key_get(sq(st), org_id, id, out);
+}
+
+static int sq_key_rotate(ig_store_t *st, const char *old_id, const ig_keyrec_t *new_key,
+                         int64_t overlap_until, ig_keyrec_t *old_out, ig_keyrec_t *new_out)
+{
+    sq_store_t *s = sq(st);
+    ig_keyrec_t old, nk = *new_key;
+    int64_t now = new_key->created_at;
+    int rc;
+
+    /* read, insert and shorten under the write lock: a concurrent revoke or rotation of the same key either
+     * happens before (we answer IG_ENOTFOUND) or after (it sees the new state) */
+    if ((rc = tx_begin(s)) || (rc = key_get(s, new_key->org_id, old_id, &old))) goto out;
+    rc = IG_ENOTFOUND;
+    if (old.revoked_at || (old.expires_at && old.expires_at <= now)) goto out;
+    memcpy(nk.name, old.name, sizeof nk.name);
+    nk.role = old.role;
+    memcpy(nk.app_id, old.app_id, sizeof nk.app_id);
+    nk.expires_at = old.expires_at;
+    if ((rc = key_insert_row(s, &nk))) goto out;
+    if (!old.expires_at || old.expires_at > overlap_until) {
+        old.expires_at = overlap_until;
+        if ((rc = exec_itt(s, ST_KEY_SET_EXPIRY, "key set expiry", overlap_until, old.id, NULL, NULL)))
+            goto out;
+    }
+    if ((rc = tx_commit(s))) goto out;
+    *old_out = old;
+    *new_out = nk;
+out:
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_provider_delete(ig_store_t *st, const char *org_id, const char *provider)
+{
+    int64_t changed = 0;
+    int rc = exec_tt(sq(st), ST_PROV_DELETE, "provider delete", org_id, provider, &changed);
+    return rc ? rc : changed ? IG_OK : IG_ENOTFOUND;
+}
+
+static int sq_audit_query(ig_store_t *st, const char *org_id, const ig_audit_filter_t *f, int64_t before_seq,
+                          ig_audit_t *out, size_t cap, size_t *n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int src, rc = stmt(s, ST_AUDIT_QUERY, &q);
     *n = 0;
     if (rc) goto out;
     bind_text(q, 1, org_id);
     sqlite3_bind_int64(q, 2, before_seq);
-    sqlite3_bind_int64(q, 3, (sqlite3_int64)cap);
+    if (f) { /* unbound parameters are NULL: no condition */
+        bind_text(q, 3, f->action);
+        bind_text(q, 4, f->actor);
+        bind_text(q, 5, f->target);
+        bind_opt_i64(q, 6, f->since);
+        bind_opt_i64(q, 7, f->until);
+    }
+    sqlite3_bind_int64(q, 8, (sqlite3_int64)cap);
     while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
         if ((rc = read_audit(q, &out[*n]))) goto out;
         (*n)++;
     }
-    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "audit list");
+    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "audit query");
+out:
+    done(q);
+    if (rc) *n = 0;
+    return rc;
+}
+
+static int read_audit_v(sqlite3_stmt *st, void *p)
+{
+    return read_audit(st, p);
+}
+
+static int sq_audit_get(ig_store_t *st, const char *org_id, const char *id, ig_audit_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    ig_audit_t e;
+    int rc = stmt(s, ST_AUDIT_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, id);
+    bind_text(q, 2, org_id);
+    if ((rc = get_row(s, q, read_audit_v, &e, "audit get"))) goto out;
+    *out = e;
 out:
     done(q);
     return rc;
@@ -1254,5 +2142,31 @@ static const ig_store_ops_t sqlite_ops = {
     .memberships_of_user = sq_memberships_of_user,
     .audit_append = sq_audit_append,
     .audit_verify = sq_audit_verify,
-    .audit_list = sq_audit_list,
+    .org_update = sq_org_update,
+    .org_set_plan = sq_org_set_plan,
+    .org_delete = sq_org_delete,
+    .org_transfer = sq_org_transfer,
+    .member_list = sq_member_list,
+    .membership_insert = sq_membership_insert,
+    .membership_change = sq_membership_change,
+    .invite_insert = sq_invite_insert,
+    .invite_list = sq_invite_list,
+    .invite_revoke = sq_invite_revoke,
+    .invite_get_by_token = sq_invite_get_by_token,
+    .invite_accept = sq_invite_accept,
+    .session_insert = sq_session_insert,
+    .session_check = sq_session_check,
+    .session_revoke = sq_session_revoke,
+    .sessions_revoke_user = sq_sessions_revoke_user,
+    .team_insert = sq_team_insert,
+    .team_list = sq_team_list,
+    .team_delete = sq_team_delete,
+    .app_insert = sq_app_insert,
+    .app_list = sq_app_list,
+    .app_delete = sq_app_delete,
+    .key_get = sq_key_get,
+    .key_rotate = sq_key_rotate,
+    .provider_delete = sq_provider_delete,
+    .audit_query = sq_audit_query,
+    .audit_get = sq_audit_get,
 };

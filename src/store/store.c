@@ -167,6 +167,8 @@ int ig_store_org_create(ig_store_t *st, const char *slug, const char *name, ig_o
     if (rc) goto out;
     memcpy(org.slug, slug, strlen(slug) + 1);
     memcpy(org.name, name, strlen(name) + 1);
+    org.plan = IG_STORE_PLAN_FREE;
+    memcpy(org.settings, "{}", 3);
     org.created_at = now_ms();
     rc = st->ops->org_insert(st, &org);
     if (rc == IG_OK && out) *out = org;
@@ -198,28 +200,7 @@ int ig_store_org_set_default_provider(ig_store_t *st, const char *org_id, const 
 int ig_store_key_create(ig_store_t *st, const char *org_id, const uint8_t hash[32], const char *hash_prefix,
                         const char *name, int role, int64_t expires_at, ig_keyrec_t *out)
 {
-    ig_keyrec_t rec;
-    int rc = IG_EINVAL;
-    if (!st || !org_id || !hash || !valid_token(hash_prefix, sizeof rec.hash_prefix - 1)) goto out;
-    if ((name && !valid_text(name, 0, sizeof rec.name - 1)) || role < IG_STORE_ROLE_VIEWER ||
-        role > IG_STORE_ROLE_OWNER || expires_at < 0)
-        goto out;
-    rc = IG_ENOTFOUND; /* an org id that cannot exist */
-    if (bounded_len(org_id, 32) == SIZE_MAX) goto out;
-    memset(&rec, 0, sizeof rec);
-    rc = new_id(rec.id);
-    if (rc) goto out;
-    memcpy(rec.org_id, org_id, strlen(org_id) + 1);
-    memcpy(rec.key_hash, hash, sizeof rec.key_hash);
-    memcpy(rec.hash_prefix, hash_prefix, strlen(hash_prefix) + 1);
-    if (name) memcpy(rec.name, name, strlen(name) + 1);
-    rec.role = role;
-    rec.created_at = now_ms();
-    rec.expires_at = expires_at;
-    rc = st->ops->key_insert(st, &rec);
-    if (rc == IG_OK && out) *out = rec;
-out:
-    return rc;
+    return ig_store_key_create_for(st, org_id, hash, hash_prefix, name, role, expires_at, NULL, NULL, out);
 }
 
 int ig_store_key_get_by_hash(ig_store_t *st, const uint8_t hash[32], ig_keyrec_t *out)
@@ -275,7 +256,7 @@ int ig_store_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n)
     for (size_t i = 0; i < n; i++) {
         const ig_callrec_t *r = &recs[i];
         if (!r->id[0] || !terminated(r->id, sizeof r->id) || !terminated(r->org_id, sizeof r->org_id) ||
-            !terminated(r->key_prefix, sizeof r->key_prefix) ||
+            !terminated(r->key_prefix, sizeof r->key_prefix) || !terminated(r->key_id, sizeof r->key_id) ||
             !terminated(r->provider, sizeof r->provider) || !terminated(r->method, sizeof r->method) ||
             !r->path)
             return IG_EINVAL;
@@ -396,6 +377,8 @@ int ig_store_signup(ig_store_t *st, const char *slug, const char *org_name, cons
     int64_t now = now_ms();
     memcpy(o.slug, slug, strlen(slug) + 1);
     memcpy(o.name, org_name, strlen(org_name) + 1);
+    o.plan = IG_STORE_PLAN_FREE;
+    memcpy(o.settings, "{}", 3);
     o.created_at = now;
     memcpy(u.password_hash, password_hash, 61);
     copy_opt(u.display_name, display_name);
@@ -409,6 +392,7 @@ int ig_store_signup(ig_store_t *st, const char *slug, const char *org_name, cons
     memcpy(k.hash_prefix, key_prefix, strlen(key_prefix) + 1);
     k.role = key_role;
     k.created_at = now;
+    memcpy(k.created_by, u.id, sizeof k.created_by);
     rc = st->ops->signup(st, &o, &u, &m, &k, &w);
     if (rc) goto out;
     if (org) *org = o;
@@ -485,9 +469,7 @@ out:
 int ig_store_audit_list(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
                         size_t *n)
 {
-    if (!st || !org_id || !out || !n || cap == 0 || cap > 1000 || strlen(org_id) > 32) return IG_EINVAL;
-    *n = 0;
-    return st->ops->audit_list(st, org_id, before_seq, out, cap, n);
+    return ig_store_audit_query(st, org_id, NULL, before_seq, out, cap, n);
 }
 
 int ig_store_audit_verify(ig_store_t *st, int64_t *bad_seq)
@@ -537,4 +519,393 @@ void ig_store_audit_hash(const ig_audit_t *e, uint8_t hash[32])
     p = put_str(p, e->source_ip);
     p = put_str(p, e->request_id);
     ig_sha256(buf, (size_t)(p - buf), hash);
+}
+
+/* ---- v3 ---- */
+
+/* An id or a reference to one: a lookup with a string longer than any stored id cannot match. */
+static bool id_fits(const char *s)
+{
+    return bounded_len(s, 32) != SIZE_MAX;
+}
+
+/* Exactly 32 lowercase hex characters (ids we generate, session jti). */
+static bool valid_hex32(const char *s)
+{
+    if (!s || bounded_len(s, 32) != 32) return false;
+    for (size_t i = 0; i < 32; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
+    return true;
+}
+
+int ig_store_org_update(ig_store_t *st, const char *org_id, const char *name, const char *default_provider,
+                        const char *settings, ig_org_t *out)
+{
+    ig_org_t org;
+    int rc = IG_EINVAL;
+    if (!st || !org_id || (name && !valid_text(name, 1, sizeof org.name - 1)) ||
+        (default_provider && *default_provider &&
+         !valid_token(default_provider, sizeof org.default_provider - 1)))
+        goto out;
+    if (settings && (!*settings || bounded_len(settings, IG_STORE_MAX_SETTINGS) == SIZE_MAX)) goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id)) goto out;
+    rc = st->ops->org_update(st, org_id, name, default_provider, settings, &org);
+    if (rc == IG_OK && out) *out = org;
+out:
+    return rc;
+}
+
+int ig_store_org_set_plan(ig_store_t *st, const char *org_id, int plan)
+{
+    if (!st || !org_id || (plan != IG_STORE_PLAN_FREE && plan != IG_STORE_PLAN_ENTERPRISE)) return IG_EINVAL;
+    if (!id_fits(org_id)) return IG_ENOTFOUND;
+    return st->ops->org_set_plan(st, org_id, plan);
+}
+
+int ig_store_org_delete(ig_store_t *st, const char *org_id)
+{
+    if (!st || !org_id) return IG_EINVAL;
+    if (!id_fits(org_id)) return IG_ENOTFOUND;
+    return st->ops->org_delete(st, org_id);
+}
+
+int ig_store_org_transfer(ig_store_t *st, const char *org_id, const char *from_user, const char *to_user)
+{
+    if (!st || !org_id || !from_user || !to_user || strcmp(from_user, to_user) == 0) return IG_EINVAL;
+    if (!id_fits(org_id)) return IG_ENOTFOUND;
+    if (!id_fits(from_user) || !id_fits(to_user)) {
+        /* no such user: answer in the backend's order (org, then from_user, then to_user) */
+        ig_org_t org;
+        ig_membership_t m;
+        int rc = st->ops->org_get(st, org_id, &org);
+        if (rc || !id_fits(from_user)) return rc ? rc : IG_EFORBIDDEN;
+        rc = st->ops->membership_get(st, from_user, org_id, &m);
+        if (rc == IG_ENOTFOUND || (rc == IG_OK && m.role != IG_STORE_ROLE_OWNER)) return IG_EFORBIDDEN;
+        return rc ? rc : IG_ENOTFOUND;
+    }
+    return st->ops->org_transfer(st, org_id, from_user, to_user);
+}
+
+int ig_store_member_list(ig_store_t *st, const char *org_id, ig_member_t *out, size_t cap, size_t *n)
+{
+    if (!st || !org_id || !n || (cap && !out)) return IG_EINVAL;
+    *n = 0;
+    if (!id_fits(org_id)) return IG_OK; /* no such org: nothing to list */
+    return st->ops->member_list(st, org_id, out, cap, n);
+}
+
+int ig_store_membership_add(ig_store_t *st, const char *user_id, const char *org_id, int role,
+                            ig_membership_t *out)
+{
+    ig_membership_t m;
+    if (!st || !user_id || !org_id || role < IG_STORE_ROLE_VIEWER || role > IG_STORE_ROLE_OWNER)
+        return IG_EINVAL;
+    if (!id_fits(user_id) || !id_fits(org_id)) return IG_ENOTFOUND;
+    memset(&m, 0, sizeof m);
+    memcpy(m.user_id, user_id, strlen(user_id) + 1);
+    memcpy(m.org_id, org_id, strlen(org_id) + 1);
+    m.role = role;
+    m.created_at = now_ms();
+    int rc = st->ops->membership_insert(st, &m);
+    if (rc == IG_OK && out) *out = m;
+    return rc;
+}
+
+int ig_store_membership_change(ig_store_t *st, const char *org_id, const char *user_id, int new_role,
+                               int actor_role, int *old_role, const char **why)
+{
+    const char *w = NULL;
+    int old = -1, rc = IG_EINVAL;
+    if (!st || !org_id || !user_id || new_role < -1 || new_role > IG_STORE_ROLE_OWNER ||
+        actor_role < IG_STORE_ROLE_VIEWER || actor_role > IG_STORE_ROLE_OWNER)
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id) || !id_fits(user_id)) goto out;
+    rc = st->ops->membership_change(st, org_id, user_id, new_role, actor_role, now_ms(), &old, &w);
+    if (rc == IG_OK && old_role) *old_role = old;
+out:
+    if (why) *why = rc == IG_EFORBIDDEN || rc == IG_ECONFLICT ? w : NULL;
+    return rc;
+}
+
+int ig_store_invite_create(ig_store_t *st, const char *org_id, const char *email, int role,
+                           const uint8_t token_hash[32], const char *invited_by, int64_t expires_at,
+                           ig_invite_t *out)
+{
+    ig_invite_t inv;
+    int rc = IG_EINVAL;
+    int64_t now = now_ms();
+    memset(&inv, 0, sizeof inv);
+    if (!st || !org_id || !normalize_email(email, inv.email) || role < IG_STORE_ROLE_VIEWER ||
+        role > IG_STORE_ROLE_OWNER || !token_hash ||
+        !valid_opt_token(invited_by, sizeof inv.invited_by - 1) || expires_at <= now)
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id)) goto out;
+    if ((rc = new_id(inv.id))) goto out;
+    memcpy(inv.org_id, org_id, strlen(org_id) + 1);
+    inv.role = role;
+    copy_opt(inv.invited_by, invited_by);
+    inv.created_at = now;
+    inv.expires_at = expires_at;
+    rc = st->ops->invite_insert(st, &inv, token_hash, now);
+    if (rc == IG_OK && out) *out = inv;
+out:
+    return rc;
+}
+
+int ig_store_invite_list(ig_store_t *st, const char *org_id, ig_invite_t *out, size_t cap, size_t *n)
+{
+    if (!st || !org_id || !n || (cap && !out)) return IG_EINVAL;
+    *n = 0;
+    if (!id_fits(org_id)) return IG_OK; /* no such org: nothing to list */
+    return st->ops->invite_list(st, org_id, now_ms(), out, cap, n);
+}
+
+int ig_store_invite_revoke(ig_store_t *st, const char *org_id, const char *id, ig_invite_t *out)
+{
+    ig_invite_t inv;
+    if (!st || !org_id || !id) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    int rc = st->ops->invite_revoke(st, org_id, id, now_ms(), &inv);
+    if (rc == IG_OK && out) *out = inv;
+    return rc;
+}
+
+int ig_store_invite_get_by_token(ig_store_t *st, const uint8_t token_hash[32], ig_invite_t *out)
+{
+    if (!st || !token_hash || !out) return IG_EINVAL;
+    return st->ops->invite_get_by_token(st, token_hash, now_ms(), out);
+}
+
+int ig_store_invite_accept(ig_store_t *st, const uint8_t token_hash[32], const char *password_hash,
+                           const char *display_name, ig_user_t *user, ig_membership_t *mem)
+{
+    ig_user_t nu, u;
+    ig_membership_t m;
+    int rc = IG_EINVAL;
+    memset(&nu, 0, sizeof nu);
+    /* a malformed password_hash is refused even when the invitation's user exists (and it would be ignored):
+     * the caller passes either NULL or a real hash */
+    if (!st || !token_hash || (password_hash && !valid_bcrypt(password_hash)) ||
+        (display_name && !valid_text(display_name, 0, sizeof nu.display_name - 1)))
+        goto out;
+    if ((rc = new_id(nu.id))) goto out;
+    int64_t now = now_ms();
+    copy_opt(nu.password_hash, password_hash);
+    copy_opt(nu.display_name, display_name);
+    nu.created_at = nu.password_changed_at = now;
+    rc = st->ops->invite_accept(st, token_hash, &nu, now, &u, &m);
+    if (rc) goto out;
+    if (user) *user = u;
+    if (mem) *mem = m;
+out:
+    return rc;
+}
+
+int ig_store_session_create(ig_store_t *st, const char *jti, const char *user_id, const char *org_id,
+                            int64_t expires_at)
+{
+    if (!st || !valid_hex32(jti) || !user_id || !org_id || expires_at <= 0) return IG_EINVAL;
+    if (!id_fits(user_id) || !id_fits(org_id)) return IG_ENOTFOUND;
+    return st->ops->session_insert(st, jti, user_id, org_id, now_ms(), expires_at);
+}
+
+int ig_store_session_check(ig_store_t *st, const char *jti, const char *user_id, const char *org_id,
+                           int64_t now, int *role)
+{
+    int r = -1;
+    if (!st || !jti || !user_id || !org_id || !role) return IG_EINVAL;
+    if (!id_fits(jti) || !id_fits(user_id) || !id_fits(org_id)) return IG_ENOTFOUND;
+    int rc = st->ops->session_check(st, jti, user_id, org_id, now, &r);
+    if (rc == IG_OK) *role = r;
+    return rc;
+}
+
+int ig_store_session_revoke(ig_store_t *st, const char *jti)
+{
+    if (!st || !jti) return IG_EINVAL;
+    if (!id_fits(jti)) return IG_ENOTFOUND;
+    return st->ops->session_revoke(st, jti, now_ms());
+}
+
+int ig_store_sessions_revoke_user(ig_store_t *st, const char *user_id)
+{
+    if (!st || !user_id) return IG_EINVAL;
+    if (!id_fits(user_id)) return IG_OK; /* no such user: no sessions */
+    return st->ops->sessions_revoke_user(st, user_id, now_ms());
+}
+
+int ig_store_team_create(ig_store_t *st, const char *org_id, const char *name, ig_team_t *out)
+{
+    ig_team_t t;
+    int rc = IG_EINVAL;
+    memset(&t, 0, sizeof t);
+    if (!st || !org_id || !valid_text(name, 1, sizeof t.name - 1)) goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id)) goto out;
+    if ((rc = new_id(t.id))) goto out;
+    memcpy(t.org_id, org_id, strlen(org_id) + 1);
+    memcpy(t.name, name, strlen(name) + 1);
+    t.created_at = now_ms();
+    rc = st->ops->team_insert(st, &t);
+    if (rc == IG_OK && out) *out = t;
+out:
+    return rc;
+}
+
+int ig_store_team_list(ig_store_t *st, const char *org_id, ig_team_t *out, size_t cap, size_t *n)
+{
+    if (!st || !org_id || !n || (cap && !out)) return IG_EINVAL;
+    *n = 0;
+    if (!id_fits(org_id)) return IG_OK; /* no such org: nothing to list */
+    return st->ops->team_list(st, org_id, out, cap, n);
+}
+
+int ig_store_team_delete(ig_store_t *st, const char *org_id, const char *id)
+{
+    if (!st || !org_id || !id) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->team_delete(st, org_id, id);
+}
+
+int ig_store_app_create(ig_store_t *st, const char *org_id, const char *name, const char *team_id,
+                        ig_app_t *out)
+{
+    ig_app_t a;
+    int rc = IG_EINVAL;
+    memset(&a, 0, sizeof a);
+    if (!st || !org_id || !valid_text(name, 1, sizeof a.name - 1)) goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id) || (team_id && !id_fits(team_id))) goto out;
+    if ((rc = new_id(a.id))) goto out;
+    memcpy(a.org_id, org_id, strlen(org_id) + 1);
+    copy_opt(a.team_id, team_id);
+    memcpy(a.name, name, strlen(name) + 1);
+    a.created_at = now_ms();
+    rc = st->ops->app_insert(st, &a);
+    if (rc == IG_OK && out) *out = a;
+out:
+    return rc;
+}
+
+int ig_store_app_list(ig_store_t *st, const char *org_id, ig_app_t *out, size_t cap, size_t *n)
+{
+    if (!st || !org_id || !n || (cap && !out)) return IG_EINVAL;
+    *n = 0;
+    if (!id_fits(org_id)) return IG_OK; /* no such org: nothing to list */
+    return st->ops->app_list(st, org_id, out, cap, n);
+}
+
+int ig_store_app_delete(ig_store_t *st, const char *org_id, const char *id)
+{
+    if (!st || !org_id || !id) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->app_delete(st, org_id, id);
+}
+
+int ig_store_key_create_for(ig_store_t *st, const char *org_id, const uint8_t hash[32],
+                            const char *hash_prefix, const char *name, int role, int64_t expires_at,
+                            const char *app_id, const char *created_by, ig_keyrec_t *out)
+{
+    ig_keyrec_t rec;
+    int rc = IG_EINVAL;
+    if (!st || !org_id || !hash || !valid_token(hash_prefix, sizeof rec.hash_prefix - 1)) goto out;
+    if ((name && !valid_text(name, 0, sizeof rec.name - 1)) || role < IG_STORE_ROLE_VIEWER ||
+        role > IG_STORE_ROLE_OWNER || expires_at < 0)
+        goto out;
+    rc = IG_ENOTFOUND; /* an org, app or user id that cannot exist */
+    if (!id_fits(org_id) || (app_id && !id_fits(app_id)) || (created_by && !id_fits(created_by))) goto out;
+    memset(&rec, 0, sizeof rec);
+    rc = new_id(rec.id);
+    if (rc) goto out;
+    memcpy(rec.org_id, org_id, strlen(org_id) + 1);
+    memcpy(rec.key_hash, hash, sizeof rec.key_hash);
+    memcpy(rec.hash_prefix, hash_prefix, strlen(hash_prefix) + 1);
+    copy_opt(rec.name, name);
+    rec.role = role;
+    rec.created_at = now_ms();
+    rec.expires_at = expires_at;
+    copy_opt(rec.app_id, app_id);
+    copy_opt(rec.created_by, created_by);
+    rc = st->ops->key_insert(st, &rec);
+    if (rc == IG_OK && out) *out = rec;
+out:
+    return rc;
+}
+
+int ig_store_key_get(ig_store_t *st, const char *org_id, const char *id, ig_keyrec_t *out)
+{
+    if (!st || !org_id || !id || !out) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->key_get(st, org_id, id, out);
+}
+
+int ig_store_key_rotate(ig_store_t *st, const char *org_id, const char *old_id, const uint8_t new_hash[32],
+                        const char *new_prefix, const char *created_by, int64_t overlap_until,
+                        ig_keyrec_t *old_out, ig_keyrec_t *new_out)
+{
+    ig_keyrec_t nk, o, k;
+    int rc = IG_EINVAL;
+    memset(&nk, 0, sizeof nk);
+    /* overlap_until 0 would read as "never expires": the old key must always get an end */
+    if (!st || !org_id || !old_id || !new_hash || !valid_token(new_prefix, sizeof nk.hash_prefix - 1) ||
+        overlap_until <= 0)
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id) || !id_fits(old_id) || (created_by && !id_fits(created_by))) goto out;
+    if ((rc = new_id(nk.id))) goto out;
+    memcpy(nk.org_id, org_id, strlen(org_id) + 1);
+    memcpy(nk.key_hash, new_hash, sizeof nk.key_hash);
+    memcpy(nk.hash_prefix, new_prefix, strlen(new_prefix) + 1);
+    copy_opt(nk.created_by, created_by);
+    nk.created_at = now_ms();
+    rc = st->ops->key_rotate(st, old_id, &nk, overlap_until, &o, &k);
+    if (rc) goto out;
+    if (old_out) *old_out = o;
+    if (new_out) *new_out = k;
+out:
+    return rc;
+}
+
+int ig_store_provider_delete(ig_store_t *st, const char *org_id, const char *provider)
+{
+    if (!st || !org_id || !provider) return IG_EINVAL;
+    if (!id_fits(org_id) || !*provider || bounded_len(provider, 32) == SIZE_MAX) return IG_ENOTFOUND;
+    return st->ops->provider_delete(st, org_id, provider);
+}
+
+/* A filter string: NULL or "" = no condition (*use = NULL); longer than max bytes matches nothing. */
+static bool filter_str(const char *s, size_t max, const char **use)
+{
+    *use = s && *s ? s : NULL;
+    return !*use || bounded_len(s, max) != SIZE_MAX;
+}
+
+int ig_store_audit_query(ig_store_t *st, const char *org_id, const ig_audit_filter_t *f, int64_t before_seq,
+                         ig_audit_t *out, size_t cap, size_t *n)
+{
+    ig_audit_filter_t nf = {0};
+    if (!st || !org_id || !out || !n || cap == 0 || cap > 1000 || strlen(org_id) > 32) return IG_EINVAL;
+    if (f && (f->since < 0 || f->until < 0)) return IG_EINVAL;
+    *n = 0;
+    if (f) {
+        /* a value no stored entry can hold, or an empty time range, answers an empty page */
+        if (!filter_str(f->action, sizeof out->action - 1, &nf.action) ||
+            !filter_str(f->actor, sizeof out->actor - 1, &nf.actor) ||
+            !filter_str(f->target, sizeof out->target - 1, &nf.target) ||
+            (f->since && f->until && f->until < f->since))
+            return IG_OK;
+        nf.since = f->since;
+        nf.until = f->until;
+    }
+    return st->ops->audit_query(st, org_id, f ? &nf : NULL, before_seq, out, cap, n);
+}
+
+int ig_store_audit_get(ig_store_t *st, const char *org_id, const char *id, ig_audit_t *out)
+{
+    if (!st || !org_id || !id || !out) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->audit_get(st, org_id, id, out);
 }

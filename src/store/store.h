@@ -1,6 +1,7 @@
 /*
  * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log, users and their
- * org memberships, the hash-chained audit log) behind one backend-independent interface.
+ * org memberships, the hash-chained audit log; v3: sessions, invitations, teams and apps) behind one
+ * backend-independent interface.
  *
  * A store is a vtable (ig_store_ops_t) plus thin ig_store_* wrappers. The wrappers validate arguments,
  * generate ids (16 bytes from RAND_bytes as 32 lowercase hex chars) and timestamps (unix milliseconds), so
@@ -28,13 +29,20 @@
 #include <stdint.h>
 
 /* Schema version this binary creates: every backend has exactly this many migrations. */
-#define IG_STORE_SCHEMA_VERSION 2
+#define IG_STORE_SCHEMA_VERSION 3
 
 /* Largest provider secret envelope accepted: a sealed provider key is well under 1 KiB. */
 #define IG_STORE_MAX_SECRET (64u * 1024)
 
 /* api_keys.role values (the auth module maps them to permissions). */
 enum { IG_STORE_ROLE_VIEWER = 0, IG_STORE_ROLE_MEMBER = 1, IG_STORE_ROLE_ADMIN = 2, IG_STORE_ROLE_OWNER = 3 };
+
+/* orgs.plan values: the plan gates the Enterprise features (PII redaction, long retention, budgets,
+ * webhooks). */
+enum { IG_STORE_PLAN_FREE = 0, IG_STORE_PLAN_ENTERPRISE = 1 };
+
+/* Largest orgs.settings document (a JSON object validated by the API; the store keeps it as text). */
+#define IG_STORE_MAX_SETTINGS 4096
 
 /* provider_credentials.auth_mode values. */
 enum { IG_STORE_AUTH_STORED = 0, IG_STORE_AUTH_PASSTHROUGH = 1 };
@@ -47,6 +55,8 @@ typedef struct {
     char slug[65];
     char name[129];
     char default_provider[33];
+    int plan;                                 /* IG_STORE_PLAN_* (v3) */
+    char settings[IG_STORE_MAX_SETTINGS + 1]; /* JSON object text, "{}" by default (v3) */
     int64_t created_at;
 } ig_org_t;
 
@@ -58,12 +68,16 @@ typedef struct {
     char name[129];
     int role;
     int64_t created_at, expires_at /*0 = never*/, revoked_at /*0 = not revoked*/;
+    char app_id[33];      /* "" = none (v3) */
+    char created_by[33];  /* user id of the creator, "" = none (operator CLI, v3) */
+    int64_t last_used_at; /* 0 = never; maintained by ig_store_calls_insert (v3) */
 } ig_keyrec_t;
 
 typedef struct {
     char id[37];
     char org_id[33];
     char key_prefix[13];
+    char key_id[33]; /* "" = unknown; when set, the key's last_used_at is raised to created_at (v3) */
     char provider[33];
     char method[16];
     const char *path;
@@ -170,7 +184,9 @@ int ig_store_provider_get(ig_store_t *st, const char *org_id, const char *provid
 
 /* Inserts n call records in ONE transaction (batched writer). All-or-nothing: on error nothing is stored.
  * Every record is validated first (IG_EINVAL: id empty, a char array not terminated, path NULL). A record
- * whose id is already stored is skipped, so replaying a spool file twice is harmless. n may be 0. */
+ * whose id is already stored is skipped, so replaying a spool file twice is harmless. n may be 0. (v3) In
+ * the same transaction, a record with a key_id raises that key's last_used_at to its created_at (never
+ * lowers it); only a key of the record's own org_id is touched. */
 int ig_store_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n);
 /* Number of call records of org_id (NULL = all orgs). */
 int ig_store_calls_count(ig_store_t *st, const char *org_id, int64_t *n); /* for tests/readyz-style checks */
@@ -192,8 +208,8 @@ int ig_store_signup(ig_store_t *st, const char *slug, const char *org_name, cons
 int ig_store_user_get_by_email(ig_store_t *st, const char *email, ig_user_t *out);
 /* IG_ENOTFOUND when no user has this id. */
 int ig_store_user_get(ig_store_t *st, const char *id, ig_user_t *out);
-/* Replaces the user's password hash (a bcrypt string, IG_EINVAL otherwise) and sets password_changed_at to
- * now (sessions issued before it can then be refused). IG_ENOTFOUND for an unknown user. */
+/* Replaces the user's password hash (a bcrypt string, IG_EINVAL otherwise), sets password_changed_at to
+ * now and (v3) revokes all the user's sessions, in ONE transaction. IG_ENOTFOUND for an unknown user. */
 int ig_store_user_set_password(ig_store_t *st, const char *user_id, const char *password_hash);
 /* The membership of user_id in org_id. IG_ENOTFOUND when the user is not a member. */
 int ig_store_membership_get(ig_store_t *st, const char *user_id, const char *org_id, ig_membership_t *out);
@@ -222,6 +238,159 @@ int ig_store_audit_verify(ig_store_t *st, int64_t *bad_seq);
  * newest), at most cap (1..1000) of them into out; *n = how many. The last entry's seq is the next cursor. */
 int ig_store_audit_list(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
                         size_t *n);
+
+/* ---- v3: organisations, members, invitations, sessions, teams and apps, key rotation ---- */
+
+/* A member of an org as listed by the API: the membership and the user's public fields. */
+typedef struct {
+    ig_membership_t m;
+    char email[255];
+    char display_name[129];
+} ig_member_t;
+
+/* An invitation to join an org. The one-time token is never stored: only its SHA-256 hash. */
+typedef struct {
+    char id[33];
+    char org_id[33];
+    char email[255]; /* lower-cased */
+    int role;
+    char invited_by[33]; /* user id, "" = none */
+    int64_t created_at, expires_at, accepted_at /*0 = pending*/, revoked_at /*0 = not revoked*/;
+} ig_invite_t;
+
+typedef struct {
+    char id[33];
+    char org_id[33];
+    char name[129];
+    int64_t created_at;
+} ig_team_t;
+
+typedef struct {
+    char id[33];
+    char org_id[33];
+    char team_id[33]; /* "" = none */
+    char name[129];
+    int64_t created_at;
+} ig_app_t;
+
+/* Filters of ig_store_audit_query: NULL / "" / 0 = no condition. action, actor and target match exactly;
+ * since and until are unix ms, inclusive. */
+typedef struct {
+    const char *action;
+    const char *actor;
+    const char *target;
+    int64_t since, until;
+} ig_audit_filter_t;
+
+/* Updates an org: name (as for org_create) when not NULL; default_provider when not NULL ("" clears it, else
+ * as for ig_store_org_set_default_provider); settings when not NULL (1..IG_STORE_MAX_SETTINGS bytes, stored
+ * as given: the caller validates the JSON). out (may be NULL) gets the updated org. IG_ENOTFOUND. */
+int ig_store_org_update(ig_store_t *st, const char *org_id, const char *name, const char *default_provider,
+                        const char *settings, ig_org_t *out);
+/* plan: IG_STORE_PLAN_* (IG_EINVAL otherwise). IG_ENOTFOUND. */
+int ig_store_org_set_plan(ig_store_t *st, const char *org_id, int plan);
+/* Deletes an org and, in ONE transaction, everything scoped to it: keys, provider credentials,
+ * memberships, invitations, sessions, teams, apps and call records. Users are kept (they may belong to other
+ * orgs). Audit entries are kept (ids only, and the chain must stay verifiable). IG_ENOTFOUND. */
+int ig_store_org_delete(ig_store_t *st, const char *org_id);
+/* In ONE transaction: from_user must be an owner of the org (IG_EFORBIDDEN otherwise) and to_user a member
+ * (IG_ENOTFOUND otherwise, also for an unknown org); to_user becomes owner and from_user admin (keys created
+ * by from_user with role owner are lowered to admin). to_user == from_user is IG_EINVAL. */
+int ig_store_org_transfer(ig_store_t *st, const char *org_id, const char *from_user, const char *to_user);
+
+/* The org's members, oldest first, into out[0..cap) (*n written; IG_ETOOBIG when there are more). */
+int ig_store_member_list(ig_store_t *st, const char *org_id, ig_member_t *out, size_t cap, size_t *n);
+/* Adds user_id to org_id with role (0..3). IG_ECONFLICT if already a member; IG_ENOTFOUND if the user or
+ * the org does not exist. out may be NULL. */
+int ig_store_membership_add(ig_store_t *st, const char *user_id, const char *org_id, int role,
+                            ig_membership_t *out);
+/* Changes user_id's role in org_id to new_role (0..3), or removes the membership when new_role is -1, on
+ * behalf of an actor whose role is actor_role. ONE transaction that enforces, against the current rows:
+ *   - the membership exists (IG_ENOTFOUND);
+ *   - no escalation (IG_EFORBIDDEN, *why = "above_own_role"): new_role <= actor_role and the member's current
+ *     role <= actor_role; an actor below owner can neither grant nor remove/demote an owner (*why =
+ *     "owner_only");
+ *   - the org keeps at least one owner (IG_ECONFLICT, *why = "last_owner").
+ * Then: keys of this org created by the user get their role lowered to new_role (when above it), or are
+ * revoked when the membership is removed; the user's sessions for this org are revoked on removal. The
+ * caller must drop the org's keys from its caches. *old_role (may be NULL) = the role before. why may be
+ * NULL; it is set to NULL on IG_OK. */
+int ig_store_membership_change(ig_store_t *st, const char *org_id, const char *user_id, int new_role,
+                               int actor_role, int *old_role, const char **why);
+
+/* Creates an invitation (email lower-cased, role 0..3, token_hash = SHA-256 of the one-time token,
+ * invited_by NULL or a user id, expires_at unix ms in the future). IG_ECONFLICT when the email already
+ * belongs to a member of the org or has a pending unexpired invitation there. out may be NULL. */
+int ig_store_invite_create(ig_store_t *st, const char *org_id, const char *email, int role,
+                           const uint8_t token_hash[32], const char *invited_by, int64_t expires_at,
+                           ig_invite_t *out);
+/* The org's pending (not accepted, not revoked, not expired) invitations, oldest first. */
+int ig_store_invite_list(ig_store_t *st, const char *org_id, ig_invite_t *out, size_t cap, size_t *n);
+/* Revokes a pending invitation of the org. IG_ENOTFOUND (also for another org's, or a used one). */
+int ig_store_invite_revoke(ig_store_t *st, const char *org_id, const char *id, ig_invite_t *out);
+/* The pending, unexpired invitation with this token hash. IG_ENOTFOUND otherwise. */
+int ig_store_invite_get_by_token(ig_store_t *st, const uint8_t token_hash[32], ig_invite_t *out);
+/* Accepts a pending, unexpired invitation (IG_ENOTFOUND otherwise) in ONE transaction. If a user with the
+ * invitation's email exists, it joins the org (the CALLER must have verified that user's password first;
+ * password_hash and display_name are ignored); otherwise a user is created with password_hash (a bcrypt
+ * string; IG_EINVAL when NULL) and display_name (NULL or as for signup). Then the membership is added with
+ * the invitation's role (IG_ECONFLICT when already a member) and the invitation marked accepted (it can
+ * never be used again). user and mem (may be NULL) get the rows. */
+int ig_store_invite_accept(ig_store_t *st, const uint8_t token_hash[32], const char *password_hash,
+                           const char *display_name, ig_user_t *user, ig_membership_t *mem);
+
+/* Records an issued session token (jti as ig_token_new_jti makes it; expires_at unix ms). Also deletes
+ * rows that expired more than a day ago (bounded housekeeping). IG_ENOTFOUND for an unknown user or org;
+ * IG_ECONFLICT for a duplicate jti. */
+int ig_store_session_create(ig_store_t *st, const char *jti, const char *user_id, const char *org_id,
+                            int64_t expires_at);
+/* Checks a presented session: a row with this jti, user and org exists, is not revoked, expires after
+ * now_ms, and the user is still a member of the org; *role = the membership's CURRENT role (roles are looked
+ * up live). IG_ENOTFOUND otherwise. */
+int ig_store_session_check(ig_store_t *st, const char *jti, const char *user_id, const char *org_id,
+                           int64_t now_ms, int *role);
+/* Revokes one session (idempotent). IG_ENOTFOUND when no row has this jti. */
+int ig_store_session_revoke(ig_store_t *st, const char *jti);
+/* Revokes every session of the user (all orgs). */
+int ig_store_sessions_revoke_user(ig_store_t *st, const char *user_id);
+
+/* Teams and apps: named groups of an org that keys and budgets point at. Names 1..128 bytes without control
+ * characters, unique within the org (IG_ECONFLICT). */
+int ig_store_team_create(ig_store_t *st, const char *org_id, const char *name, ig_team_t *out);
+int ig_store_team_list(ig_store_t *st, const char *org_id, ig_team_t *out, size_t cap, size_t *n);
+/* Deletes a team of the org (IG_ENOTFOUND otherwise); its apps keep existing with no team. */
+int ig_store_team_delete(ig_store_t *st, const char *org_id, const char *id);
+/* team_id NULL/"" = none, else a team of the same org (IG_ENOTFOUND otherwise). */
+int ig_store_app_create(ig_store_t *st, const char *org_id, const char *name, const char *team_id,
+                        ig_app_t *out);
+int ig_store_app_list(ig_store_t *st, const char *org_id, ig_app_t *out, size_t cap, size_t *n);
+/* Deletes an app of the org (IG_ENOTFOUND otherwise); keys pointing at it keep working with no app. */
+int ig_store_app_delete(ig_store_t *st, const char *org_id, const char *id);
+
+/* As ig_store_key_create, plus app_id (NULL/"" = none, else an app of the same org: IG_ENOTFOUND
+ * otherwise) and created_by (NULL/"" = none, else a user id). */
+int ig_store_key_create_for(ig_store_t *st, const char *org_id, const uint8_t hash[32],
+                            const char *hash_prefix, const char *name, int role, int64_t expires_at,
+                            const char *app_id, const char *created_by, ig_keyrec_t *out);
+/* The org's key with this id. IG_ENOTFOUND otherwise (another org's key too). */
+int ig_store_key_get(ig_store_t *st, const char *org_id, const char *id, ig_keyrec_t *out);
+/* Rotates a key in ONE transaction: the org's key old_id must exist, not be revoked and not be expired at
+ * now (IG_ENOTFOUND otherwise). A new key is stored (new_hash, new_prefix) with the old key's name, role,
+ * app and expiry, created_by as given (NULL = none); the old key's expires_at becomes overlap_until (unix
+ * ms) unless it already expires earlier. old_out and new_out (may be NULL) get the records after the change.
+ * The caller must drop the old key from its caches. */
+int ig_store_key_rotate(ig_store_t *st, const char *org_id, const char *old_id, const uint8_t new_hash[32],
+                        const char *new_prefix, const char *created_by, int64_t overlap_until,
+                        ig_keyrec_t *old_out, ig_keyrec_t *new_out);
+
+/* Removes an org's credential for a provider. IG_ENOTFOUND when none is stored. */
+int ig_store_provider_delete(ig_store_t *st, const char *org_id, const char *provider);
+
+/* As ig_store_audit_list with filters (f may be NULL). */
+int ig_store_audit_query(ig_store_t *st, const char *org_id, const ig_audit_filter_t *f, int64_t before_seq,
+                         ig_audit_t *out, size_t cap, size_t *n);
+/* The org's audit entry with this id. IG_ENOTFOUND otherwise (another org's entry too). */
+int ig_store_audit_get(ig_store_t *st, const char *org_id, const char *id, ig_audit_t *out);
 
 /* For backends: hash = SHA-256(prev_hash || serialization) of e (its hash field is not read). The
  * serialization is a version tag, then seq and created_at as 8-byte big-endian, then id, org_id, actor,
@@ -268,8 +437,54 @@ typedef struct ig_store_ops {
                                size_t *n);
     int (*audit_append)(ig_store_t *st, ig_audit_t *e);
     int (*audit_verify)(ig_store_t *st, int64_t *bad_seq);
-    int (*audit_list)(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
-                      size_t *n);
+    /* v3. key_insert (above) also stores app_id, created_by and last_used_at, and refuses (IG_ENOTFOUND) an
+     * app_id that is not an app of rec->org_id. user_set_password also revokes the user's sessions.
+     * calls_insert also raises api_keys.last_used_at. The audit filter's strings are NULL or non-empty.
+     * Optional argument strings of the v3 entries are NULL or non-empty, except org_update's
+     * default_provider ("" clears it). Every `now` is the wrapper's clock (unix ms). */
+    int (*org_update)(ig_store_t *st, const char *org_id, const char *name, const char *default_provider,
+                      const char *settings, ig_org_t *out);
+    int (*org_set_plan)(ig_store_t *st, const char *org_id, int plan);
+    int (*org_delete)(ig_store_t *st, const char *org_id);
+    int (*org_transfer)(ig_store_t *st, const char *org_id, const char *from_user, const char *to_user);
+    int (*member_list)(ig_store_t *st, const char *org_id, ig_member_t *out, size_t cap, size_t *n);
+    int (*membership_insert)(ig_store_t *st, const ig_membership_t *m);
+    /* new_role -1..3, actor_role 0..3; *why is set on IG_EFORBIDDEN / IG_ECONFLICT; *old_role on IG_OK. */
+    int (*membership_change)(ig_store_t *st, const char *org_id, const char *user_id, int new_role,
+                             int actor_role, int64_t now, int *old_role, const char **why);
+    /* inv is complete (id, created_at, accepted_at = revoked_at = 0); the conflict checks use now. */
+    int (*invite_insert)(ig_store_t *st, const ig_invite_t *inv, const uint8_t token_hash[32], int64_t now);
+    int (*invite_list)(ig_store_t *st, const char *org_id, int64_t now, ig_invite_t *out, size_t cap,
+                       size_t *n);
+    int (*invite_revoke)(ig_store_t *st, const char *org_id, const char *id, int64_t now, ig_invite_t *out);
+    int (*invite_get_by_token)(ig_store_t *st, const uint8_t token_hash[32], int64_t now, ig_invite_t *out);
+    /* new_user is the user to create when the invitation's email has none: id, password_hash ("" = none
+     * given: IG_EINVAL then), display_name and timestamps filled; its email is taken from the invitation. */
+    int (*invite_accept)(ig_store_t *st, const uint8_t token_hash[32], const ig_user_t *new_user, int64_t now,
+                         ig_user_t *user, ig_membership_t *mem);
+    int (*session_insert)(ig_store_t *st, const char *jti, const char *user_id, const char *org_id,
+                          int64_t now, int64_t expires_at);
+    int (*session_check)(ig_store_t *st, const char *jti, const char *user_id, const char *org_id,
+                         int64_t now, int *role);
+    int (*session_revoke)(ig_store_t *st, const char *jti, int64_t now);
+    int (*sessions_revoke_user)(ig_store_t *st, const char *user_id, int64_t now);
+    int (*team_insert)(ig_store_t *st, const ig_team_t *t);
+    int (*team_list)(ig_store_t *st, const char *org_id, ig_team_t *out, size_t cap, size_t *n);
+    int (*team_delete)(ig_store_t *st, const char *org_id, const char *id);
+    /* refuses (IG_ENOTFOUND) a team_id that is not a team of a->org_id */
+    int (*app_insert)(ig_store_t *st, const ig_app_t *a);
+    int (*app_list)(ig_store_t *st, const char *org_id, ig_app_t *out, size_t cap, size_t *n);
+    int (*app_delete)(ig_store_t *st, const char *org_id, const char *id);
+    int (*key_get)(ig_store_t *st, const char *org_id, const char *id, ig_keyrec_t *out);
+    /* new_key has id, org_id, key_hash, hash_prefix, created_by and created_at = now filled; the backend
+     * copies name, role, app_id and expires_at from the old key. */
+    int (*key_rotate)(ig_store_t *st, const char *old_id, const ig_keyrec_t *new_key, int64_t overlap_until,
+                      ig_keyrec_t *old_out, ig_keyrec_t *new_out);
+    int (*provider_delete)(ig_store_t *st, const char *org_id, const char *provider);
+    /* cap 1..1000; replaces v2's audit_list (f == NULL: no filter) */
+    int (*audit_query)(ig_store_t *st, const char *org_id, const ig_audit_filter_t *f, int64_t before_seq,
+                       ig_audit_t *out, size_t cap, size_t *n);
+    int (*audit_get)(ig_store_t *st, const char *org_id, const char *id, ig_audit_t *out);
 } ig_store_ops_t;
 
 struct ig_store {

@@ -76,18 +76,18 @@ static int signup(ig_store_t *st, const char *slug, const char *email, uint8_t s
                            IG_STORE_ROLE_ADMIN, org, user, key, which);
 }
 
-TEST(fresh_db_is_v2)
+TEST(fresh_db_is_current)
 {
     ig_store_t *st = open_db("fresh.db");
     if (!st) return;
     int v = 0;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
-    CHECK_EQ_INT(v, 2);
+    CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION);
     CHECK_EQ_INT(ig_store_migrate(st), IG_OK);
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
-    CHECK_EQ_INT(v, 2);
+    CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION);
     ig_store_close(st);
-    CHECK_EQ_INT(raw_int("fresh.db", "SELECT COUNT(*) FROM schema_migrations"), 2);
+    CHECK_EQ_INT(raw_int("fresh.db", "SELECT COUNT(*) FROM schema_migrations"), IG_STORE_SCHEMA_VERSION);
     CHECK_EQ_INT(raw_int("fresh.db", "SELECT COUNT(*) FROM sqlite_master WHERE name IN"
                                      " ('users', 'memberships', 'audit', 'audit_org_seq')"),
                  4);
@@ -125,7 +125,7 @@ TEST(v1_upgrades_in_place)
     if (!st) return;
     int v = 0;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
-    CHECK_EQ_INT(v, 2);
+    CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION);
     /* v1 rows are intact and still readable through the v1 functions */
     ig_org_t org;
     CHECK_EQ_INT(ig_store_org_get_by_slug(st, "old-org", &org), IG_OK);
@@ -141,7 +141,7 @@ TEST(v1_upgrades_in_place)
     CHECK_EQ_INT(ig_store_migrate(st), IG_OK); /* idempotent on the upgraded file */
     ig_store_close(st);
     CHECK_EQ_INT(raw_int("v1.db", "SELECT COUNT(*) FROM api_keys WHERE created_by IS NULL"), 1);
-    CHECK_EQ_INT(raw_int("v1.db", "SELECT MAX(version) FROM schema_migrations"), 2);
+    CHECK_EQ_INT(raw_int("v1.db", "SELECT MAX(version) FROM schema_migrations"), IG_STORE_SCHEMA_VERSION);
 }
 
 TEST(signup_happy_path)
@@ -589,7 +589,7 @@ int main(void)
         perror("mkdtemp");
         return 1;
     }
-    RUN(fresh_db_is_v2);
+    RUN(fresh_db_is_current);
     RUN(v1_upgrades_in_place);
     RUN(signup_happy_path);
     RUN(signup_conflicts_write_nothing);
