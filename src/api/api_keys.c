@@ -169,6 +169,10 @@ static void work_keys_rotate(api_job_t *j, ig_store_t *st)
         ig_wipe(key, sizeof key);
         j->err = rc;
         if (rc == IG_ENOTFOUND) j->msg = "no active key with this id";
+        if (rc == IG_ECONFLICT) {
+            j->code = "already_rotated";
+            j->msg = "this key was already rotated: rotate its replacement";
+        }
         return;
     }
     ig_authcache_invalidate_key(old.key_hash); /* its new expiry applies on the next request */

@@ -138,6 +138,7 @@ static const char *const migrations[] = {
     "ALTER TABLE orgs ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';"
     "ALTER TABLE api_keys ADD COLUMN app_id TEXT REFERENCES apps(id);"
     "ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;"
+    "ALTER TABLE api_keys ADD COLUMN replaced_by TEXT;"
     "CREATE INDEX api_keys_app ON api_keys (app_id);"
     "CREATE INDEX api_keys_creator ON api_keys (created_by, org_id);"
     "ALTER TABLE calls ADD COLUMN key_id TEXT;"
@@ -256,6 +257,7 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                      " AND revoked_at IS NULL")                                                              \
     X(KEY_GET, "SELECT " KEY_COLS " FROM api_keys WHERE id = ? AND org_id = ?")                              \
     X(KEY_SET_EXPIRY, "UPDATE api_keys SET expires_at = ? WHERE id = ?")                                     \
+    X(KEY_MARK_REPLACED, "UPDATE api_keys SET replaced_by = ? WHERE id = ? AND replaced_by IS NULL")         \
     X(KEY_TOUCH, "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND org_id = ?3"                       \
                  " AND (last_used_at IS NULL OR last_used_at < ?1)")                                         \
     X(KEY_UNSET_APP, "UPDATE api_keys SET app_id = NULL WHERE app_id = ? AND org_id = ?")                    \
@@ -2041,6 +2043,11 @@ static int sq_key_rotate(ig_store_t *st, const char *old_id, const ig_keyrec_t *
     if ((rc = tx_begin(s)) || (rc = key_get(s, new_key->org_id, old_id, &old))) goto out;
     rc = IG_ENOTFOUND;
     if (old.revoked_at || (old.expires_at && old.expires_at <= now)) goto out;
+    /* a key is rotated once: a second successor would inherit the overlap expiry and die with it */
+    int64_t marked = 0;
+    if ((rc = exec_tt(s, ST_KEY_MARK_REPLACED, "key mark replaced", nk.id, old.id, &marked))) goto out;
+    rc = IG_ECONFLICT;
+    if (!marked) goto out;
     memcpy(nk.name, old.name, sizeof nk.name);
     nk.role = old.role;
     memcpy(nk.app_id, old.app_id, sizeof nk.app_id);

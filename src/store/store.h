@@ -375,10 +375,11 @@ int ig_store_key_create_for(ig_store_t *st, const char *org_id, const uint8_t ha
 /* The org's key with this id. IG_ENOTFOUND otherwise (another org's key too). */
 int ig_store_key_get(ig_store_t *st, const char *org_id, const char *id, ig_keyrec_t *out);
 /* Rotates a key in ONE transaction: the org's key old_id must exist, not be revoked and not be expired at
- * now (IG_ENOTFOUND otherwise). A new key is stored (new_hash, new_prefix) with the old key's name, role,
- * app and expiry, created_by as given (NULL = none); the old key's expires_at becomes overlap_until (unix
- * ms) unless it already expires earlier. old_out and new_out (may be NULL) get the records after the change.
- * The caller must drop the old key from its caches. */
+ * now (IG_ENOTFOUND otherwise), and not have been rotated before (IG_ECONFLICT: rotate its successor; a
+ * second successor would inherit the overlap expiry). A new key is stored (new_hash, new_prefix) with the old
+ * key's name, role, app and expiry, created_by as given (NULL = none); the old key's expires_at becomes
+ * overlap_until (unix ms) unless it already expires earlier. old_out and new_out (may be NULL) get the
+ * records after the change. The caller must drop the old key from its caches. */
 int ig_store_key_rotate(ig_store_t *st, const char *org_id, const char *old_id, const uint8_t new_hash[32],
                         const char *new_prefix, const char *created_by, int64_t overlap_until,
                         ig_keyrec_t *old_out, ig_keyrec_t *new_out);

@@ -419,6 +419,8 @@ TEST(key_rotation)
     fill_hash(h3, 23);
     fill_hash(h4, 24);
     fill_hash(h5, 25);
+    uint8_t h6x[32];
+    fill_hash(h6x, 31);
     ig_keyrec_t k, o, nk, got;
     CHECK_EQ_INT(
         ig_store_key_create_for(st, a.id, h1, "ig_old", "ci", IG_STORE_ROLE_ADMIN, 0, app.id, NULL, &k),
@@ -448,24 +450,29 @@ TEST(key_rotation)
     CHECK_EQ_STR(got.created_by, u.id);
     CHECK_EQ_INT(got.expires_at, 0);
 
-    /* rotating the old key again (still valid during the overlap) keeps the earlier end: min() */
-    CHECK_EQ_INT(ig_store_key_rotate(st, a.id, k.id, h3, "ig_new2", NULL, overlap + HOUR_MS, &o, &nk), IG_OK);
-    CHECK_EQ_INT(o.expires_at, overlap);
-    CHECK_EQ_INT(nk.expires_at, overlap); /* the copy of an expiring key expires with it */
-    CHECK_EQ_STR(nk.created_by, "");
-    CHECK_EQ_INT(ig_store_key_get(st, a.id, k.id, &got), IG_OK);
-    CHECK_EQ_INT(got.expires_at, overlap);
-    /* an earlier overlap end wins over a later expiry */
-    CHECK_EQ_INT(ig_store_key_rotate(st, a.id, nk.id, h4, "ig_new3", NULL, overlap - 1000, &o, NULL), IG_OK);
-    CHECK_EQ_INT(o.expires_at, overlap - 1000);
-    CHECK_EQ_INT(ig_store_key_get_by_hash(st, h3, &got), IG_OK);
-    CHECK_EQ_INT(got.expires_at, overlap - 1000);
-
-    /* a duplicate new hash changes nothing */
-    CHECK_EQ_INT(ig_store_key_rotate(st, a.id, k.id, h2, "ig_dup", NULL, overlap - 5000, &o, &nk),
+    /* a key is rotated once: a second rotation is refused and changes nothing */
+    CHECK_EQ_INT(ig_store_key_rotate(st, a.id, k.id, h3, "ig_new2", NULL, overlap + HOUR_MS, &o, NULL),
                  IG_ECONFLICT);
+    CHECK_EQ_INT(ig_store_key_get_by_hash(st, h3, &got), IG_ENOTFOUND);
     CHECK_EQ_INT(ig_store_key_get(st, a.id, k.id, &got), IG_OK);
     CHECK_EQ_INT(got.expires_at, overlap);
+
+    /* a key that expires: its successor expires with it; an earlier overlap end wins over it (min) */
+    ig_keyrec_t e, en;
+    CHECK_EQ_INT(ig_store_key_create(st, a.id, h3, "ig_exp", "exp", 1, overlap, &e), IG_OK);
+    CHECK_EQ_INT(ig_store_key_rotate(st, a.id, e.id, h4, "ig_exp2", NULL, overlap + HOUR_MS, &o, &en), IG_OK);
+    CHECK_EQ_INT(o.expires_at, overlap);
+    CHECK_EQ_INT(en.expires_at, overlap);
+    CHECK_EQ_STR(en.created_by, "");
+    /* a duplicate new hash changes nothing (the successor is still rotatable afterwards) */
+    CHECK_EQ_INT(ig_store_key_rotate(st, a.id, en.id, h2, "ig_dup", NULL, overlap - 5000, &o, NULL),
+                 IG_ECONFLICT);
+    CHECK_EQ_INT(ig_store_key_get(st, a.id, en.id, &got), IG_OK);
+    CHECK_EQ_INT(got.expires_at, overlap);
+    CHECK_EQ_INT(ig_store_key_rotate(st, a.id, en.id, h6x, "ig_exp3", NULL, overlap - 1000, &o, NULL), IG_OK);
+    CHECK_EQ_INT(o.expires_at, overlap - 1000);
+    CHECK_EQ_INT(ig_store_key_get_by_hash(st, h4, &got), IG_OK);
+    CHECK_EQ_INT(got.expires_at, overlap - 1000);
 
     /* another org's key, a revoked key, an expired key, a missing key */
     CHECK_EQ_INT(ig_store_key_rotate(st, b.id, k.id, h5, "ig_x", NULL, overlap, NULL, NULL), IG_ENOTFOUND);
