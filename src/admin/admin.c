@@ -82,6 +82,16 @@ static int parse_plan(const char *s)
     return -1;
 }
 
+/* Operator changes are audited like API ones, with actor "operator" (the CLI runs as whoever can read the
+ * data directory). A failed append is reported but does not undo the change. */
+static void op_audit(ig_store_t *st, const char *org_id, const char *action, const char *target)
+{
+    int rc = ig_store_audit_append(st, org_id, "operator", action, target, NULL, NULL, NULL);
+    if (rc)
+        fprintf(stderr, "ingate admin: warning: audit entry %s not written: %s\n", action,
+                ig_err_message(rc));
+}
+
 static int find_org(ig_store_t *st, const char *ref, ig_org_t *org)
 {
     int rc = ig_store_org_get_by_slug(st, ref, org);
@@ -202,6 +212,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
                     rc == IG_EINVAL ? "slug must be 2-64 of a-z, 0-9 and -" : ig_err_message(rc));
             goto out;
         }
+        op_audit(st, org.id, "org.create", org.id);
         printf("{\"id\":\"%s\",\"slug\":", org.id);
         print_json_str(org.slug);
         printf(",\"name\":");
@@ -252,6 +263,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         char line[100];
         snprintf(line, sizeof line, "invalidate-key %s\n", hex);
         notify(&dd, line); /* drops a remembered "unknown" answer for this hash */
+        op_audit(st, org.id, "key.create", kr.id);
         printf("{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"%s\",\"hash_prefix\":\"%s\",\"key\":\"%s\"}\n",
                kr.id, org.id, role_name(role), prefix, key);
         fflush(stdout);
@@ -283,6 +295,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         if (def) {
             if (ig_store_org_set_default_provider(st, org.id, p->name) != IG_OK) goto out;
             notify(&dd, line);
+            op_audit(st, org.id, "org.settings_update", org.id);
             printf("{\"org\":\"%s\",\"default_provider\":\"%s\"}\n", org.id, p->name);
             code = 0;
             goto out;
@@ -329,6 +342,9 @@ int ig_admin_main(int argc, char **argv, char **envp)
             goto out;
         }
         notify(&dd, line);
+        char target[80];
+        snprintf(target, sizeof target, "provider:%s", p->name);
+        op_audit(st, org.id, "provider.update", target);
         printf("{\"org\":\"%s\",\"provider\":\"%s\",\"auth_mode\":\"%s\"}\n", org.id, p->name,
                mode == IG_STORE_AUTH_STORED ? "stored" : "passthrough");
         code = 0;
@@ -348,6 +364,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         char line[128];
         snprintf(line, sizeof line, "invalidate-org %s\n", org.id);
         notify(&dd, line); /* the running gateway re-reads the org (and its plan) on the next request */
+        op_audit(st, org.id, "org.billing_update", PLAN_NAMES[plan]);
         printf("{\"org\":\"%s\",\"plan\":\"%s\"}\n", org.id, PLAN_NAMES[plan]);
         code = 0;
     } else if (strcmp(cmd, "revoke-key") == 0) {
@@ -379,6 +396,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         ig_hex_encode(kr.key_hash, 32, hex);
         snprintf(line, sizeof line, "invalidate-key %s\n", hex);
         notify(&dd, line);
+        op_audit(st, kr.org_id, "key.revoke", kr.id);
         printf("{\"id\":\"%s\",\"hash_prefix\":\"%s\",\"revoked\":true}\n", kr.id, kr.hash_prefix);
         code = 0;
     } else if (strcmp(cmd, "list-keys") == 0) {
