@@ -20,7 +20,7 @@ endif
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wno-unused-parameter
 CFLAGS  += -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -Isrc -DINGATE_VERSION='"$(VERSION)"' -fstack-protector-strong -D_FORTIFY_SOURCE=2 -pthread -MMD -MP
-LDLIBS  := -levent_openssl -levent_pthreads -levent -lcurl -lcjson -lsqlite3 -lhttp_parser -lcrypt -lssl -lcrypto -lpthread -lm
+LDLIBS  := -levent_openssl -levent_pthreads -levent -lcurl -lcjson -lsqlite3 -lhttp_parser -lpcre2-8 -lcrypt -lssl -lcrypto -lpthread -lm
 LDFLAGS += $(SANFLAGS) -pthread
 
 LIB_SRC  := $(sort $(filter-out src/main.c,$(wildcard src/*/*.c)))

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential pkg-config libevent-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
-            libhttp-parser-dev libcjson-dev libcrypt-dev ca-certificates openssl)
+            libhttp-parser-dev libcjson-dev libcrypt-dev libpcre2-dev ca-certificates openssl)
 TEST_PKGS=(clang clang-format libclang-rt-14-dev nodejs npm nginx wrk sqlite3 curl procps python3 iproute2)
 
 want=("${BUILD_PKGS[@]}")
