@@ -250,9 +250,15 @@ int ig_serve(ig_config_t *cfg)
         goto out;
     }
     ig_password_set_dummy_cost(cfg->bcrypt_cost); /* before the workers start (one builds it) */
-    g_gw.auth_limiter =
-        ig_ratelimit_new((unsigned)cfg->auth_rate_limit, cfg->auth_rate_window_ms, IG_AUTH_LIMITER_KEYS);
-    if (!g_gw.auth_limiter) goto out;
+    /* the limiter keeps auth_rate_limit timestamps per address: fewer addresses when the limit is large */
+    size_t lim_keys = IG_AUTH_LIMITER_KEYS;
+    size_t per_key = (size_t)cfg->auth_rate_limit * sizeof(int64_t);
+    if (lim_keys * per_key > IG_AUTH_LIMITER_BYTES) lim_keys = IG_MAX(IG_AUTH_LIMITER_BYTES / per_key, 1024);
+    g_gw.auth_limiter = ig_ratelimit_new((unsigned)cfg->auth_rate_limit, cfg->auth_rate_window_ms, lim_keys);
+    if (!g_gw.auth_limiter) {
+        fprintf(stderr, "ingate: cannot allocate the signup/login limiter\n");
+        goto out;
+    }
     snprintf(g_gw.store_url, sizeof g_gw.store_url, "%s", dd.store_url);
     const char *names[IG_ARRAY_LEN(g_gw.providers.list)];
     for (size_t i = 0; i < g_gw.providers.n; i++)

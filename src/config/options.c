@@ -143,7 +143,7 @@ static const ig_option_t g_options[] = {
             "how long a rotated API key keeps working next to its replacement"),
     OPT_INT(DURATION_MS, invite_ttl_ms, 604800000, 60000, 1209600000,
             "how long an invitation token can be accepted"),
-    OPT_INT(INT, auth_rate_limit, 10, 1, 1000000,
+    OPT_INT(INT, auth_rate_limit, 10, 1, 10000,
             "signup, login and invitation attempts allowed per client address per auth_rate_window_ms"),
     OPT_INT(DURATION_MS, auth_rate_window_ms, 900000, 1000, 86400000,
             "sliding window of auth_rate_limit"),

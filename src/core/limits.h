@@ -93,5 +93,7 @@
  * within one window evicts the entry that expires soonest (see auth/ratelimit.c); an attacker who owns that
  * many addresses gets that many times 10 attempts anyway. */
 #define IG_AUTH_LIMITER_KEYS (1u << 16)
+/* ... and at most this many bytes of timestamps: a large auth_rate_limit means fewer tracked addresses. */
+#define IG_AUTH_LIMITER_BYTES (16u * 1024 * 1024)
 
 #endif

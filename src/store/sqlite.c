@@ -212,7 +212,8 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(CALL_INSERT,                                                                                           \
       "INSERT INTO calls (id, org_id, key_prefix, provider, method, path, model, status,"                    \
       " stream, latency_ms, ttfb_ms, req_bytes, resp_bytes, req_truncated, resp_truncated,"                  \
-      " error, created_at, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"            \
+      " error, created_at, key_id) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15," \
+      " ?16, ?17, ?18 WHERE EXISTS (SELECT 1 FROM orgs WHERE id = ?2)"                                       \
       " ON CONFLICT (id) DO NOTHING")                                                                        \
     X(CALLS_COUNT_ORG, "SELECT COUNT(*) FROM calls WHERE org_id = ?")                                        \
     X(CALLS_COUNT_ALL, "SELECT COUNT(*) FROM calls")                                                         \

@@ -184,8 +184,9 @@ int ig_store_provider_get(ig_store_t *st, const char *org_id, const char *provid
 
 /* Inserts n call records in ONE transaction (batched writer). All-or-nothing: on error nothing is stored.
  * Every record is validated first (IG_EINVAL: id empty, a char array not terminated, path NULL). A record
- * whose id is already stored is skipped, so replaying a spool file twice is harmless. n may be 0. (v3) In
- * the same transaction, a record with a key_id raises that key's last_used_at to its created_at (never
+ * whose id is already stored is skipped, so replaying a spool file twice is harmless; so is a record whose
+ * org no longer exists (a call in flight while its org was deleted leaves nothing behind). n may be 0. (v3)
+ * In the same transaction, a record with a key_id raises that key's last_used_at to its created_at (never
  * lowers it); only a key of the record's own org_id is touched. */
 int ig_store_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n);
 /* Number of call records of org_id (NULL = all orgs). */

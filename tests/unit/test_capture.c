@@ -114,6 +114,24 @@ static ig_store_t *open_store(const char *url)
     return st;
 }
 
+/* Call records are stored only for an org that exists: adds one with a fixed id straight in SQLite. */
+static void seed_org(const char *path, const char *org_id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    CHECK_EQ_INT(sqlite3_prepare_v2(db,
+                                    "INSERT INTO orgs (id, slug, name, created_at) VALUES (?1, ?1, ?1, 1)"
+                                    " ON CONFLICT DO NOTHING",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(q, 1, org_id, -1, SQLITE_STATIC);
+    CHECK_EQ_INT(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
 static int64_t count_calls(const char *url, const char *org_id)
 {
     ig_store_t *st = open_store(url);
@@ -150,6 +168,8 @@ TEST(writer_persists_every_record)
     snprintf(path, sizeof path, "%s/calls.db", g_dir);
     snprintf(url, sizeof url, "sqlite:%s", path);
     ig_store_close(open_store(url)); /* migrated before the writer starts */
+    seed_org(path, "org-odd");
+    seed_org(path, "org-even");
 
     unsigned long long written0 = atomic_load(&ig_capture_stats.written);
     unsigned long long submitted0 = atomic_load(&ig_capture_stats.submitted);
@@ -213,6 +233,7 @@ TEST(full_queue_refuses_without_waiting)
     snprintf(path, sizeof path, "%s/blocked.db", g_dir);
     snprintf(url, sizeof url, "sqlite:%s", path);
     ig_store_close(open_store(url));
+    seed_org(path, "org-q");
 
     unsigned long long written0 = atomic_load(&ig_capture_stats.written);
     unsigned long long dropped0 = atomic_load(&ig_capture_stats.dropped);
@@ -260,6 +281,7 @@ TEST(invalid_record_does_not_sink_its_batch)
     snprintf(path, sizeof path, "%s/invalid.db", g_dir);
     snprintf(url, sizeof url, "sqlite:%s", path);
     ig_store_close(open_store(url));
+    seed_org(path, "org-inv");
 
     unsigned long long written0 = atomic_load(&ig_capture_stats.written);
     unsigned long long dropped0 = atomic_load(&ig_capture_stats.dropped);

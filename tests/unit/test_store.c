@@ -31,6 +31,26 @@ static ig_store_t *open_db(const char *name)
     return st;
 }
 
+/* Call records are stored only for an org that exists: adds one with a fixed id straight in SQLite (the store
+ * makes random ids). Idempotent, and waits out a concurrent writer. */
+static void seed_org(const char *name, const char *org_id)
+{
+    char path[128];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    CHECK_EQ_INT(sqlite3_open(tmp_path(path, sizeof path, name), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    CHECK_EQ_INT(sqlite3_prepare_v2(db,
+                                    "INSERT INTO orgs (id, slug, name, created_at) VALUES (?1, ?1, ?1, 1)"
+                                    " ON CONFLICT DO NOTHING",
+                                    -1, &q, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_text(q, 1, org_id, -1, SQLITE_STATIC);
+    CHECK_EQ_INT(sqlite3_step(q), SQLITE_DONE);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
 static void fill_hash(uint8_t h[32], uint8_t seed)
 {
     for (int i = 0; i < 32; i++)
@@ -391,6 +411,8 @@ TEST(calls_batch)
 {
     ig_store_t *st = open_db("calls.db");
     if (!st) return;
+    seed_org("calls.db", "org1");
+    seed_org("calls.db", "org2");
     enum { N = 1000 };
     ig_callrec_t *recs = calloc(N, sizeof *recs);
     CHECK(recs != NULL);
@@ -438,6 +460,7 @@ static void *writer(void *p)
     int err;
     ig_store_t *st = ig_store_open(tmp_path(path, sizeof path, "conc.db"), &err);
     a->rc = st ? ig_store_migrate(st) : err;
+    if (a->rc == IG_OK) seed_org("conc.db", "conc");
     ig_callrec_t recs[50];
     for (int batch = 0; batch < 40 && a->rc == IG_OK; batch++) {
         for (size_t i = 0; i < 50; i++)

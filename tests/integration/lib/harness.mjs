@@ -382,6 +382,68 @@ export class Gateway {
     return request({ port: this.port, ca: this.ca, ...opts });
   }
 
+  /**
+   * A management API call: path relative to /api/v1 (or a full path starting with /api/ or /v1/); cred is an
+   * sk-ingate- key (sent as X-Ingate-Key), a session token (Authorization: Bearer) or null (no credential);
+   * body is an object (sent as JSON), a string or Buffer (sent as is) or undefined (no body).
+   */
+  api(cred, method, urlPath, body, headers = {}) {
+    const h = { ...headers };
+    if (cred) {
+      if (cred.startsWith('sk-ingate-')) h['x-ingate-key'] = cred;
+      else h.authorization = `Bearer ${cred}`;
+    }
+    if (body !== undefined && !('content-type' in h)) h['content-type'] = 'application/json';
+    const full = /^\/(api|v1)\//.test(urlPath) ? urlPath : `/api/v1${urlPath}`;
+    const data = body === undefined || typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    // node frames a DELETE body only with an explicit length (no chunked encoding by default for DELETE)
+    if (data !== undefined && !('content-length' in h)) h['content-length'] = String(Buffer.byteLength(data));
+    return this.request({ method, path: full, headers: h, body: data });
+  }
+
+  /**
+   * POST /api/v1/signup with fresh unique values for whatever is not given; asserts 201. Returns the response
+   * JSON plus {email, password} as sent.
+   */
+  async signup({ email = newEmail(), password = newPassword(), slug = uid('org'), name, displayName, headers } = {}) {
+    const body = { email, password, org_slug: slug, org_name: name ?? `Org ${slug}` };
+    if (displayName !== undefined) body.display_name = displayName;
+    const r = await this.api(null, 'POST', '/signup', body, headers);
+    assert.equal(r.status, 201, `signup ${email}: ${r.status} ${r.text}`);
+    return { ...r.json, email, password };
+  }
+
+  /** POST /api/v1/login (the raw response). */
+  login(email, password, org) {
+    return this.api(null, 'POST', '/login', org === undefined ? { email, password } : { email, password, org });
+  }
+
+  /** POST /api/v1/login that must succeed; returns the token. */
+  async loginToken(email, password, org) {
+    const r = await this.login(email, password, org);
+    assert.equal(r.status, 200, `login ${email}: ${r.status} ${r.text}`);
+    return r.json.token;
+  }
+
+  /**
+   * Brings a NEW user into the caller's org with `role`: POST /members (an invitation, as the email is
+   * unknown) and POST /invitations/accept. Returns {email, password, userId, token, inviteToken, invitation}.
+   */
+  async join(cred, role, { email = newEmail(role), password = newPassword() } = {}) {
+    const inv = await this.api(cred, 'POST', '/members', { email, role });
+    assert.equal(inv.status, 201, `invite ${email}: ${inv.status} ${inv.text}`);
+    const acc = await this.api(null, 'POST', '/invitations/accept', { token: inv.json.invite_token, password });
+    assert.equal(acc.status, 201, `accept ${email}: ${acc.status} ${acc.text}`);
+    return {
+      email,
+      password,
+      userId: acc.json.user.id,
+      token: acc.json.token,
+      inviteToken: inv.json.invite_token,
+      invitation: inv.json.invitation,
+    };
+  }
+
   /** A connected TLS 1.3 socket to the gateway. */
   connect(opts = {}) {
     return tlsConnect({ port: this.port, ca: this.ca, ...opts });
@@ -799,4 +861,40 @@ export function procWchar(pid) {
 /** Unique short id for tagging requests (X-Test-Id) and naming orgs. */
 export function uid(prefix = 't') {
   return `${prefix}-${crypto.randomBytes(6).toString('hex')}`;
+}
+
+// ------------------------------------------------------------------------------------------------------
+// identity (signup, login, session tokens)
+
+/**
+ * serve flags for suites that sign up or log in more than the default limiter allows from 127.0.0.1, with
+ * the cheapest bcrypt cost the gateway accepts (~65 ms a hash).
+ */
+export const LOOSE_AUTH_ARGS = ['--auth-rate-limit', '1000', '--bcrypt-cost', '10'];
+
+/** A unique, valid, lower-case email address. */
+export function newEmail(prefix = 'u') {
+  return `${prefix}-${crypto.randomBytes(6).toString('hex')}@example.test`;
+}
+
+/** A unique password that passes the policy (12..72 bytes), easy to grep for. */
+export function newPassword(prefix = 'pw') {
+  return `${prefix}-${crypto.randomBytes(12).toString('hex')}`;
+}
+
+/** The decoded header and payload of a JWT (no verification) and its raw segments. */
+export function decodeJwt(token) {
+  const [h, p, s] = token.split('.');
+  const dec = (x) => JSON.parse(Buffer.from(x, 'base64url').toString('utf8'));
+  return { header: dec(h), payload: dec(p), segments: [h, p, s] };
+}
+
+/** base64url (no padding) of a string or Buffer. */
+export function b64url(x) {
+  return Buffer.from(x).toString('base64url');
+}
+
+/** A random 32-char lowercase hex id (the shape of every store id) that names nothing. */
+export function randomId() {
+  return crypto.randomBytes(16).toString('hex');
 }
