@@ -136,6 +136,7 @@ static const char *const migrations[] = {
     "CREATE INDEX apps_team ON apps (team_id);"
     "ALTER TABLE orgs ADD COLUMN plan INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE orgs ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';"
+    "ALTER TABLE orgs ADD COLUMN data_key BLOB;"
     "ALTER TABLE api_keys ADD COLUMN app_id TEXT REFERENCES apps(id);"
     "ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;"
     "ALTER TABLE api_keys ADD COLUMN replaced_by TEXT;"
@@ -209,6 +210,8 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                    " auth_mode = excluded.auth_mode, secret = excluded.secret,"                              \
                    " updated_at = excluded.updated_at")                                                      \
     X(PROV_GET, "SELECT auth_mode, secret FROM provider_credentials WHERE org_id = ? AND provider = ?")      \
+    X(ORG_DK_GET, "SELECT data_key FROM orgs WHERE id = ?")                                                  \
+    X(ORG_DK_SET, "UPDATE orgs SET data_key = ? WHERE id = ? AND data_key IS NULL")                          \
     X(CALL_INSERT,                                                                                           \
       "INSERT INTO calls (id, org_id, key_prefix, provider, method, path, model, status,"                    \
       " stream, latency_ms, ttfb_ms, req_bytes, resp_bytes, req_truncated, resp_truncated,"                  \
@@ -1107,6 +1110,74 @@ static int sq_provider_get(ig_store_t *st, const char *org_id, const char *provi
 out:
     done(q);
     free(copy);
+    return rc;
+}
+
+static int org_dk_read(sq_store_t *s, const char *org_id, uint8_t **out, size_t *outlen)
+{
+    sqlite3_stmt *q = NULL;
+    uint8_t *copy = NULL;
+    size_t len = 0;
+    int rc = stmt(s, ST_ORG_DK_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, org_id);
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) {
+        rc = IG_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "org data key get");
+        goto out;
+    }
+    const void *blob = sqlite3_column_blob(q, 0);
+    len = (size_t)sqlite3_column_bytes(q, 0);
+    if (blob && len) {
+        rc = IG_ENOMEM;
+        if (!(copy = malloc(len))) goto out;
+        memcpy(copy, blob, len);
+    } else {
+        len = 0;
+    }
+    *out = copy;
+    *outlen = len;
+    copy = NULL;
+    rc = IG_OK;
+out:
+    done(q);
+    free(copy);
+    return rc;
+}
+
+static int sq_org_data_key_get(ig_store_t *st, const char *org_id, uint8_t **out, size_t *outlen)
+{
+    return org_dk_read(sq(st), org_id, out, outlen);
+}
+
+static int sq_org_data_key_init(ig_store_t *st, const char *org_id, const uint8_t *wrapped, size_t len,
+                                uint8_t **out, size_t *outlen)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = tx_begin(s);
+    if (rc) return rc;
+    if ((rc = stmt(s, ST_ORG_DK_SET, &q))) goto out;
+    sqlite3_bind_blob(q, 1, wrapped, (int)len, SQLITE_STATIC);
+    bind_text(q, 2, org_id);
+    rc = step_done(s, q, "org data key set");
+    done(q);
+    q = NULL;
+    if (rc) goto out;
+    /* first writer wins: whoever set it, everyone uses what is stored */
+    if ((rc = org_dk_read(s, org_id, out, outlen))) goto out;
+    rc = tx_commit(s);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+out:
+    done(q);
+    if (rc) tx_rollback(s);
     return rc;
 }
 
@@ -2174,6 +2245,8 @@ static const ig_store_ops_t sqlite_ops = {
     .app_delete = sq_app_delete,
     .key_get = sq_key_get,
     .key_rotate = sq_key_rotate,
+    .org_data_key_get = sq_org_data_key_get,
+    .org_data_key_init = sq_org_data_key_init,
     .provider_delete = sq_provider_delete,
     .audit_query = sq_audit_query,
     .audit_get = sq_audit_get,

@@ -909,3 +909,18 @@ int ig_store_audit_get(ig_store_t *st, const char *org_id, const char *id, ig_au
     if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
     return st->ops->audit_get(st, org_id, id, out);
 }
+
+int ig_store_org_data_key_get(ig_store_t *st, const char *org_id, uint8_t **wrapped, size_t *len)
+{
+    if (!st || !org_id || !wrapped || !len) return IG_EINVAL;
+    if (bounded_len(org_id, 32) == SIZE_MAX) return IG_ENOTFOUND;
+    return st->ops->org_data_key_get(st, org_id, wrapped, len);
+}
+
+int ig_store_org_data_key_init(ig_store_t *st, const char *org_id, const uint8_t *wrapped, size_t len,
+                               uint8_t **out, size_t *outlen)
+{
+    if (!st || !org_id || !wrapped || !len || len > IG_STORE_MAX_SECRET || !out || !outlen) return IG_EINVAL;
+    if (bounded_len(org_id, 32) == SIZE_MAX) return IG_ENOTFOUND;
+    return st->ops->org_data_key_init(st, org_id, wrapped, len, out, outlen);
+}

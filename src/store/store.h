@@ -385,6 +385,15 @@ int ig_store_key_rotate(ig_store_t *st, const char *org_id, const char *old_id, 
                         const char *new_prefix, const char *created_by, int64_t overlap_until,
                         ig_keyrec_t *old_out, ig_keyrec_t *new_out);
 
+/* The org's wrapped data key (crypto/orgkey.h): *wrapped is malloc'd (caller frees), NULL when the org has
+ * none yet. IG_ENOTFOUND when there is no such org. */
+int ig_store_org_data_key_get(ig_store_t *st, const char *org_id, uint8_t **wrapped, size_t *len);
+/* Stores wrapped (1..IG_STORE_MAX_SECRET bytes) as the org's data key unless one is stored already — the
+ * first writer wins, in one transaction — and returns the stored one (malloc'd) in *out, so concurrent
+ * initialisers all end up with the same key. IG_ENOTFOUND when there is no such org. */
+int ig_store_org_data_key_init(ig_store_t *st, const char *org_id, const uint8_t *wrapped, size_t len,
+                               uint8_t **out, size_t *outlen);
+
 /* Removes an org's credential for a provider. IG_ENOTFOUND when none is stored. */
 int ig_store_provider_delete(ig_store_t *st, const char *org_id, const char *provider);
 
@@ -487,6 +496,9 @@ typedef struct ig_store_ops {
     int (*audit_query)(ig_store_t *st, const char *org_id, const ig_audit_filter_t *f, int64_t before_seq,
                        ig_audit_t *out, size_t cap, size_t *n);
     int (*audit_get)(ig_store_t *st, const char *org_id, const char *id, ig_audit_t *out);
+    int (*org_data_key_get)(ig_store_t *st, const char *org_id, uint8_t **out, size_t *outlen);
+    int (*org_data_key_init)(ig_store_t *st, const char *org_id, const uint8_t *wrapped, size_t len,
+                             uint8_t **out, size_t *outlen);
 } ig_store_ops_t;
 
 struct ig_store {

@@ -1534,6 +1534,40 @@ static void populate(ig_store_t *st, const ig_org_t *org, const ig_user_t *owner
                  IG_OK);
 }
 
+TEST(org_data_key)
+{
+    ig_store_t *st = open_db("dk.db");
+    if (!st) return;
+    ig_org_t a, b;
+    CHECK_EQ_INT(ig_store_org_create(st, "dk-a", "A", &a), IG_OK);
+    CHECK_EQ_INT(ig_store_org_create(st, "dk-b", "B", &b), IG_OK);
+    uint8_t *w = (uint8_t *)"x", *out = NULL;
+    size_t len = 99, olen = 0;
+    CHECK_EQ_INT(ig_store_org_data_key_get(st, a.id, &w, &len), IG_OK);
+    CHECK(w == NULL);
+    CHECK_EQ_INT((int)len, 0);
+    /* first writer wins; a second initialiser gets the first key back */
+    CHECK_EQ_INT(ig_store_org_data_key_init(st, a.id, (const uint8_t *)"first-wrapped", 13, &out, &olen),
+                 IG_OK);
+    CHECK(out && olen == 13 && memcmp(out, "first-wrapped", 13) == 0);
+    free(out);
+    out = NULL;
+    CHECK_EQ_INT(ig_store_org_data_key_init(st, a.id, (const uint8_t *)"second", 6, &out, &olen), IG_OK);
+    CHECK(out && olen == 13 && memcmp(out, "first-wrapped", 13) == 0);
+    free(out);
+    CHECK_EQ_INT(ig_store_org_data_key_get(st, a.id, &w, &len), IG_OK);
+    CHECK(w && len == 13 && memcmp(w, "first-wrapped", 13) == 0);
+    free(w);
+    /* another org is untouched; unknown org; deleting the org destroys its key with it */
+    CHECK_EQ_INT(ig_store_org_data_key_get(st, b.id, &w, &len), IG_OK);
+    CHECK(w == NULL);
+    CHECK_EQ_INT(ig_store_org_data_key_init(st, NO_ID, (const uint8_t *)"k", 1, &out, &olen), IG_ENOTFOUND);
+    CHECK_EQ_INT(ig_store_org_data_key_get(st, NO_ID, &w, &len), IG_ENOTFOUND);
+    CHECK_EQ_INT(ig_store_org_delete(st, a.id), IG_OK);
+    CHECK_EQ_INT(ig_store_org_data_key_get(st, a.id, &w, &len), IG_ENOTFOUND);
+    ig_store_close(st);
+}
+
 TEST(org_delete)
 {
     ig_store_t *st = open_db("orgdel.db");
@@ -1633,6 +1667,7 @@ int main(void)
     RUN(teams_and_apps);
     RUN(provider_delete);
     RUN(audit_query_and_get);
+    RUN(org_data_key);
     RUN(org_delete);
     remove_dir();
     UNIT_DONE();
