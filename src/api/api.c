@@ -99,7 +99,9 @@ static void job_work(void *wctx, void *arg)
         j->err = IG_ESTORE;
         return;
     }
+    j->worker = w;
     j->work(j, w->st);
+    j->worker = NULL;
 }
 
 static void job_done(void *arg)
@@ -403,6 +405,10 @@ static const api_route_t ROUTES[] = {
     {"GET", "/api/v1/providers", IG_STORE_ROLE_VIEWER, 0, ig_api_providers_list},
     {"PUT", "/api/v1/providers/:", IG_STORE_ROLE_ADMIN, 0, ig_api_providers_put},
     {"DELETE", "/api/v1/providers/:", IG_STORE_ROLE_ADMIN, 0, ig_api_providers_delete},
+    {"GET", "/api/v1/logs", IG_STORE_ROLE_VIEWER, 0, ig_api_logs_list},
+    {"GET", "/api/v1/logs/:", IG_STORE_ROLE_VIEWER, 0, ig_api_logs_get},
+    {"GET", "/api/v1/usage/summary", IG_STORE_ROLE_VIEWER, 0, ig_api_usage_summary},
+    {"GET", "/api/v1/usage/timeseries", IG_STORE_ROLE_VIEWER, 0, ig_api_usage_timeseries},
     {"GET", "/api/v1/audit", IG_STORE_ROLE_VIEWER, 0, ig_api_audit_list},
     {"GET", "/api/v1/audit/:", IG_STORE_ROLE_VIEWER, 0, ig_api_audit_get},
 };

@@ -28,6 +28,7 @@ struct api_job {
     bool cancelled;
     api_work_fn work;
     const ig_gateway_t *gw;
+    ig_worker_t *worker; /* set while the work runs: its store handle and org cache */
     /* the caller (copied from the auth context) */
     char org_id[33];
     int role;
@@ -52,6 +53,8 @@ struct api_job {
     int64_t cursor;
     int limit;
     bool have_name, have_provider, have_settings;
+    int retention_days; /* settings asked: -1 = not given */
+    bool redaction_on;  /* settings ask for redaction */
     char provider[33];
     char *text;   /* settings JSON (malloc'd) */
     char *secret; /* provider key or password (wiped and freed) */
@@ -174,5 +177,10 @@ void ig_api_teams_delete(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_apps_list(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_apps_create(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_apps_delete(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+
+void ig_api_logs_list(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_logs_get(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_usage_summary(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_usage_timeseries(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 
 #endif

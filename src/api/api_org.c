@@ -8,6 +8,9 @@
  * request sees the change.
  */
 #include "api/api_int.h"
+#include "capture/orgset.h"
+#include "core/log.h"
+#include "store/logstore.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
 
@@ -51,13 +54,40 @@ static void work_org_get(api_job_t *j, ig_store_t *st)
     free(o);
 }
 
+/* Settings the plan does not include are refused rather than stored and ignored. */
+static bool plan_allows(api_job_t *j, int plan)
+{
+    if (!j->have_settings) return true;
+    bool ent = plan == IG_STORE_PLAN_ENTERPRISE;
+    if (j->redaction_on && !ent) {
+        j->msg = "PII redaction is an Enterprise feature";
+    } else if (j->retention_days >= 0 && !ent && j->retention_days != IG_RETENTION_FREE_DAYS) {
+        j->msg = "the free plan keeps logs for 7 days: retention_days must be 7";
+    } else if (j->retention_days == IG_RETENTION_FREE_DAYS && ent) {
+        j->msg = "Enterprise retention is 30, 60, 90 or 0 (unlimited) days";
+        j->err = IG_EINVAL;
+        j->field = "settings";
+        return false;
+    } else {
+        return true;
+    }
+    j->err = IG_EFORBIDDEN;
+    j->code = "plan_required";
+    j->field = "settings";
+    return false;
+}
+
 static void work_org_put(api_job_t *j, ig_store_t *st)
 {
     ig_org_t *o = malloc(sizeof *o);
-    int rc =
-        o ? ig_store_org_update(st, j->org_id, j->have_name ? j->name : NULL,
-                                j->have_provider ? j->provider : NULL, j->have_settings ? j->text : NULL, o)
-          : IG_ENOMEM;
+    int rc = o ? ig_store_org_get(st, j->org_id, o) : IG_ENOMEM;
+    if (rc == IG_OK && !plan_allows(j, o->plan)) {
+        free(o);
+        return;
+    }
+    if (rc == IG_OK)
+        rc = ig_store_org_update(st, j->org_id, j->have_name ? j->name : NULL,
+                                 j->have_provider ? j->provider : NULL, j->have_settings ? j->text : NULL, o);
     if (rc == IG_OK) {
         ig_authcache_invalidate_org(j->org_id); /* the default provider is read by the proxy */
         ig_api_audit(j, st, "org.settings_update", j->org_id);
@@ -75,33 +105,6 @@ void ig_api_org_get(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
     ig_api_run_simple(req, rs, work_org_get);
 }
 
-/* settings: an object whose known members are checked; anything else is refused so a typo is not stored. */
-static bool valid_settings(ig_req_t *req, const cJSON *set)
-{
-    static const char *const known[] = {"retention_days", "log_bodies", NULL};
-    if (!cJSON_IsObject(set)) {
-        ig_api_bad_field(req, "settings", "settings must be an object");
-        return false;
-    }
-    const char *bad = NULL;
-    if (ig_json_only_keys(set, known, &bad) != IG_OK) {
-        ig_api_bad_field(req, "settings", "unknown setting (known: retention_days, log_bodies)");
-        return false;
-    }
-    int64_t days = 0;
-    bool b = false;
-    int rc = ig_json_get_int(set, "retention_days", &days);
-    if (rc == IG_EINVAL || (rc == IG_OK && (days < 1 || days > 3650))) {
-        ig_api_bad_field(req, "settings", "settings.retention_days must be an integer from 1 to 3650");
-        return false;
-    }
-    if (ig_json_get_bool(set, "log_bodies", &b) == IG_EINVAL) {
-        ig_api_bad_field(req, "settings", "settings.log_bodies must be true or false");
-        return false;
-    }
-    return true;
-}
-
 void ig_api_org_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
     IG_UNUSED(param);
@@ -113,6 +116,7 @@ void ig_api_org_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
         ig_resp_error(req, IG_ENOMEM, NULL);
         goto out;
     }
+    j->retention_days = -1;
     if (!ig_api_only_keys(req, doc, allowed)) goto out;
     int rc = ig_api_take_str(req, doc, "name", 1, 128, j->name, sizeof j->name);
     if (rc == IG_EINVAL) goto out;
@@ -132,7 +136,22 @@ void ig_api_org_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
     }
     const cJSON *set = cJSON_GetObjectItemCaseSensitive(doc, "settings");
     if (set) {
-        if (!valid_settings(req, set)) goto out;
+        ig_orgset_t os;
+        const char *why = NULL;
+        char err[256];
+        int prc = ig_orgset_parse(set, &os, &why, err, sizeof err);
+        if (prc) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s%s%s", why ? why : "invalid settings", err[0] ? ": " : "", err);
+            if (prc == IG_ENOMEM)
+                ig_resp_error(req, IG_ENOMEM, NULL);
+            else
+                ig_api_error(req, 400, "invalid_request", msg, "settings");
+            goto out;
+        }
+        j->retention_days = os.retention_days;
+        j->redaction_on = os.redact;
+        ig_orgset_clear(&os);
         j->text = cJSON_PrintUnformatted(set);
         if (!j->text || strlen(j->text) > IG_STORE_MAX_SETTINGS) {
             ig_api_bad_field(req, "settings", "settings are too large");
@@ -169,6 +188,11 @@ static void work_org_delete(api_job_t *j, ig_store_t *st)
         return;
     }
     ig_authcache_invalidate_org(j->org_id); /* its keys stop working on the next request */
+    /* its data key went with the org row (crypto-shredding); now its log database */
+    rc = ig_logstore_destroy(j->gw->logs_dir, j->org_id);
+    if (rc)
+        IG_ERROR("api", "the log database of deleted org %s was not removed (%s)", j->org_id,
+                 ig_err_name(rc));
     ig_api_audit(j, st, "org.delete", j->org_id);
     ig_buf_lit(&j->out, "{\"deleted\":true}");
 }

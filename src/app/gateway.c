@@ -315,9 +315,10 @@ static int on_headers(ig_req_t *req)
         rs->route = ROUTE_PROXY;
     req->errshape = rs->route == ROUTE_PROXY ? IG_ERRSHAPE_OPENAI : IG_ERRSHAPE_FLAT;
     if (rs->route == ROUTE_HEALTHZ || rs->route == ROUTE_READYZ || rs->route == ROUTE_UI) return IG_OK;
+    /* who is calling: for the limiters, the audit log and the call log */
+    ig_client_ip(lc->gw->trusted, req->peer_ip ? req->peer_ip : "",
+                 ig_req_header(req, IG_IOV_LIT("x-forwarded-for")), rs->client_ip);
     if (rs->route == ROUTE_API) {
-        ig_client_ip(lc->gw->trusted, req->peer_ip ? req->peer_ip : "",
-                     ig_req_header(req, IG_IOV_LIT("x-forwarded-for")), rs->client_ip);
         const char *bucket = public_route(req->path);
         if (bucket) {
             /* no credential: these routes create one. Every POST counts against the client's address. */

@@ -23,6 +23,10 @@ typedef struct ig_gateway {
     uint8_t session_key[32];  /* HMAC key of session tokens, derived from the master key */
     struct ig_ratelimit *auth_limiter; /* signup/login/invitation attempts per client address */
     struct ig_trusted *trusted;        /* proxies whose X-Forwarded-For is believed (NULL = none) */
+    uint8_t org_kek[32];               /* wraps the orgs' data keys, derived from the master key */
+    char logs_dir[4200];               /* <data_dir>/orgs: one log database per org */
+    char spool_dir[4200];              /* <data_dir>/spool */
+    struct ig_pricing *pricing;        /* model prices (cost of calls) */
     ig_workpool_t *pool;
     char store_url[4200];
 } ig_gateway_t;
@@ -36,6 +40,7 @@ typedef struct ig_loopctx {
 
 typedef struct ig_worker {
     ig_store_t *st;
+    struct ig_orgcache *orgs; /* org data keys, settings and log databases (capture/orgctx.h) */
     int index;
 } ig_worker_t;
 

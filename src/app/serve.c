@@ -18,6 +18,8 @@
 #include "auth/password.h"
 #include "auth/ratelimit.h"
 #include "capture/capture.h"
+#include "capture/orgctx.h"
+#include "capture/pricing.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -48,6 +50,9 @@ static void *worker_init(int index)
     int err = 0;
     w->st = ig_store_open(g_store_url, &err);
     if (!w->st) IG_ERROR("serve", "worker %d cannot open the store (%s)", index, ig_err_name(err));
+    ig_orgctx_conf_t oc = {g_gw.logs_dir, g_gw.org_kek, 0, g_gw.cfg->redact_all_orgs};
+    w->orgs = ig_orgcache_new(&oc, 64);
+    if (!w->orgs) IG_ERROR("serve", "worker %d: out of memory", index);
     /* built once, here and not on the first unknown-email login, so that login is not slower than others */
     if (index == 0) (void)ig_password_dummy_hash();
     return w;
@@ -57,6 +62,7 @@ static void worker_fini(void *p)
 {
     ig_worker_t *w = p;
     if (!w) return;
+    ig_orgcache_free(w->orgs);
     ig_store_close(w->st);
     free(w);
 }
@@ -264,10 +270,29 @@ int ig_serve(ig_config_t *cfg)
     for (size_t i = 0; i < g_gw.providers.n; i++)
         names[i] = g_gw.providers.list[i].name;
     if (ig_authcache_init(names, g_gw.providers.n) != IG_OK) goto out;
+    ig_authcache_on_org_change(ig_orgctx_bump); /* settings, plan or deletion: the log writer reloads */
     curl_global_init(CURL_GLOBAL_DEFAULT);
     ig_loop_global_init();
 
-    if (ig_capture_start(dd.store_url, (size_t)cfg->capture_queue) != IG_OK) goto out;
+    if (ig_derive_key(dd.master, "org-data-keys", g_gw.org_kek) != IG_OK) goto out;
+    snprintf(g_gw.logs_dir, sizeof g_gw.logs_dir, "%s/orgs", dd.dir);
+    snprintf(g_gw.spool_dir, sizeof g_gw.spool_dir, "%s/spool", dd.dir);
+    if (ig_pricing_load(cfg->pricing_file[0] ? cfg->pricing_file : NULL, &g_gw.pricing, err, sizeof err) !=
+        IG_OK) {
+        fprintf(stderr, "ingate: pricing_file: %s\n", err);
+        goto out;
+    }
+    ig_capture_conf_t cc = {
+        .store_url = dd.store_url,
+        .logs_dir = g_gw.logs_dir,
+        .spool_dir = g_gw.spool_dir,
+        .kek = g_gw.org_kek,
+        .kek_id = 0,
+        .redact_all_orgs = cfg->redact_all_orgs,
+        .pricing = g_gw.pricing,
+        .queue_len = (size_t)cfg->capture_queue,
+    };
+    if (ig_capture_start(&cc) != IG_OK) goto out;
     capture_on = true;
     g_gw.pool = ig_workpool_new(cfg->workers, worker_init, worker_fini);
     if (!g_gw.pool) goto out;
@@ -375,6 +400,8 @@ out:
     SSL_CTX_free(ssl);
     ig_wipe(g_gw.provider_dek, sizeof g_gw.provider_dek);
     ig_wipe(g_gw.session_key, sizeof g_gw.session_key);
+    ig_wipe(g_gw.org_kek, sizeof g_gw.org_kek);
+    ig_pricing_free(g_gw.pricing);
     ig_ratelimit_free(g_gw.auth_limiter);
     ig_trusted_free(g_gw.trusted);
     ig_datadir_clear(&dd);

@@ -44,6 +44,7 @@ static orgent_t **g_orgs;
 static size_t g_neg;
 static char (*g_provnames)[33];
 static size_t g_nprov;
+static void (*g_on_org_change)(void);
 
 static size_t key_bucket(const uint8_t h[32])
 {
@@ -84,6 +85,7 @@ static void snap_unref(ig_orgsnap_t *s)
 void ig_authcache_invalidate_all(void)
 {
     if (!g_keys) return;
+    if (g_on_org_change) g_on_org_change();
     pthread_rwlock_wrlock(&g_lock);
     for (size_t i = 0; i < KEY_BUCKETS; i++) {
         keyent_t *e = g_keys[i];
@@ -285,8 +287,14 @@ void ig_authcache_invalidate_key(const uint8_t hash[32])
     pthread_rwlock_unlock(&g_lock);
 }
 
+void ig_authcache_on_org_change(void (*fn)(void))
+{
+    g_on_org_change = fn;
+}
+
 void ig_authcache_invalidate_org(const char *org_id)
 {
+    if (g_on_org_change) g_on_org_change();
     ig_orgsnap_t *gone = NULL;
     pthread_rwlock_wrlock(&g_lock);
     orgent_t **pp = &g_orgs[org_bucket(org_id)];

@@ -56,6 +56,9 @@ int ig_authcache_load(ig_store_t *st, const uint8_t hash[32]);
 void ig_authcache_invalidate_key(const uint8_t hash[32]);
 void ig_authcache_invalidate_org(const char *org_id);
 void ig_authcache_invalidate_all(void);
+/* fn runs on every org invalidation (any thread): other caches of org state follow (the log writer's).
+ * Set once at startup. */
+void ig_authcache_on_org_change(void (*fn)(void));
 void ig_auth_release(ig_auth_t *a);
 const ig_provcred_t *ig_orgsnap_cred(const ig_orgsnap_t *org, ig_iov_t provider);
 

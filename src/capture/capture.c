@@ -3,12 +3,14 @@
  *
  * The queue is a mutex-protected singly linked list with a count; the mutex is held only for pointer
  * updates, so a loop thread never waits on I/O. The writer takes up to BATCH records at a time, derives the
- * model from the request body (JSON parsing happens here, off the loop), and inserts the batch in one
- * transaction. It wakes every IG_CAPTURE_FLUSH_MS (or as soon as a full batch is waiting), so under load each
- * transaction carries hundreds of records and no loop thread ever pays for waking it. When the store fails
- * the batch is retried with backoff; records are never dropped once queued.
+ * model from the request body (JSON parsing happens here, off the loop) and hands the batch to the log writer
+ * (logwriter.c: tokens, cost, redaction, encryption, one transaction per org, the spool when an org's database
+ * cannot take it). It wakes every IG_CAPTURE_FLUSH_MS (or as soon as a full batch is waiting), so under load
+ * each transaction carries hundreds of records and no loop thread ever pays for waking it; when idle it
+ * replays the spool. A record is lost only when the queue is full (counted) or the disk refuses the spool.
  */
 #include "capture/capture.h"
+#include "capture/logwriter.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/limits.h"
@@ -29,7 +31,6 @@ static ig_capture_rec_t *g_head, *g_tail;
 static size_t g_len, g_cap;
 static bool g_stop, g_running;
 static pthread_t g_thread;
-static char *g_url;
 
 void ig_capture_rec_free(ig_capture_rec_t *r)
 {
@@ -39,6 +40,10 @@ void ig_capture_rec_free(ig_capture_rec_t *r)
     free(r->model);
     ig_buf_free(&r->req_body, true);
     ig_buf_free(&r->resp_body, true);
+    free(r->user_id);
+    free(r->session_id);
+    free(r->req_ctype);
+    free(r->resp_ctype);
     free(r);
 }
 
@@ -81,12 +86,8 @@ bool ig_capture_submit(ig_capture_rec_t *rec)
 
 static void *writer_main(void *arg)
 {
-    int err = 0;
-    ig_store_t *st = NULL;
-    ig_callrec_t *metas = calloc(BATCH, sizeof *metas);
+    ig_logwriter_t *w = arg;
     ig_capture_rec_t *batch[BATCH];
-    unsigned backoff_ms = 50;
-    int attempts = 0;
     for (;;) {
         size_t n = 0;
         pthread_mutex_lock(&g_mu);
@@ -100,90 +101,46 @@ static void *writer_main(void *arg)
             }
             pthread_cond_timedwait(&g_cv, &g_mu, &dl);
         }
-        if (!g_head && !g_stop) {
-            pthread_mutex_unlock(&g_mu);
-            continue;
-        }
-        if (!g_head && g_stop) {
-            pthread_mutex_unlock(&g_mu);
-            break;
-        }
+        bool stop = g_stop;
         while (g_head && n < BATCH) {
             batch[n++] = g_head;
             g_head = g_head->next;
             g_len--;
         }
         if (!g_head) g_tail = NULL;
+        atomic_store(&ig_capture_stats.queue_depth, g_len);
         pthread_mutex_unlock(&g_mu);
-
+        if (n == 0) {
+            if (stop) break;
+            ig_logwriter_replay(w); /* idle: a good moment to catch up with the spool */
+            continue;
+        }
         for (size_t i = 0; i < n; i++) {
             ig_capture_rec_t *r = batch[i];
             if (!r->model) r->model = ig_capture_model_of(ig_buf_iov(&r->req_body));
             if (r->req_capture_max && r->req_body.len > r->req_capture_max)
                 r->req_body.len = r->req_capture_max;
-            r->meta.model = r->model;
-            r->meta.path = r->path;
-            r->meta.error = r->error;
-            metas[i] = r->meta;
         }
-        for (;;) {
-            if (!st) {
-                st = ig_store_open(g_url, &err);
-                if (!st) IG_WARN("capture", "store unavailable (%s); retrying", ig_err_name(err));
-            }
-            int rc = st ? ig_store_calls_insert(st, metas, n) : IG_ESTORE;
-            if (rc == IG_OK) {
-                atomic_fetch_add(&ig_capture_stats.written, n);
-                backoff_ms = 50;
-                attempts = 0;
-                break;
-            }
-            atomic_fetch_add(&ig_capture_stats.failed_batches, 1);
-            IG_WARN("capture", "writing %zu call records failed (%s); retrying", n, ig_err_name(rc));
-            if (rc == IG_ECONFLICT || rc == IG_EINVAL) {
-                /* a bad record would sink the batch forever: write them one by one, drop only the bad ones */
-                size_t ok = 0;
-                for (size_t i = 0; i < n; i++)
-                    if (ig_store_calls_insert(st, &metas[i], 1) == IG_OK) ok++;
-                atomic_fetch_add(&ig_capture_stats.written, ok);
-                atomic_fetch_add(&ig_capture_stats.dropped, n - ok);
-                if (n - ok) IG_ERROR("capture", "%zu invalid call records dropped", n - ok);
-                break;
-            }
-            pthread_mutex_lock(&g_mu);
-            bool stopping = g_stop;
-            pthread_mutex_unlock(&g_mu);
-            if (stopping && ++attempts >= 5) {
-                /* shutting down with the store still failing: do not hang the exit */
-                IG_ERROR("capture", "store still failing at shutdown: %zu call records not written", n);
-                atomic_fetch_add(&ig_capture_stats.dropped, n);
-                break;
-            }
-            struct timespec ts = {backoff_ms / 1000, (long)(backoff_ms % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-            if (backoff_ms < 2000) backoff_ms *= 2;
-            if (st) {
-                ig_store_close(st);
-                st = NULL;
-            }
-        }
+        ig_logwriter_write(w, batch, n);
         for (size_t i = 0; i < n; i++)
             ig_capture_rec_free(batch[i]);
     }
-    ig_store_close(st);
-    free(metas);
+    ig_logwriter_replay(w);
+    ig_logwriter_flush(w);
+    ig_logwriter_free(w);
     return NULL;
 }
 
-int ig_capture_start(const char *store_url, size_t queue_len)
+int ig_capture_start(const ig_capture_conf_t *conf)
 {
-    g_url = strdup(store_url);
-    if (!g_url) return IG_ENOMEM;
-    g_cap = queue_len;
+    ig_logwriter_t *w = ig_logwriter_new(conf);
+    if (!w) return IG_ENOMEM;
+    g_cap = conf->queue_len;
     g_stop = false;
     g_running = true;
-    if (pthread_create(&g_thread, NULL, writer_main, NULL) != 0) {
+    if (pthread_create(&g_thread, NULL, writer_main, w) != 0) {
         g_running = false;
+        ig_logwriter_free(w);
         return IG_EINTERNAL;
     }
     return IG_OK;
@@ -201,6 +158,4 @@ void ig_capture_stop(void)
     pthread_cond_broadcast(&g_cv);
     pthread_mutex_unlock(&g_mu);
     pthread_join(g_thread, NULL);
-    free(g_url);
-    g_url = NULL;
 }

@@ -23,16 +23,37 @@ typedef struct ig_capture_rec {
     ig_buf_t req_body; /* the request body; the writer trims it to req_capture_max after reading the model */
     size_t req_capture_max;
     ig_buf_t resp_body; /* bounded copy */
+    char *user_id, *session_id; /* X-Ingate-User-Id / X-Ingate-Session-Id (≤ 256 bytes), NULL when absent */
+    char client_ip[46];          /* the client's address (trusted proxies resolved) */
+    char *req_ctype, *resp_ctype; /* Content-Type of the request and the response (redaction picks JSON/SSE/text) */
 } ig_capture_rec_t;
 
 typedef struct ig_capture_stats {
     atomic_ullong submitted, written, dropped, failed_batches;
+    atomic_ullong spooled;     /* records appended to the spool (store down or slow) */
+    atomic_ullong replayed;    /* spooled records later written to the store */
+    atomic_ullong orphaned;    /* records of an org deleted meanwhile (not an error) */
+    atomic_ullong redact_ns;   /* time spent redacting (writer threads) */
+    atomic_ullong redact_bytes;
+    atomic_ullong queue_depth; /* records waiting right now */
 } ig_capture_stats_t;
+
+/* Where and how the writer persists records. Strings and the KEK are copied. */
+typedef struct ig_capture_conf {
+    const char *store_url; /* control database (org settings, data keys, key last-use) */
+    const char *logs_dir;  /* <data_dir>/orgs: one log database per org */
+    const char *spool_dir; /* <data_dir>/spool */
+    const uint8_t *kek;    /* 32 bytes: wraps the orgs' data keys */
+    uint32_t kek_id;
+    bool redact_all_orgs;
+    const struct ig_pricing *pricing; /* NULL = no cost */
+    size_t queue_len;
+} ig_capture_conf_t;
 
 extern ig_capture_stats_t ig_capture_stats;
 
-/* Starts the writer thread with its own handle on store_url. */
-int ig_capture_start(const char *store_url, size_t queue_len);
+/* Starts the writer thread with its own handles. */
+int ig_capture_start(const ig_capture_conf_t *conf);
 /* Hands a record over (ownership moves, even on failure). false when the queue is full (counted). */
 bool ig_capture_submit(ig_capture_rec_t *rec);
 /* Writes everything queued, then stops the writer. */

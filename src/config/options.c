@@ -145,6 +145,10 @@ static const ig_option_t g_options[] = {
             "how long an invitation token can be accepted"),
     OPT_INT(INT, auth_rate_limit, 10, 1, 10000,
             "signup, login and invitation attempts allowed per client address per auth_rate_window_ms"),
+    OPT_STR(PATH, pricing_file, 0, "",  NULL,
+            "model price table (JSON, see data/pricing.json) replacing the built-in one; empty = built-in"),
+    OPT_BOOL(redact_all_orgs, false,
+             "apply PII redaction to the logs of every org, whatever its plan and settings"),
     OPT_INT(DURATION_MS, auth_rate_window_ms, 900000, 1000, 86400000,
             "sliding window of auth_rate_limit"),
 };

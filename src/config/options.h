@@ -82,6 +82,8 @@ typedef struct {
     int invite_ttl_ms;
     int auth_rate_limit;
     int auth_rate_window_ms;
+    char *pricing_file;
+    bool redact_all_orgs;
 } ig_config_t;
 
 /* One row of the options table (read-only; exposed for tests and tooling). */

@@ -35,6 +35,7 @@ typedef struct proxy_req {
     bool finished;
     bool client_gone;
     bool secret_hdrs; /* the last header line holds the injected provider key */
+    char *resp_ctype; /* the upstream's Content-Type (pool), for the log writer's redaction */
 } proxy_req_t;
 
 static const ig_iov_t HOP_BY_HOP[] = {
@@ -170,9 +171,10 @@ static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n
         ig_mask_inplace(nm, name.len, key);
         out[m].name = ig_iov(nm, name.len);
         out[m].value = ig_iov(val, hdrs[i].value.len);
-        if (ig_iov_ieq(name, IG_IOV_LIT("content-type")) &&
-            ig_iov_has_iprefix(hdrs[i].value, IG_IOV_LIT("text/event-stream")))
-            pr->stream = true;
+        if (ig_iov_ieq(name, IG_IOV_LIT("content-type"))) {
+            if (ig_iov_has_iprefix(hdrs[i].value, IG_IOV_LIT("text/event-stream"))) pr->stream = true;
+            pr->resp_ctype = val;
+        }
         m++;
     }
     if (ig_resp_start(req, status, out, m, clen) != IG_OK) return IG_EIO;
@@ -219,6 +221,15 @@ static void submit_capture(proxy_req_t *pr, int err)
     rec->resp_body = pr->resp_copy;
     m->resp_truncated = (uint64_t)pr->resp_copy.len < req->resp_body_bytes;
     ig_buf_init(&pr->resp_copy, 0);
+    /* attribution (validated at the start of the request), addresses and content types for the writer */
+    ig_iov_t v = ig_req_header(req, IG_IOV_LIT("x-ingate-user-id"));
+    if (v.base && v.len) rec->user_id = strndup(v.base, v.len);
+    v = ig_req_header(req, IG_IOV_LIT("x-ingate-session-id"));
+    if (v.base && v.len) rec->session_id = strndup(v.base, v.len);
+    memcpy(rec->client_ip, rs->client_ip, sizeof rec->client_ip);
+    v = ig_req_header(req, IG_IOV_LIT("content-type"));
+    if (v.base && v.len) rec->req_ctype = strndup(v.base, IG_MIN(v.len, (size_t)128));
+    if (pr->resp_ctype) rec->resp_ctype = strndup(pr->resp_ctype, 128);
     ig_capture_submit(rec);
 }
 
@@ -394,6 +405,15 @@ void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
 
     if (has_dot_segment(req->path) || req->path.len == 0 || req->path.base[0] != '/') {
         ig_resp_error(req, IG_EBADPATH, NULL);
+        return;
+    }
+    /* end-user and session attribution: logged (redacted, encrypted), never forwarded */
+    if (ig_req_header(req, IG_IOV_LIT("x-ingate-user-id")).len > IG_MAX_ATTRIBUTION_LEN) {
+        ig_resp_error(req, IG_EINVAL, "X-Ingate-User-Id is longer than 256 bytes");
+        return;
+    }
+    if (ig_req_header(req, IG_IOV_LIT("x-ingate-session-id")).len > IG_MAX_ATTRIBUTION_LEN) {
+        ig_resp_error(req, IG_EINVAL, "X-Ingate-Session-Id is longer than 256 bytes");
         return;
     }
     /* provider: header, else path, else the org's default */

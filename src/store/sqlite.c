@@ -1220,6 +1220,21 @@ static int touch_add(sq_store_t *s, key_touch_t *t, size_t *nt, const ig_callrec
     return rc;
 }
 
+static int sq_keys_touch(ig_store_t *st, const ig_callrec_t *recs, size_t n)
+{
+    sq_store_t *s = sq(st);
+    key_touch_t touches[KEY_TOUCH_MAX];
+    size_t nt = 0;
+    int rc = tx_begin(s);
+    if (rc) return rc;
+    for (size_t i = 0; i < n && rc == IG_OK; i++)
+        if (recs[i].key_id[0]) rc = touch_add(s, touches, &nt, &recs[i]);
+    if (rc == IG_OK) rc = touch_flush(s, touches, &nt);
+    if (rc == IG_OK) rc = tx_commit(s);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
 static int sq_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n)
 {
     sq_store_t *s = sq(st);
@@ -2246,6 +2261,7 @@ static const ig_store_ops_t sqlite_ops = {
     .key_get = sq_key_get,
     .key_rotate = sq_key_rotate,
     .org_data_key_get = sq_org_data_key_get,
+    .keys_touch = sq_keys_touch,
     .org_data_key_init = sq_org_data_key_init,
     .provider_delete = sq_provider_delete,
     .audit_query = sq_audit_query,

@@ -924,3 +924,13 @@ int ig_store_org_data_key_init(ig_store_t *st, const char *org_id, const uint8_t
     if (bounded_len(org_id, 32) == SIZE_MAX) return IG_ENOTFOUND;
     return st->ops->org_data_key_init(st, org_id, wrapped, len, out, outlen);
 }
+
+int ig_store_keys_touch(ig_store_t *st, const ig_callrec_t *recs, size_t n)
+{
+    if (!st || (n && !recs)) return IG_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!terminated(recs[i].key_id, sizeof recs[i].key_id) ||
+            !terminated(recs[i].org_id, sizeof recs[i].org_id))
+            return IG_EINVAL;
+    return n ? st->ops->keys_touch(st, recs, n) : IG_OK;
+}

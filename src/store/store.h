@@ -189,6 +189,10 @@ int ig_store_provider_get(ig_store_t *st, const char *org_id, const char *provid
  * In the same transaction, a record with a key_id raises that key's last_used_at to its created_at (never
  * lowers it); only a key of the record's own org_id is touched. */
 int ig_store_calls_insert(ig_store_t *st, const ig_callrec_t *recs, size_t n);
+/* Raises last_used_at of each record's key (key_id, within the record's org_id) to the record's created_at,
+ * never lowering it, in ONE transaction; records without key_id are ignored. Only key_id, org_id and
+ * created_at are read. (The call log itself lives in each org's log database: store/logstore.h.) */
+int ig_store_keys_touch(ig_store_t *st, const ig_callrec_t *recs, size_t n);
 /* Number of call records of org_id (NULL = all orgs). */
 int ig_store_calls_count(ig_store_t *st, const char *org_id, int64_t *n); /* for tests/readyz-style checks */
 
@@ -499,6 +503,7 @@ typedef struct ig_store_ops {
     int (*org_data_key_get)(ig_store_t *st, const char *org_id, uint8_t **out, size_t *outlen);
     int (*org_data_key_init)(ig_store_t *st, const char *org_id, const uint8_t *wrapped, size_t len,
                              uint8_t **out, size_t *outlen);
+    int (*keys_touch)(ig_store_t *st, const ig_callrec_t *recs, size_t n);
 } ig_store_ops_t;
 
 struct ig_store {

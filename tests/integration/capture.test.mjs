@@ -1,6 +1,6 @@
-// The call log: every proxied call leaves one metadata row in data-dir/ingate.db `calls` (written by the async
-// capture writer, flushed on SIGTERM) with the right id, org, key prefix, provider, method, path (never the
-// query), model, status, stream flag, sizes and error code.
+// The call log: every proxied call leaves one row in its org's log database, data-dir/orgs/<org id>.db `logs`
+// (written by the async capture writer, flushed on SIGTERM), with the right id, key prefix, provider, method,
+// path (never the query), model, status, stream flag, sizes and error code.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -128,15 +128,15 @@ describe('call capture', () => {
 
   it('after SIGTERM (exit 0) the calls table holds exactly one correct row per proxied call', async () => {
     await gw.stop();
-    const db = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true, fileMustExist: true });
+    const db = new Database(path.join(gw.dataDir, 'orgs', `${t.org.id}.db`), { readonly: true, fileMustExist: true });
+    const control = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true, fileMustExist: true });
     try {
-      const rows = db.prepare('SELECT * FROM calls').all();
+      const rows = db.prepare('SELECT * FROM logs').all();
       const byId = new Map(rows.map((r) => [r.id, r]));
       for (const c of calls) {
         const row = byId.get(c.id);
         assert.ok(row, `no row for call ${c.expect.model ?? c.expect.path} (status ${c.expect.status}, id ${c.id})`);
         const e = c.expect;
-        assert.equal(row.org_id, t.org.id);
         assert.equal(row.key_prefix, e.key, `key_prefix of ${c.id}`);
         assert.equal(row.provider, e.provider);
         assert.equal(row.method, e.method);
@@ -160,18 +160,20 @@ describe('call capture', () => {
         for (const v of Object.values(row)) assert.ok(!String(v).includes('sk-ingate-'), 'no API key stored');
       }
       // the operator's key created while the gateway was serving is still in the store
-      const k = db.prepare('SELECT hash_prefix FROM api_keys WHERE id = ?').get(key2.id);
+      const k = control.prepare('SELECT hash_prefix FROM api_keys WHERE id = ?').get(key2.id);
       assert.equal(k?.hash_prefix, key2.hash_prefix, 'a key created while serving was lost');
       assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+      assert.equal(control.pragma('integrity_check', { simple: true }), 'ok');
     } finally {
       db.close();
+      control.close();
     }
   });
 
   it('the >10 MiB call has its full sizes, truncation flags and its model (taken from the request body)', () => {
-    const db = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true, fileMustExist: true });
+    const db = new Database(path.join(gw.dataDir, 'orgs', `${t.org.id}.db`), { readonly: true, fileMustExist: true });
     try {
-      const row = db.prepare('SELECT * FROM calls WHERE id = ?').get(bigCall.id);
+      const row = db.prepare('SELECT * FROM logs WHERE id = ?').get(bigCall.id);
       assert.ok(row, 'no row for the big call');
       assert.equal(row.status, 200);
       assert.equal(row.req_bytes, bigCall.reqBytes);
@@ -203,9 +205,9 @@ describe('call capture of a client abort', () => {
       assert.equal(r.complete, false);
       await new Promise((res) => setTimeout(res, 300));
       await gw.stop();
-      const db = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true });
+      const db = new Database(path.join(gw.dataDir, 'orgs', `${t.org.id}.db`), { readonly: true });
       try {
-        const row = db.prepare('SELECT * FROM calls WHERE id = ?').get(id);
+        const row = db.prepare('SELECT * FROM logs WHERE id = ?').get(id);
         assert.ok(row, 'the abandoned stream must be logged');
         assert.equal(row.model, 'cap-abort');
         assert.equal(row.status, 499);

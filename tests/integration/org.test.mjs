@@ -111,15 +111,22 @@ describe('organisation management', () => {
     assert.equal(r.json.org.default_provider, null);
     assertOpenAIError(await chat(O.api_key, {}, '/custom/endpoint'), 400, 'provider_required');
 
-    r = await ok(O.token, 'PUT', '/org', { settings: { retention_days: 30, log_bodies: true } });
-    assert.deepEqual(r.json.org.settings, { retention_days: 30, log_bodies: true });
+    r = await ok(O.token, 'PUT', '/org', { settings: { retention_days: 7, capture: 'metadata' } });
+    assert.deepEqual(r.json.org.settings, { retention_days: 7, capture: 'metadata' });
     const badSettings = [
-      { retention_days: 0 },
       { retention_days: 3651 },
+      { retention_days: 14 },
       { retention_days: 1.5 },
       { retention_days: '30' },
-      { log_bodies: 'yes' },
+      { capture: 'all' },
+      { capture: true },
       { colour: 'blue' },
+      { redaction: 'on' },
+      { redaction: { enabled: 'yes' } },
+      { redaction: { mode: 'blur' } },
+      { redaction: { detectors: ['email', 'dna'] } },
+      { redaction: { custom: ['(unclosed'] } },
+      { redaction: { custom: 'x' } },
       [],
       'x',
       null,
@@ -128,6 +135,12 @@ describe('organisation management', () => {
     for (const settings of badSettings) {
       const bad = await gw.api(O.token, 'PUT', '/org', { settings });
       assertFlatError(bad, 400, 'invalid_request');
+      assert.equal(bad.json.field, 'settings', JSON.stringify(settings));
+    }
+    // what the free plan does not include is refused, not stored and ignored
+    for (const settings of [{ retention_days: 30 }, { retention_days: 0 }, { redaction: { enabled: true } }]) {
+      const bad = await gw.api(O.token, 'PUT', '/org', { settings });
+      assertFlatError(bad, 403, 'plan_required');
       assert.equal(bad.json.field, 'settings', JSON.stringify(settings));
     }
     for (const [body, field] of [
@@ -144,7 +157,7 @@ describe('organisation management', () => {
     }
     const after = (await ok(O.token, 'GET', '/org')).json.org;
     assert.equal(after.name, 'Renamed Org ✓');
-    assert.deepEqual(after.settings, { retention_days: 30, log_bodies: true }, 'a refused PUT changed the settings');
+    assert.deepEqual(after.settings, { retention_days: 7, capture: 'metadata' }, 'a refused PUT changed the settings');
     assert.equal(after.plan, 'free', 'PUT /org changed the plan');
     // an admin key may change settings; audited with the key as actor
     const adminKey = await gw.createKey(O.org.slug, 'admin');
@@ -651,9 +664,12 @@ describe('organisation management', () => {
   });
 
   describe('deleting the org', () => {
+    // an org's call log is its own database file: data-dir/orgs/<org id>.db
+    const logDb = (orgId) => path.join(gw.dataDir, 'orgs', `${orgId}.db`);
     const callRows = (orgId) => {
-      const db = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true, fileMustExist: true });
-      const n = db.prepare('SELECT count(*) AS n FROM calls WHERE org_id = ?').get(orgId).n;
+      if (!fs.existsSync(logDb(orgId))) return 0;
+      const db = new Database(logDb(orgId), { readonly: true, fileMustExist: true });
+      const n = db.prepare('SELECT count(*) AS n FROM logs').get().n;
       db.close();
       return n;
     };
@@ -704,13 +720,15 @@ describe('organisation management', () => {
 
       const db = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true, fileMustExist: true });
       const left = {};
-      for (const table of ['api_keys', 'provider_credentials', 'memberships', 'invitations', 'sessions', 'teams', 'apps', 'calls'])
+      for (const table of ['api_keys', 'provider_credentials', 'memberships', 'invitations', 'sessions', 'teams', 'apps'])
         left[table] = db.prepare(`SELECT count(*) AS n FROM ${table} WHERE org_id = ?`).get(D.org.id).n;
       left.orgs = db.prepare('SELECT count(*) AS n FROM orgs WHERE id = ?').get(D.org.id).n;
       const audit = db.prepare("SELECT * FROM audit WHERE org_id = ? AND action = 'org.delete'").all(D.org.id);
       const users = db.prepare('SELECT count(*) AS n FROM users WHERE id IN (?, ?)').get(D.user.id, mem.userId).n;
       db.close();
-      assert.deepEqual(left, { api_keys: 0, provider_credentials: 0, memberships: 0, invitations: 0, sessions: 0, teams: 0, apps: 0, calls: 0, orgs: 0 });
+      assert.deepEqual(left, { api_keys: 0, provider_credentials: 0, memberships: 0, invitations: 0, sessions: 0, teams: 0, apps: 0, orgs: 0 });
+      // its log database is gone, and with its data key (in the orgs row) nothing it held can be decrypted
+      for (const suffix of ['', '-wal', '-shm']) assert.equal(fs.existsSync(logDb(D.org.id) + suffix), false, `${logDb(D.org.id)}${suffix} left behind`);
       assert.equal(users, 2);
       assert.equal(audit.length, 1, 'no org.delete audit entry');
       assert.equal(audit[0].actor, `user:${D.user.id}`);

@@ -79,9 +79,9 @@ describe('graceful shutdown', () => {
       assert.match(gw.stderrText(), /received SIGTERM/);
       assert.equal(await tcpConnectResult(gw.port), 'ECONNREFUSED');
 
-      const db = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true });
+      const db = new Database(path.join(gw.dataDir, 'orgs', `${t.org.id}.db`), { readonly: true });
       try {
-        const row = db.prepare("SELECT status, stream FROM calls WHERE model = 'gpt-drain'").get();
+        const row = db.prepare("SELECT status, stream FROM logs WHERE model = 'gpt-drain'").get();
         assert.deepEqual(row, { status: 200, stream: 1 }, 'the drained stream is in the call log');
       } finally {
         db.close();

@@ -1,0 +1,339 @@
+/*
+ * logwriter.c — from a captured call to a stored, redacted, encrypted log record (see logwriter.h).
+ */
+#include "capture/logwriter.h"
+#include "capture/orgctx.h"
+#include "capture/pricing.h"
+#include "capture/spool.h"
+#include "capture/usage.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "net/loop.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#define ORG_CACHE  256
+#define REPLAY_MS  1000 /* how often a non-empty spool is retried */
+#define MAX_SEALED 5    /* req body, resp body, user id, session id, client ip */
+
+struct ig_logwriter {
+    char *store_url, *spool_dir;
+    ig_store_t *st;
+    ig_orgcache_t *orgs;
+    ig_spool_t *spool;
+    const ig_pricing_t *pricing;
+    bool spool_pending; /* something was spooled since the last successful replay */
+    int64_t next_replay_ms;
+};
+
+ig_logwriter_t *ig_logwriter_new(const ig_capture_conf_t *conf)
+{
+    ig_logwriter_t *w = calloc(1, sizeof *w);
+    if (!w) return NULL;
+    ig_orgctx_conf_t oc = {conf->logs_dir, conf->kek, conf->kek_id, conf->redact_all_orgs};
+    int err = 0;
+    w->store_url = strdup(conf->store_url);
+    w->spool_dir = strdup(conf->spool_dir);
+    w->orgs = ig_orgcache_new(&oc, ORG_CACHE);
+    w->spool = w->spool_dir ? ig_spool_open(w->spool_dir, &err) : NULL;
+    w->pricing = conf->pricing;
+    if (!w->store_url || !w->spool_dir || !w->orgs || !w->spool) {
+        ig_logwriter_free(w);
+        return NULL;
+    }
+    w->spool_pending = true; /* a previous process may have left files */
+    return w;
+}
+
+void ig_logwriter_free(ig_logwriter_t *w)
+{
+    if (!w) return;
+    ig_orgcache_free(w->orgs);
+    ig_spool_close(w->spool);
+    ig_store_close(w->st);
+    free(w->store_url);
+    free(w->spool_dir);
+    free(w);
+}
+
+void ig_logwriter_flush(ig_logwriter_t *w)
+{
+    ig_spool_seal(w->spool);
+}
+
+static ig_store_t *control(ig_logwriter_t *w)
+{
+    if (!w->st) {
+        int err = 0;
+        w->st = ig_store_open(w->store_url, &err);
+        if (!w->st) IG_WARN("capture", "control store unavailable (%s)", ig_err_name(err));
+    }
+    return w->st;
+}
+
+/* A record being built: the log row and the buffers its sealed fields live in. */
+typedef struct {
+    ig_capture_rec_t *src;
+    ig_orgctx_t *org;
+    ig_logrec_t rec;
+    ig_buf_t sealed[MAX_SEALED];
+    char model[IG_USAGE_MODEL_MAX + 1];
+    bool ok;
+} item_t;
+
+static void item_clear(item_t *it)
+{
+    for (size_t i = 0; i < MAX_SEALED; i++)
+        ig_buf_free(&it->sealed[i], false);
+}
+
+/* Seals plaintext into it->sealed[slot] and points *p and *n at it. */
+static int seal(item_t *it, int slot, const char *field, ig_iov_t pt, const uint8_t **p, size_t *n)
+{
+    ig_buf_t *b = &it->sealed[slot];
+    ig_buf_init(b, pt.len + 256);
+    int rc = ig_field_seal(it->org->dk, it->org->org_id, it->rec.id, field, pt, b);
+    if (rc == IG_OK) {
+        *p = (const uint8_t *)b->data;
+        *n = b->len;
+    }
+    return rc;
+}
+
+static void add_redact_time(uint64_t t0, size_t bytes)
+{
+    atomic_fetch_add(&ig_capture_stats.redact_ns, ig_now_ns() - t0);
+    atomic_fetch_add(&ig_capture_stats.redact_bytes, bytes);
+}
+
+/* A body: redacted (when the org redacts) into scratch, then sealed. */
+static int seal_body(item_t *it, int slot, const char *field, ig_iov_t body, const char *ctype,
+                     const uint8_t **p, size_t *n)
+{
+    if (body.len == 0) return IG_OK;
+    ig_orgctx_t *o = it->org;
+    if (!o->redact) return seal(it, slot, field, body, p, n);
+    ig_buf_t red;
+    ig_buf_init(&red, body.len * 2 + 4096);
+    size_t matches = 0;
+    uint64_t t0 = ig_now_ns();
+    int rc = ig_redact_body(o->redactor, o->set.redact_mode,
+                            ig_redact_kind_of(ig_iov_str(ctype ? ctype : "")), body, &red, &matches);
+    add_redact_time(t0, body.len);
+    if (rc == IG_OK) rc = seal(it, slot, field, ig_buf_iov(&red), p, n);
+    ig_buf_free(&red, true);
+    return rc; /* a redaction failure fails the record: never store what could not be redacted */
+}
+
+/* An attribution id: redacted (may be dropped), tagged for lookups, sealed. */
+static int seal_attr(item_t *it, int slot, const char *field, const char *value, const uint8_t **p, size_t *n,
+                     uint8_t tag[16], bool *has_tag)
+{
+    if (!value || !value[0]) return IG_OK;
+    ig_orgctx_t *o = it->org;
+    ig_buf_t red;
+    ig_buf_init(&red, 4096);
+    ig_iov_t v = ig_iov_str(value);
+    int rc = IG_OK;
+    if (o->redact) {
+        bool dropped = false;
+        size_t matches = 0;
+        uint64_t t0 = ig_now_ns();
+        rc = ig_redact_field(o->redactor, o->set.redact_mode, v, &red, &dropped, &matches);
+        add_redact_time(t0, v.len);
+        if (rc == IG_OK && dropped) {
+            ig_buf_free(&red, true);
+            return IG_OK;
+        }
+        v = ig_buf_iov(&red);
+    }
+    if (rc == IG_OK) rc = ig_field_tag(o->tk, field, v, tag);
+    if (rc == IG_OK) {
+        *has_tag = true;
+        rc = seal(it, slot, field, v, p, n);
+    }
+    ig_buf_free(&red, true);
+    return rc;
+}
+
+static int build(ig_logwriter_t *w, item_t *it)
+{
+    ig_capture_rec_t *r = it->src;
+    ig_orgctx_t *o = it->org;
+    ig_logrec_t *x = &it->rec;
+    const ig_callrec_t *m = &r->meta;
+    memset(x, 0, sizeof *x);
+    memcpy(x->id, m->id, sizeof x->id);
+    memcpy(x->key_id, m->key_id, sizeof x->key_id);
+    memcpy(x->key_prefix, m->key_prefix, sizeof x->key_prefix);
+    memcpy(x->provider, m->provider, sizeof x->provider);
+    memcpy(x->method, m->method, sizeof x->method);
+    x->status = m->status;
+    x->stream = m->stream;
+    x->latency_ms = m->latency_ms;
+    x->ttfb_ms = m->ttfb_ms;
+    x->req_bytes = m->req_bytes;
+    x->resp_bytes = m->resp_bytes;
+    x->req_truncated = m->req_truncated;
+    x->resp_truncated = m->resp_truncated;
+    x->created_at = m->created_at;
+
+    ig_usage_t u;
+    ig_usage_init(&u);
+    ig_usage_parse(m->provider, ig_buf_iov(&r->req_body), ig_buf_iov(&r->resp_body), m->stream, &u);
+    x->input_tokens = u.input;
+    x->output_tokens = u.output;
+    x->cached_tokens = u.cached;
+    x->cache_hit = u.cache_hit;
+    /* the model the client asked for (the request body), as the issue defines it; the response's exact
+     * version (u.model) is only used to price the call when it is more specific */
+    const char *model = r->model && r->model[0] ? r->model : NULL;
+    if (model) snprintf(it->model, sizeof it->model, "%s", model);
+    x->model = model ? it->model : NULL;
+    x->cost_micros = -1;
+    if (w->pricing && model) {
+        if (u.model[0]) x->cost_micros = ig_pricing_cost_micros(w->pricing, m->provider, u.model, &u);
+        if (x->cost_micros < 0) x->cost_micros = ig_pricing_cost_micros(w->pricing, m->provider, model, &u);
+    }
+
+    if (o->set.capture == IG_CAPTURE_OFF) {
+        x->path = ""; /* only what usage and budgets need */
+        return IG_OK;
+    }
+    x->path = r->path ? r->path : "";
+    x->error = r->error;
+    int rc = IG_OK;
+    if (r->client_ip[0])
+        rc = seal(it, 4, "client_ip", ig_iov_str(r->client_ip), &x->client_ip, &x->client_ip_len);
+    if (rc == IG_OK)
+        rc = seal_attr(it, 2, "user_id", r->user_id, &x->user_id, &x->user_id_len, x->user_tag,
+                       &x->has_user_tag);
+    if (rc == IG_OK)
+        rc = seal_attr(it, 3, "session_id", r->session_id, &x->session_id, &x->session_id_len, x->session_tag,
+                       &x->has_session_tag);
+    if (rc || o->set.capture == IG_CAPTURE_METADATA) return rc;
+    rc = seal_body(it, 0, "req_body", ig_buf_iov(&r->req_body), r->req_ctype, &x->req_body, &x->req_body_len);
+    if (rc == IG_OK)
+        rc = seal_body(it, 1, "resp_body", ig_buf_iov(&r->resp_body), r->resp_ctype, &x->resp_body,
+                       &x->resp_body_len);
+    return rc;
+}
+
+/* Stores the records of one org; on failure they go to the spool. */
+static void store_group(ig_logwriter_t *w, item_t **g, size_t n)
+{
+    const char *org_id = g[0]->src->meta.org_id;
+    ig_orgctx_t *o = NULL;
+    ig_logstore_t *ls = NULL;
+    ig_logrec_t *recs = malloc(n * sizeof *recs);
+    /* looked up again: an entry an earlier item pointed at may have been reloaded since (its TTL) */
+    int rc = recs && w->st ? ig_orgcache_get(w->orgs, w->st, org_id, &o) : IG_ESTORE;
+    if (rc == IG_OK) rc = ig_orgcache_logstore(w->orgs, o, &ls);
+    if (rc == IG_OK) {
+        for (size_t i = 0; i < n; i++)
+            recs[i] = g[i]->rec;
+        rc = ig_logstore_insert(ls, recs, n);
+    }
+    free(recs);
+    if (rc == IG_OK) {
+        atomic_fetch_add(&ig_capture_stats.written, n);
+        return;
+    }
+    if (rc == IG_ENOTFOUND) { /* deleted since the batch began */
+        atomic_fetch_add(&ig_capture_stats.orphaned, n);
+        return;
+    }
+    IG_WARN("capture", "org %s: %zu log records not stored (%s): spooled", org_id, n, ig_err_name(rc));
+    for (size_t i = 0; i < n; i++) {
+        if (ig_spool_append(w->spool, org_id, &g[i]->rec) == IG_OK) {
+            atomic_fetch_add(&ig_capture_stats.spooled, 1);
+            w->spool_pending = true;
+        } else {
+            atomic_fetch_add(&ig_capture_stats.dropped, 1);
+        }
+    }
+}
+
+static int org_cmp(const void *a, const void *b)
+{
+    const item_t *x = *(item_t *const *)a, *y = *(item_t *const *)b;
+    return strcmp(x->src->meta.org_id, y->src->meta.org_id);
+}
+
+void ig_logwriter_write(ig_logwriter_t *w, ig_capture_rec_t **recs, size_t n)
+{
+    item_t *items = calloc(n, sizeof *items);
+    item_t **ok = calloc(n, sizeof *ok);
+    ig_callrec_t *touch = calloc(n, sizeof *touch);
+    size_t nok = 0, ntouch = 0;
+    if (!items || !ok || !touch) {
+        atomic_fetch_add(&ig_capture_stats.dropped, n);
+        IG_ERROR("capture", "out of memory: %zu log records dropped", n);
+        goto out;
+    }
+    ig_store_t *st = control(w);
+    for (size_t i = 0; i < n; i++) {
+        item_t *it = &items[i];
+        it->src = recs[i];
+        int rc = st ? ig_orgcache_get(w->orgs, st, recs[i]->meta.org_id, &it->org) : IG_ESTORE;
+        if (rc == IG_ENOTFOUND) {
+            atomic_fetch_add(&ig_capture_stats.orphaned, 1); /* the org was deleted meanwhile */
+            continue;
+        }
+        if (rc == IG_OK) rc = build(w, it);
+        if (rc) {
+            /* without the org's key or a working redactor nothing may be written, not even to the spool */
+            atomic_fetch_add(&ig_capture_stats.dropped, 1);
+            IG_ERROR("capture", "log record of org %s dropped (%s)", recs[i]->meta.org_id, ig_err_name(rc));
+            if (rc == IG_ESTORE) {
+                ig_store_close(w->st);
+                w->st = st = NULL;
+            }
+            continue;
+        }
+        ok[nok++] = it;
+        if (recs[i]->meta.key_id[0]) touch[ntouch++] = recs[i]->meta;
+    }
+    qsort(ok, nok, sizeof *ok, org_cmp);
+    for (size_t i = 0, j; i < nok; i = j) {
+        for (j = i + 1; j < nok && org_cmp(&ok[j], &ok[i]) == 0; j++)
+            ;
+        store_group(w, ok + i, j - i);
+    }
+    if (ntouch && st && ig_store_keys_touch(st, touch, ntouch) != IG_OK)
+        IG_WARN("capture", "last use of %zu keys not recorded", ntouch);
+    if (w->spool_pending) ig_spool_seal(w->spool); /* spooled records become replayable */
+out:
+    for (size_t i = 0; items && i < n; i++)
+        item_clear(&items[i]);
+    free(items);
+    free(ok);
+    free(touch);
+}
+
+static int replay_sink(void *ctx, const char *org_id, const ig_logrec_t *recs, size_t n)
+{
+    ig_logwriter_t *w = ctx;
+    ig_store_t *st = control(w);
+    ig_orgctx_t *o = NULL;
+    ig_logstore_t *ls = NULL;
+    int rc = st ? ig_orgcache_get(w->orgs, st, org_id, &o) : IG_ESTORE;
+    if (rc == IG_ENOTFOUND) return IG_OK; /* the org is gone: nothing to restore */
+    if (rc == IG_OK) rc = ig_orgcache_logstore(w->orgs, o, &ls);
+    if (rc == IG_OK) rc = ig_logstore_insert(ls, recs, n);
+    if (rc == IG_OK) atomic_fetch_add(&ig_capture_stats.replayed, n);
+    return rc;
+}
+
+void ig_logwriter_replay(ig_logwriter_t *w)
+{
+    int64_t now = ig_wall_ms();
+    if (!w->spool_pending || now < w->next_replay_ms) return;
+    w->next_replay_ms = now + REPLAY_MS;
+    uint64_t n = 0;
+    ig_spool_seal(w->spool);
+    int rc = ig_spool_replay(w->spool, replay_sink, w, &n);
+    if (n) IG_INFO("capture", "%llu spooled log records written to the store", (unsigned long long)n);
+    if (rc == IG_OK) w->spool_pending = false;
+}
