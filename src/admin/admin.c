@@ -8,6 +8,7 @@
  * is printed once and only its SHA-256 is stored.
  */
 #include "admin/admin.h"
+#include "capture/retention.h"
 #include "admin/control.h"
 #include "app/datadir.h"
 #include "app/gateway.h"
@@ -24,7 +25,7 @@
 #include <unistd.h>
 
 typedef struct admin_args {
-    const char *org, *slug, *name, *role, *provider, *mode, *key, *expires_days, *plan;
+    const char *org, *slug, *name, *role, *provider, *mode, *key, *expires_days, *plan, *now;
 } admin_args_t;
 
 static const struct {
@@ -40,6 +41,7 @@ static const struct {
     {"--key", offsetof(admin_args_t, key)},
     {"--expires-days", offsetof(admin_args_t, expires_days)},
     {"--plan", offsetof(admin_args_t, plan)},
+    {"--now", offsetof(admin_args_t, now)},
 };
 
 void ig_admin_usage(void)
@@ -54,6 +56,8 @@ void ig_admin_usage(void)
         "  revoke-key --key ID|HASH_PREFIX [--org ORG]\n"
         "  list-keys --org ORG\n"
         "  verify-audit                 checks the audit log's hash chain (exit 1 at the first broken link)\n"
+        "  purge-logs [--now UNIX_MS]   deletes log records past each org's retention, as the server does\n"
+        "                               hourly; --now moves the clock (e.g. to preview a later pass)\n"
         "ORG is an org slug or id. Every serve option (e.g. --data-dir) is accepted too.\n",
         stderr);
 }
@@ -399,6 +403,39 @@ int ig_admin_main(int argc, char **argv, char **envp)
         op_audit(st, kr.org_id, "key.revoke", kr.id);
         printf("{\"id\":\"%s\",\"hash_prefix\":\"%s\",\"revoked\":true}\n", kr.id, kr.hash_prefix);
         code = 0;
+    } else if (strcmp(cmd, "purge-logs") == 0) {
+        int64_t now = 0;
+        if (a.now) {
+            char *end = NULL;
+            long long v = strtoll(a.now, &end, 10);
+            if (!end || *end || v <= 0) {
+                fprintf(stderr, "ingate admin: --now must be a Unix time in milliseconds\n");
+                code = 2;
+                goto out;
+            }
+            now = v;
+        } else {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        }
+        uint8_t kek[32];
+        char logs_dir[4200];
+        snprintf(logs_dir, sizeof logs_dir, "%s/orgs", dd.dir);
+        if (ig_derive_key(dd.master, "org-data-keys", kek) != IG_OK) goto out;
+        ig_orgctx_conf_t oc = {logs_dir, kek, 0, cfg.redact_all_orgs};
+        ig_orgcache_t *cache = ig_orgcache_new(&oc, 16);
+        ig_wipe(kek, sizeof kek);
+        ig_retention_stats_t rs = {0, 0, 0};
+        int rc = cache ? ig_retention_run(st, cache, now, NULL, &rs) : IG_ENOMEM;
+        ig_orgcache_free(cache);
+        if (rc) {
+            fprintf(stderr, "ingate admin: purge failed: %s\n", ig_err_message(rc));
+            goto out;
+        }
+        printf("{\"orgs\":%llu,\"purged\":%llu,\"failed_orgs\":%llu}\n", (unsigned long long)rs.orgs,
+               (unsigned long long)rs.purged, (unsigned long long)rs.failed_orgs);
+        code = rs.failed_orgs ? 1 : 0;
     } else if (strcmp(cmd, "list-keys") == 0) {
         if (!a.org) {
             fprintf(stderr, "ingate admin: list-keys needs --org\n");

@@ -20,6 +20,7 @@
 #include "capture/capture.h"
 #include "capture/orgctx.h"
 #include "capture/pricing.h"
+#include "capture/retention.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -30,6 +31,7 @@
 #include <curl/curl.h>
 #include <event2/listener.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,62 @@ static char g_store_url[4200];
 static pthread_mutex_t g_exit_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_exit_cv = PTHREAD_COND_INITIALIZER;
 static int g_loops_running;
+
+/* ---- the retention thread: a pass at start-up, then every retention_interval_ms ---- */
+
+static pthread_t g_ret_thread;
+static pthread_mutex_t g_ret_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_ret_cv = PTHREAD_COND_INITIALIZER;
+static volatile int g_ret_stop;
+static bool g_ret_on;
+
+static void *retention_main(void *arg)
+{
+    IG_UNUSED(arg);
+    int err = 0;
+    ig_orgctx_conf_t oc = {g_gw.logs_dir, g_gw.org_kek, 0, g_gw.cfg->redact_all_orgs};
+    ig_orgcache_t *cache = ig_orgcache_new(&oc, 16);
+    for (;;) {
+        ig_store_t *st = ig_store_open(g_store_url, &err);
+        if (st && cache) {
+            ig_retention_stats_t rs;
+            int rc = ig_retention_run(st, cache, ig_wall_ms(), &g_ret_stop, &rs);
+            if (rc) IG_WARN("retention", "pass failed (%s)", ig_err_name(rc));
+            if (rs.purged)
+                IG_INFO("retention", "%llu expired log records purged", (unsigned long long)rs.purged);
+        }
+        ig_store_close(st);
+        pthread_mutex_lock(&g_ret_mu);
+        if (!g_ret_stop) {
+            struct timespec dl;
+            clock_gettime(CLOCK_REALTIME, &dl);
+            int64_t ms = g_gw.cfg->retention_interval_ms;
+            dl.tv_sec += ms / 1000;
+            dl.tv_nsec += (ms % 1000) * 1000000L;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&g_ret_cv, &g_ret_mu, &dl);
+        }
+        bool stop = g_ret_stop;
+        pthread_mutex_unlock(&g_ret_mu);
+        if (stop) break;
+    }
+    ig_orgcache_free(cache);
+    return NULL;
+}
+
+static void retention_stop(void)
+{
+    if (!g_ret_on) return;
+    pthread_mutex_lock(&g_ret_mu);
+    g_ret_stop = 1;
+    pthread_cond_signal(&g_ret_cv);
+    pthread_mutex_unlock(&g_ret_mu);
+    pthread_join(g_ret_thread, NULL);
+    g_ret_on = false;
+}
 
 static void *worker_init(int index)
 {
@@ -296,6 +354,9 @@ int ig_serve(ig_config_t *cfg)
     capture_on = true;
     g_gw.pool = ig_workpool_new(cfg->workers, worker_init, worker_fini);
     if (!g_gw.pool) goto out;
+    g_ret_stop = 0;
+    g_ret_on = pthread_create(&g_ret_thread, NULL, retention_main, NULL) == 0;
+    if (!g_ret_on) goto out;
 
     nloops = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nloops < 1) nloops = 1;
@@ -384,6 +445,7 @@ out:
     for (int i = 0; i < started; i++)
         pthread_join(lcs[i].loop.thread, NULL);
     if (control_on) ig_control_stop();
+    retention_stop();
     if (g_gw.pool) ig_workpool_free(g_gw.pool);
     g_gw.pool = NULL;
     if (capture_on) ig_capture_stop();

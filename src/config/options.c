@@ -145,6 +145,8 @@ static const ig_option_t g_options[] = {
             "how long an invitation token can be accepted"),
     OPT_INT(INT, auth_rate_limit, 10, 1, 10000,
             "signup, login and invitation attempts allowed per client address per auth_rate_window_ms"),
+    OPT_INT(DURATION_MS, retention_interval_ms, 3600000, 1000, 86400000,
+            "how often expired log records are purged (also once at start-up)"),
     OPT_STR(PATH, pricing_file, 0, "",  NULL,
             "model price table (JSON, see data/pricing.json) replacing the built-in one; empty = built-in"),
     OPT_BOOL(redact_all_orgs, false,

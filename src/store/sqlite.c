@@ -211,6 +211,7 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                    " updated_at = excluded.updated_at")                                                      \
     X(PROV_GET, "SELECT auth_mode, secret FROM provider_credentials WHERE org_id = ? AND provider = ?")      \
     X(ORG_DK_GET, "SELECT data_key FROM orgs WHERE id = ?")                                                  \
+    X(ORG_IDS, "SELECT id FROM orgs WHERE id > ? ORDER BY id LIMIT ?")                                       \
     X(ORG_DK_SET, "UPDATE orgs SET data_key = ? WHERE id = ? AND data_key IS NULL")                          \
     X(CALL_INSERT,                                                                                           \
       "INSERT INTO calls (id, org_id, key_prefix, provider, method, path, model, status,"                    \
@@ -1146,6 +1147,31 @@ static int org_dk_read(sq_store_t *s, const char *org_id, uint8_t **out, size_t 
 out:
     done(q);
     free(copy);
+    return rc;
+}
+
+static int sq_org_ids(ig_store_t *st, const char *after, char (*ids)[33], size_t cap, size_t *n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int src, rc = stmt(s, ST_ORG_IDS, &q);
+    *n = 0;
+    if (rc) goto out;
+    bind_text(q, 1, after);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
+        const unsigned char *id = sqlite3_column_text(q, 0);
+        if (!id || strlen((const char *)id) > 32) {
+            rc = IG_EINTERNAL;
+            goto out;
+        }
+        memcpy(ids[*n], id, strlen((const char *)id) + 1);
+        (*n)++;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "org ids");
+out:
+    done(q);
+    if (rc) *n = 0;
     return rc;
 }
 
@@ -2262,6 +2288,7 @@ static const ig_store_ops_t sqlite_ops = {
     .key_rotate = sq_key_rotate,
     .org_data_key_get = sq_org_data_key_get,
     .keys_touch = sq_keys_touch,
+    .org_ids = sq_org_ids,
     .org_data_key_init = sq_org_data_key_init,
     .provider_delete = sq_provider_delete,
     .audit_query = sq_audit_query,

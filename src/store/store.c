@@ -934,3 +934,10 @@ int ig_store_keys_touch(ig_store_t *st, const ig_callrec_t *recs, size_t n)
             return IG_EINVAL;
     return n ? st->ops->keys_touch(st, recs, n) : IG_OK;
 }
+
+int ig_store_org_ids(ig_store_t *st, const char *after, char (*ids)[33], size_t cap, size_t *n)
+{
+    if (!st || !after || !ids || !n || cap == 0 || cap > 10000) return IG_EINVAL;
+    if (bounded_len(after, 32) == SIZE_MAX) return IG_EINVAL;
+    return st->ops->org_ids(st, after, ids, cap, n);
+}

@@ -389,6 +389,9 @@ int ig_store_key_rotate(ig_store_t *st, const char *org_id, const char *old_id, 
                         const char *new_prefix, const char *created_by, int64_t overlap_until,
                         ig_keyrec_t *old_out, ig_keyrec_t *new_out);
 
+/* A page of org ids in id order: those after `after` ("" = from the first), at most cap (1..10000) into ids;
+ * *n = how many (fewer than cap: the last page). For background jobs that visit every org. */
+int ig_store_org_ids(ig_store_t *st, const char *after, char (*ids)[33], size_t cap, size_t *n);
 /* The org's wrapped data key (crypto/orgkey.h): *wrapped is malloc'd (caller frees), NULL when the org has
  * none yet. IG_ENOTFOUND when there is no such org. */
 int ig_store_org_data_key_get(ig_store_t *st, const char *org_id, uint8_t **wrapped, size_t *len);
@@ -504,6 +507,7 @@ typedef struct ig_store_ops {
     int (*org_data_key_init)(ig_store_t *st, const char *org_id, const uint8_t *wrapped, size_t len,
                              uint8_t **out, size_t *outlen);
     int (*keys_touch)(ig_store_t *st, const ig_callrec_t *recs, size_t n);
+    int (*org_ids)(ig_store_t *st, const char *after, char (*ids)[33], size_t cap, size_t *n);
 } ig_store_ops_t;
 
 struct ig_store {
