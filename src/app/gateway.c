@@ -9,6 +9,8 @@
  * without being echoed.
  */
 #include "app/gateway.h"
+#include "app/metrics.h"
+#include "capture/spool.h"
 #include "api/api.h"
 #include "auth/apikey.h"
 #include "auth/clientip.h"
@@ -22,11 +24,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum route { ROUTE_PROXY = 0, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_API, ROUTE_UI };
+enum route { ROUTE_PROXY = 0, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_API, ROUTE_UI, ROUTE_METRICS };
 
 static ig_loopctx_t *lc_of(ig_req_t *req)
 {
     return req->srv->loop->user;
+}
+
+/* Refusals for a missing or bad credential are counted for /metrics. */
+static int counted(int rc)
+{
+    if (rc == IG_ENOAUTH || rc == IG_EBADKEY || rc == IG_EBADSESSION || rc == IG_EKEYINQUERY)
+        ig_metrics_unauthenticated();
+    return rc;
 }
 
 static bool path_is(ig_iov_t path, const char *p)
@@ -145,7 +155,7 @@ static void load_done(void *arg)
     req->ctx = NULL;
     free(j);
     if (rc == IG_OK) {
-        rc = ig_authcache_get(rs->key_hash, ig_wall_ms(), &rs->auth);
+        rc = counted(ig_authcache_get(rs->key_hash, ig_wall_ms(), &rs->auth));
         if (rc == IG_EAGAIN) rc = IG_ESTORE; /* invalidated meanwhile: let the client retry */
         if (rc == IG_OK) {
             rs->have_auth = true;
@@ -207,7 +217,7 @@ static void sess_done(void *arg)
         w->token_exp = j->claims.exp;
         rc = authorized(req, rs);
     } else if (rc == IG_ENOTFOUND) {
-        rc = IG_EBADSESSION; /* revoked, expired, user gone or no longer a member */
+        rc = counted(IG_EBADSESSION); /* revoked, expired, user gone or no longer a member */
     } else {
         rc = IG_EUNAVAILABLE;
     }
@@ -292,8 +302,26 @@ static void count_attempt(const ig_gateway_t *gw, ig_reqstate_t *rs, const char 
     int n = snprintf(key, sizeof key, "%s|%s", bucket, lk);
     int64_t retry = 0;
     if (n > 0 &&
-        ig_ratelimit_hit(gw->auth_limiter, ig_iov(key, (size_t)n), ig_wall_ms(), &retry) == IG_ETOOMANY)
+        ig_ratelimit_hit(gw->auth_limiter, ig_iov(key, (size_t)n), ig_wall_ms(), &retry) == IG_ETOOMANY) {
         rs->retry_after = retry > 0 ? retry : 1;
+        ig_metrics_auth_limited();
+    }
+}
+
+/* /metrics is for operators: a bearer token when one is configured, else loopback clients only (the client
+ * address after trusted proxies). */
+static int metrics_access(ig_req_t *req, ig_reqstate_t *rs)
+{
+    const char *tok = rs->lc->gw->cfg->metrics_token;
+    if (tok && tok[0]) {
+        ig_iov_t v = ig_req_header(req, IG_IOV_LIT("authorization"));
+        size_t tl = strlen(tok);
+        if (!v.base || !ig_iov_has_iprefix(v, IG_IOV_LIT("bearer "))) return IG_ENOAUTH;
+        ig_iov_t t = ig_iov_trim(ig_iov(v.base + 7, v.len - 7));
+        return t.len == tl && ig_ct_equal(t.base, tok, tl) ? IG_OK : IG_EBADKEY;
+    }
+    if (strcmp(rs->client_ip, "127.0.0.1") == 0 || strcmp(rs->client_ip, "::1") == 0) return IG_OK;
+    return IG_EFORBIDDEN;
 }
 
 static int on_headers(ig_req_t *req)
@@ -307,6 +335,8 @@ static int on_headers(ig_req_t *req)
         rs->route = ROUTE_HEALTHZ;
     else if (path_is(req->path, "/readyz"))
         rs->route = ROUTE_READYZ;
+    else if (path_is(req->path, "/metrics"))
+        rs->route = ROUTE_METRICS;
     else if (path_under(req->path, "/api/v1") || path_is(req->path, "/api") || path_is(req->path, "/api/"))
         rs->route = ROUTE_API; /* other /api/... paths are ollama's (/api/chat, /api/generate): proxied */
     else if (path_under(req->path, "/ui"))
@@ -318,6 +348,7 @@ static int on_headers(ig_req_t *req)
     /* who is calling: for the limiters, the audit log and the call log */
     ig_client_ip(lc->gw->trusted, req->peer_ip ? req->peer_ip : "",
                  ig_req_header(req, IG_IOV_LIT("x-forwarded-for")), rs->client_ip);
+    if (rs->route == ROUTE_METRICS) return metrics_access(req, rs);
     if (rs->route == ROUTE_API) {
         const char *bucket = public_route(req->path);
         if (bucket) {
@@ -327,7 +358,7 @@ static int on_headers(ig_req_t *req)
             return IG_OK;
         }
     }
-    return authenticate(req, rs);
+    return counted(authenticate(req, rs));
 }
 
 /* ----------------------------------------------------------------------------------------------------------
@@ -394,6 +425,69 @@ static void handle_readyz(ig_req_t *req, ig_reqstate_t *rs)
     }
 }
 
+typedef struct metrics_job {
+    ig_req_t *req;
+    const ig_gateway_t *gw;
+    ig_buf_t out;
+    int rc;
+    bool cancelled;
+} metrics_job_t;
+
+static void metrics_work(void *wctx, void *arg)
+{
+    IG_UNUSED(wctx);
+    metrics_job_t *j = arg;
+    if (j->cancelled) return;
+    uint64_t bytes = 0, files = 0;
+    ig_spool_usage(j->gw->spool_dir, &bytes, &files);
+    j->rc = ig_metrics_render(&j->out, &j->gw->providers, bytes, files);
+}
+
+static void metrics_abort(ig_req_t *req)
+{
+    metrics_job_t *j = req->ctx;
+    j->cancelled = true;
+}
+
+static void metrics_done(void *arg)
+{
+    metrics_job_t *j = arg;
+    if (!j->cancelled) {
+        ig_req_t *req = j->req;
+        req->on_abort = NULL;
+        req->ctx = NULL;
+        static const ig_header_t ct = {IG_IOV_LIT("Content-Type"), IG_IOV_LIT("text/plain; version=0.0.4")};
+        if (j->rc)
+            ig_resp_error(req, j->rc, NULL);
+        else if (ig_resp_start_with_body(req, 200, &ct, 1, j->out.data, j->out.len) != IG_OK)
+            ig_resp_abort(req);
+        else
+            ig_resp_finish(req);
+    }
+    ig_buf_free(&j->out, false);
+    free(j);
+}
+
+static void handle_metrics(ig_req_t *req, ig_reqstate_t *rs)
+{
+    metrics_job_t *j = calloc(1, sizeof *j);
+    if (!j) {
+        ig_resp_error(req, IG_ENOMEM, NULL);
+        return;
+    }
+    j->req = req;
+    j->gw = rs->lc->gw;
+    ig_buf_init(&j->out, 1u << 20);
+    req->ctx = j;
+    req->on_abort = metrics_abort;
+    if (ig_work_submit(rs->lc->gw->pool, &rs->lc->loop, metrics_work, metrics_done, j) != IG_OK) {
+        req->on_abort = NULL;
+        req->ctx = NULL;
+        free(j);
+        ig_resp_error(req, IG_EUNAVAILABLE, NULL);
+    }
+}
+
 static void on_request(ig_req_t *req)
 {
     ig_reqstate_t *rs = req->app;
@@ -406,6 +500,9 @@ static void on_request(ig_req_t *req)
         return;
     case ROUTE_READYZ:
         if (method_get_or_head(req)) handle_readyz(req, rs);
+        return;
+    case ROUTE_METRICS:
+        if (method_get_or_head(req)) handle_metrics(req, rs);
         return;
     case ROUTE_API:
         ig_api_handle(req, rs);

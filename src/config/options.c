@@ -145,6 +145,9 @@ static const ig_option_t g_options[] = {
             "how long an invitation token can be accepted"),
     OPT_INT(INT, auth_rate_limit, 10, 1, 10000,
             "signup, login and invitation attempts allowed per client address per auth_rate_window_ms"),
+    OPT_STR(SECRET, metrics_token, IG_OPTF_SECRET | IG_OPTF_NO_FLAG, "", NULL,
+            "bearer token for GET /metrics; empty = /metrics answers loopback clients only; environment or config "
+            "file only"),
     OPT_INT(DURATION_MS, retention_interval_ms, 3600000, 1000, 86400000,
             "how often expired log records are purged (also once at start-up)"),
     OPT_STR(PATH, pricing_file, 0, "",  NULL,

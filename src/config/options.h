@@ -82,6 +82,7 @@ typedef struct {
     int invite_ttl_ms;
     int auth_rate_limit;
     int auth_rate_window_ms;
+    char *metrics_token; /* secret */
     int retention_interval_ms;
     char *pricing_file;
     bool redact_all_orgs;

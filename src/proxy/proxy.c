@@ -8,6 +8,7 @@
  * header list) for the duration of the upstream transfer; both are wiped by the pool cleanup hook.
  */
 #include "app/gateway.h"
+#include "app/metrics.h"
 #include "auth/apikey.h"
 #include "capture/capture.h"
 #include "core/err.h"
@@ -230,6 +231,8 @@ static void submit_capture(proxy_req_t *pr, int err)
     v = ig_req_header(req, IG_IOV_LIT("content-type"));
     if (v.base && v.len) rec->req_ctype = strndup(v.base, IG_MIN(v.len, (size_t)128));
     if (pr->resp_ctype) rec->resp_ctype = strndup(pr->resp_ctype, 128);
+    ig_metrics_request((size_t)(pr->prov - rs->lc->gw->providers.list), m->status, m->latency_ms,
+                       err == IG_EUPSTREAM || err == IG_ETIMEOUT);
     ig_capture_submit(rec);
 }
 
