@@ -4,10 +4,11 @@
  * The queue is a mutex-protected singly linked list with a count; the mutex is held only for pointer
  * updates, so a loop thread never waits on I/O. The writer takes up to BATCH records at a time, derives the
  * model from the request body (JSON parsing happens here, off the loop) and hands the batch to the log writer
- * (logwriter.c: tokens, cost, redaction, encryption, one transaction per org, the spool when an org's database
- * cannot take it). It wakes every IG_CAPTURE_FLUSH_MS (or as soon as a full batch is waiting), so under load
- * each transaction carries hundreds of records and no loop thread ever pays for waking it; when idle it
- * replays the spool. A record is lost only when the queue is full (counted) or the disk refuses the spool.
+ * (logwriter.c: tokens, cost, redaction, encryption, one transaction per org, the spool when an org's
+ * database cannot take it). It wakes every IG_CAPTURE_FLUSH_MS (or as soon as a full batch is waiting), so
+ * under load each transaction carries hundreds of records and no loop thread ever pays for waking it; when
+ * idle it replays the spool. A record is lost only when the queue is full (counted) or the disk refuses the
+ * spool.
  */
 #include "capture/capture.h"
 #include "capture/logwriter.h"

@@ -3,8 +3,8 @@
  * thread persists them in batched transactions through its own store handle.
  *
  * ig_capture_submit() never blocks on the store: the queue is bounded, and a record that does not fit is
- * counted as dropped (the on-disk spool that makes this lossless comes with the log pipeline). Records own
- * their strings and body copies; the writer frees them.
+ * counted as dropped. Behind the queue, a record the store cannot take goes to the on-disk spool
+ * (capture/spool.h). Records own their strings and body copies; the writer frees them.
  */
 #ifndef IG_CAPTURE_CAPTURE_H
 #define IG_CAPTURE_CAPTURE_H
@@ -16,24 +16,25 @@
 
 typedef struct ig_capture_rec {
     struct ig_capture_rec *next;
-    ig_callrec_t meta; /* meta.path / meta.error / meta.model point into the strings below */
+    ig_callrec_t meta; /* the call's metadata; the strings are below */
     char *path;
     char *error;
     char *model;       /* filled by the writer from the request body */
     ig_buf_t req_body; /* the request body; the writer trims it to req_capture_max after reading the model */
     size_t req_capture_max;
-    ig_buf_t resp_body; /* bounded copy */
+    ig_buf_t resp_body;         /* bounded copy */
     char *user_id, *session_id; /* X-Ingate-User-Id / X-Ingate-Session-Id (≤ 256 bytes), NULL when absent */
-    char client_ip[46];          /* the client's address (trusted proxies resolved) */
-    char *req_ctype, *resp_ctype; /* Content-Type of the request and the response (redaction picks JSON/SSE/text) */
+    char client_ip[46];         /* the client's address (trusted proxies resolved) */
+    char *req_ctype,
+        *resp_ctype; /* Content-Type of the request and the response (redaction picks JSON/SSE/text) */
 } ig_capture_rec_t;
 
 typedef struct ig_capture_stats {
     atomic_ullong submitted, written, dropped, failed_batches;
-    atomic_ullong spooled;     /* records appended to the spool (store down or slow) */
-    atomic_ullong replayed;    /* spooled records later written to the store */
-    atomic_ullong orphaned;    /* records of an org deleted meanwhile (not an error) */
-    atomic_ullong redact_ns;   /* time spent redacting (writer threads) */
+    atomic_ullong spooled;   /* records appended to the spool (store down or slow) */
+    atomic_ullong replayed;  /* spooled records later written to the store */
+    atomic_ullong orphaned;  /* records of an org deleted meanwhile (not an error) */
+    atomic_ullong redact_ns; /* time spent redacting (writer threads) */
     atomic_ullong redact_bytes;
     atomic_ullong queue_depth; /* records waiting right now */
 } ig_capture_stats_t;

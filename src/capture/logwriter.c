@@ -33,6 +33,10 @@ ig_logwriter_t *ig_logwriter_new(const ig_capture_conf_t *conf)
     if (!w) return NULL;
     ig_orgctx_conf_t oc = {conf->logs_dir, conf->kek, conf->kek_id, conf->redact_all_orgs};
     int err = 0;
+    if (!conf->store_url || !conf->spool_dir || !conf->logs_dir || !conf->kek) {
+        free(w);
+        return NULL;
+    }
     w->store_url = strdup(conf->store_url);
     w->spool_dir = strdup(conf->spool_dir);
     w->orgs = ig_orgcache_new(&oc, ORG_CACHE);
@@ -157,6 +161,17 @@ static int seal_attr(item_t *it, int slot, const char *field, const char *value,
     return rc;
 }
 
+/* Copies s into dst (cap bytes with the NUL), cut at a UTF-8 character boundary. */
+static void clip(char *dst, size_t cap, const char *s)
+{
+    size_t n = strnlen(s, cap - 1);
+    if (s[n] != '\0')
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) /* do not split a character */
+            n--;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+}
+
 static int build(ig_logwriter_t *w, item_t *it)
 {
     ig_capture_rec_t *r = it->src;
@@ -189,18 +204,22 @@ static int build(ig_logwriter_t *w, item_t *it)
     /* the model the client asked for (the request body), as the issue defines it; the response's exact
      * version (u.model) is only used to price the call when it is more specific */
     const char *model = r->model && r->model[0] ? r->model : NULL;
-    if (model) snprintf(it->model, sizeof it->model, "%s", model);
+    /* the log store keeps at most IG_LOGSTORE_MAX_MODEL bytes: cut (at a UTF-8 boundary), never refuse */
+    if (model) clip(it->model, IG_LOGSTORE_MAX_MODEL + 1, model);
     x->model = model ? it->model : NULL;
     x->cost_micros = -1;
-    if (w->pricing && model) {
+    if (w->pricing) { /* a call is priced even when the request named no model but the answer did */
         if (u.model[0]) x->cost_micros = ig_pricing_cost_micros(w->pricing, m->provider, u.model, &u);
-        if (x->cost_micros < 0) x->cost_micros = ig_pricing_cost_micros(w->pricing, m->provider, model, &u);
+        if (x->cost_micros < 0 && model)
+            x->cost_micros = ig_pricing_cost_micros(w->pricing, m->provider, model, &u);
     }
 
     if (o->set.capture == IG_CAPTURE_OFF) {
         x->path = ""; /* only what usage and budgets need */
         return IG_OK;
     }
+    if (r->path && strlen(r->path) > IG_LOGSTORE_MAX_PATH) r->path[IG_LOGSTORE_MAX_PATH] = '\0';
+    if (r->error && strlen(r->error) > IG_LOGSTORE_MAX_ERROR) r->error[IG_LOGSTORE_MAX_ERROR] = '\0';
     x->path = r->path ? r->path : "";
     x->error = r->error;
     int rc = IG_OK;
@@ -234,12 +253,34 @@ static void store_group(ig_logwriter_t *w, item_t **g, size_t n)
         for (size_t i = 0; i < n; i++)
             recs[i] = g[i]->rec;
         rc = ig_logstore_insert(ls, recs, n);
+        if (rc == IG_EINVAL) {
+            /* a record the store refuses must not sink its batch (nor, spooled, every later replay): one by
+             * one, and the bad ones are dropped and counted */
+            size_t ok = 0, bad = 0;
+            for (size_t i = 0; i < n; i++) {
+                int r1 = ig_logstore_insert(ls, &recs[i], 1);
+                if (r1 == IG_OK)
+                    ok++;
+                else if (r1 == IG_EINVAL)
+                    bad++;
+                else
+                    break;
+            }
+            if (ok + bad == n) {
+                atomic_fetch_add(&ig_capture_stats.written, ok);
+                atomic_fetch_add(&ig_capture_stats.dropped, bad);
+                IG_ERROR("capture", "org %s: %zu invalid log records dropped", org_id, bad);
+                free(recs);
+                return;
+            }
+        }
     }
     free(recs);
     if (rc == IG_OK) {
         atomic_fetch_add(&ig_capture_stats.written, n);
         return;
     }
+    atomic_fetch_add(&ig_capture_stats.failed_batches, 1);
     if (rc == IG_ENOTFOUND) { /* deleted since the batch began */
         atomic_fetch_add(&ig_capture_stats.orphaned, n);
         return;
@@ -319,9 +360,23 @@ static int replay_sink(void *ctx, const char *org_id, const ig_logrec_t *recs, s
     ig_orgctx_t *o = NULL;
     ig_logstore_t *ls = NULL;
     int rc = st ? ig_orgcache_get(w->orgs, st, org_id, &o) : IG_ESTORE;
-    if (rc == IG_ENOTFOUND) return IG_OK; /* the org is gone: nothing to restore */
+    if (rc == IG_ENOTFOUND) { /* the org is gone: nothing to restore */
+        atomic_fetch_add(&ig_capture_stats.orphaned, n);
+        return IG_OK;
+    }
     if (rc == IG_OK) rc = ig_orgcache_logstore(w->orgs, o, &ls);
     if (rc == IG_OK) rc = ig_logstore_insert(ls, recs, n);
+    if (rc == IG_EINVAL) { /* a frame the store refuses must not block the spool forever */
+        size_t ok = 0;
+        for (size_t i = 0; i < n; i++) {
+            int r1 = ig_logstore_insert(ls, &recs[i], 1);
+            if (r1 == IG_OK) ok++;
+            if (r1 != IG_OK && r1 != IG_EINVAL) return r1;
+        }
+        atomic_fetch_add(&ig_capture_stats.replayed, ok);
+        atomic_fetch_add(&ig_capture_stats.dropped, n - ok);
+        return IG_OK;
+    }
     if (rc == IG_OK) atomic_fetch_add(&ig_capture_stats.replayed, n);
     return rc;
 }

@@ -162,7 +162,7 @@ int ig_spool_append(ig_spool_t *sp, const char *org_id, const ig_logrec_t *r)
     memcpy(b.data + 8, h, 8);
     if (sp->fd < 0 || sp->written + b.len > IG_SPOOL_FILE_MAX) {
         ig_spool_seal(sp);
-        snprintf(sp->path, sizeof sp->path, "%s/spool-%013lld-%d-%u.log", sp->dir, (long long)ig_wall_ms(),
+        snprintf(sp->path, sizeof sp->path, "%s/spool-%013lld-%d-%06u.log", sp->dir, (long long)ig_wall_ms(),
                  (int)getpid(), sp->seq++);
         sp->fd = open(sp->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
         if (sp->fd < 0) {

@@ -593,13 +593,21 @@ static int configure(ig_logstore_t *ls)
     sqlite3_db_config(ls->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     sqlite3_db_config(ls->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
 
-    /* auto_vacuum only takes effect before the first table exists (a no-op on an existing file), so it
-     * comes before anything that could write the header */
     src = sqlite3_exec(ls->db,
-                       "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA synchronous = NORMAL;"
-                       " PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;",
+                       "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;",
                        NULL, NULL, NULL);
     if (src != SQLITE_OK) {
+        rc = map_err(ls, src, "pragma");
+        goto out;
+    }
+    /* auto_vacuum only takes effect before the first table exists, and setting it on an existing file needs
+     * the write lock (a reader opening behind a busy writer would wait for it): only on a new, empty file */
+    src = sqlite3_prepare_v2(ls->db, "PRAGMA page_count", -1, &st, NULL);
+    bool fresh = src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (fresh &&
+        (src = sqlite3_exec(ls->db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL, NULL)) != SQLITE_OK) {
         rc = map_err(ls, src, "pragma");
         goto out;
     }
