@@ -3,7 +3,8 @@
  * (api_int.h): jobs that carry validated inputs to a worker, flat JSON errors, strict body parsing.
  *
  * Resource files: api_keys.c (keys, providers), api_account.c (signup, login, sessions, invitations
- * accept), api_org.c (org, billing, members, invitations, teams, apps), api_audit.c (audit log).
+ * accept), api_org.c (org, billing, members, invitations, teams, apps), api_audit.c (audit log),
+ * api_webhooks.c (webhooks and their deliveries).
  */
 #include "api/api_int.h"
 #include "core/err.h"
@@ -370,8 +371,9 @@ typedef struct api_route {
 } api_route_t;
 
 /* Minimum roles: viewer reads; member + creates keys; admin + members, invitations, teams, apps, provider
- * keys, org settings; owner + billing, ownership transfer, deleting the org. docs/openapi.yaml mirrors this
- * table (x-min-role) and scripts/check-openapi.sh compares them both ways. */
+ * keys, org settings, webhooks (their URLs may carry tokens: even reading them is admin); owner + billing,
+ * ownership transfer, deleting the org. docs/openapi.yaml mirrors this table (x-min-role) and
+ * scripts/check-openapi.sh compares them both ways. */
 static const api_route_t ROUTES[] = {
     {"POST", "/api/v1/signup", R_PUBLIC, 0, ig_api_signup},
     {"POST", "/api/v1/login", R_PUBLIC, 0, ig_api_login},
@@ -411,6 +413,13 @@ static const api_route_t ROUTES[] = {
     {"GET", "/api/v1/usage/timeseries", IG_STORE_ROLE_VIEWER, 0, ig_api_usage_timeseries},
     {"GET", "/api/v1/audit", IG_STORE_ROLE_VIEWER, 0, ig_api_audit_list},
     {"GET", "/api/v1/audit/:", IG_STORE_ROLE_VIEWER, 0, ig_api_audit_get},
+    {"GET", "/api/v1/webhooks", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_list},
+    {"POST", "/api/v1/webhooks", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_create},
+    {"GET", "/api/v1/webhooks/:", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_get},
+    {"PUT", "/api/v1/webhooks/:", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_put},
+    {"DELETE", "/api/v1/webhooks/:", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_delete},
+    {"GET", "/api/v1/webhooks/:/deliveries", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_deliveries},
+    {"POST", "/api/v1/webhooks/:/test", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_test},
 };
 
 /* Matches path against pattern; *param receives the segment captured by ':' (IG_IOV_NULL when none). */

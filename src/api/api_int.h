@@ -183,4 +183,12 @@ void ig_api_logs_get(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_usage_summary(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_usage_timeseries(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 
+void ig_api_webhooks_list(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_webhooks_create(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_webhooks_get(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_webhooks_put(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_webhooks_delete(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_webhooks_deliveries(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_webhooks_test(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+
 #endif

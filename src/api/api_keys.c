@@ -11,6 +11,7 @@
 #include "auth/apikey.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
+#include "webhook/webhook.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,22 @@ static void key_json(ig_buf_t *b, const ig_keyrec_t *k)
     else
         ig_buf_lit(b, "null");
     ig_buf_appendf(b, ",\"revoked\":%s}", k->revoked_at ? "true" : "false");
+}
+
+/* The webhook event of a key change: {"key_id","name","role"}, plus "new_key_id" for a rotation. Ids and
+ * names only: never the key or its hash. A failure is logged by ig_webhook_emit and changes nothing here. */
+static void emit_key_event(api_job_t *j, ig_store_t *st, const char *type, const ig_keyrec_t *k,
+                           const char *new_id)
+{
+    ig_buf_t d;
+    ig_buf_init(&d, IG_WEBHOOK_DATA_MAX);
+    int rc = ig_buf_appendf(&d, "{\"key_id\":\"%s\",\"name\":", k->id);
+    if (rc == IG_OK) rc = ig_json_append_str(&d, ig_iov_str(k->name));
+    if (rc == IG_OK) rc = ig_buf_appendf(&d, ",\"role\":\"%s\"", ig_api_role_names[k->role & 3]);
+    if (rc == IG_OK && new_id) rc = ig_buf_appendf(&d, ",\"new_key_id\":\"%s\"", new_id);
+    if (rc == IG_OK) rc = ig_buf_lit(&d, "}");
+    if (rc == IG_OK && ig_buf_cstr(&d)) ig_webhook_emit(st, j->org_id, type, d.data);
+    ig_buf_free(&d, false);
 }
 
 /* The org's keys (up to API_MAX_KEYS, oldest first) in a malloc'd array; NULL with j->err set on failure. */
@@ -111,6 +128,7 @@ static void work_keys_create(api_job_t *j, ig_store_t *st)
     }
     ig_authcache_invalidate_key(hash); /* drops a remembered "unknown" answer for this hash */
     ig_api_audit(j, st, "key.create", kr.id);
+    emit_key_event(j, st, "key.create", &kr, NULL);
     j->status = 201;
     ig_buf_lit(&j->out, "{\"key\":");
     key_json(&j->out, &kr);
@@ -146,6 +164,7 @@ static void work_keys_revoke(api_job_t *j, ig_store_t *st)
     }
     ig_authcache_invalidate_key(out.key_hash); /* refused on the very next request, on every thread */
     ig_api_audit(j, st, "key.revoke", out.id);
+    emit_key_event(j, st, "key.revoke", &out, NULL);
     ig_buf_lit(&j->out, "{\"key\":");
     key_json(&j->out, &out);
     ig_buf_lit(&j->out, "}");
@@ -178,6 +197,7 @@ static void work_keys_rotate(api_job_t *j, ig_store_t *st)
     ig_authcache_invalidate_key(old.key_hash); /* its new expiry applies on the next request */
     ig_authcache_invalidate_key(hash);
     ig_api_audit(j, st, "key.rotate", old.id);
+    emit_key_event(j, st, "key.rotate", &old, nk.id);
     j->status = 201;
     ig_buf_lit(&j->out, "{\"key\":");
     key_json(&j->out, &nk);

@@ -97,6 +97,50 @@ static int query_text(ig_req_t *req, const char *name, char *dst, size_t cap, bo
     return IG_OK;
 }
 
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* An attribution filter: any value the header could carry, percent-decoded (a client sends ids with spaces,
+ * '&' or non-ASCII as %XX). 1..cap-1 bytes after decoding, no control characters. */
+static int query_attr(ig_req_t *req, const char *name, char *dst, size_t cap)
+{
+    ig_iov_t v;
+    if (ig_api_query_str(req->query, name, &v) != IG_OK) return IG_OK;
+    size_t n = 0;
+    bool ok = v.len > 0;
+    for (size_t i = 0; ok && i < v.len; i++) {
+        unsigned char c = (unsigned char)v.base[i];
+        if (c == '%') {
+            int hi = i + 2 < v.len ? hexval(v.base[i + 1]) : -1,
+                lo = i + 2 < v.len ? hexval(v.base[i + 2]) : -1;
+            if (hi < 0 || lo < 0) {
+                ok = false;
+                break;
+            }
+            c = (unsigned char)(hi << 4 | lo);
+            i += 2;
+        } else if (c == '+') {
+            c = ' ';
+        }
+        if (c < 0x20 || c == 0x7f || n + 1 >= cap) ok = false;
+        if (ok) dst[n++] = (char)c;
+    }
+    if (!ok || n == 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "%s must be 1 to %zu bytes (percent-encoded), without control characters",
+                 name, cap - 1);
+        ig_api_bad_field(req, name, msg);
+        return IG_EINVAL;
+    }
+    dst[n] = '\0';
+    return IG_OK;
+}
+
 /* Parses the filters shared by listing and export. On failure the 400 is sent and false returned. */
 static bool parse_filters(ig_req_t *req, logq_t *q)
 {
@@ -126,8 +170,8 @@ static bool parse_filters(ig_req_t *req, logq_t *q)
     if (have) q->f.provider = q->provider;
     if (query_text(req, "key_id", q->key_id, sizeof q->key_id, &have)) return false;
     if (have) q->f.key_id = q->key_id;
-    if (query_text(req, "user_id", q->user_id, sizeof q->user_id, &have)) return false;
-    if (query_text(req, "session_id", q->session_id, sizeof q->session_id, &have)) return false;
+    if (query_attr(req, "user_id", q->user_id, sizeof q->user_id)) return false;
+    if (query_attr(req, "session_id", q->session_id, sizeof q->session_id)) return false;
     return true;
 }
 

@@ -13,6 +13,7 @@
 #include "store/logstore.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
+#include "webhook/webhook.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,6 +314,22 @@ out:
 /* ---------------------------------------------------------------------------------------------------- */
 /* members and invitations */
 
+/* A webhook event about a member or an invitation. data holds ids and role names only (never an email):
+ * a failure is logged by ig_webhook_emit and changes nothing here. */
+static void emit_member_event(api_job_t *j, ig_store_t *st, const char *type, const char *id_name,
+                              const char *id, int role, int previous_role)
+{
+    char data[192];
+    int n = snprintf(data, sizeof data, "{\"%s\":\"%s\"", id_name, id);
+    if (role >= 0)
+        n += snprintf(data + n, sizeof data - (size_t)n, ",\"role\":\"%s\"", ig_api_role_names[role & 3]);
+    if (previous_role >= 0)
+        n += snprintf(data + n, sizeof data - (size_t)n, ",\"previous_role\":\"%s\"",
+                      ig_api_role_names[previous_role & 3]);
+    snprintf(data + n, sizeof data - (size_t)n, "}");
+    ig_webhook_emit(st, j->org_id, type, data);
+}
+
 static void member_json(ig_buf_t *b, const ig_member_t *m)
 {
     ig_buf_appendf(b, "{\"user_id\":\"%s\",\"email\":", m->m.user_id);
@@ -410,6 +427,7 @@ static void work_members_add(api_job_t *j, ig_store_t *st)
         return;
     }
     ig_api_audit(j, st, "user.invite", inv.id);
+    emit_member_event(j, st, "user.invite", "invitation_id", inv.id, inv.role, -1);
     j->status = 201;
     ig_buf_lit(&j->out, "{\"invitation\":");
     invite_json(&j->out, &inv);
@@ -471,9 +489,11 @@ static void membership_change(api_job_t *j, ig_store_t *st, int new_role)
     ig_authcache_invalidate_org(j->org_id); /* their keys were lowered or revoked with them */
     if (new_role < 0) {
         ig_api_audit(j, st, "user.remove", j->param);
+        emit_member_event(j, st, "user.remove", "user_id", j->param, -1, old);
         ig_buf_appendf(&j->out, "{\"removed\":\"%s\"}", j->param);
     } else {
         ig_api_audit(j, st, "user.role_change", j->param);
+        emit_member_event(j, st, "user.role_change", "user_id", j->param, new_role, old);
         ig_buf_appendf(&j->out, "{\"member\":{\"user_id\":\"%s\",\"role\":\"%s\",\"previous_role\":\"%s\"}}",
                        j->param, ig_api_role_names[new_role & 3], ig_api_role_names[old & 3]);
     }

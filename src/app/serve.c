@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "crypto/crypto.h"
 #include "net/tls.h"
+#include "webhook/webhook.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -333,6 +334,15 @@ int ig_serve(ig_config_t *cfg)
     ig_loop_global_init();
 
     if (ig_derive_key(dd.master, "org-data-keys", g_gw.org_kek) != IG_OK) goto out;
+    uint8_t wh_key[32];
+    if (ig_derive_key(dd.master, "webhook-secrets", wh_key) != IG_OK) goto out;
+    ig_webhook_conf_t wc = {dd.store_url, wh_key, cfg->outbound_allowlist, cfg->webhook_retry_base_ms};
+    int wrc = ig_webhook_init(&wc, &why);
+    ig_wipe(wh_key, sizeof wh_key);
+    if (wrc != IG_OK) {
+        fprintf(stderr, "ingate: outbound_allowlist: %s\n", why ? why : ig_err_message(wrc));
+        goto out;
+    }
     snprintf(g_gw.logs_dir, sizeof g_gw.logs_dir, "%s/orgs", dd.dir);
     snprintf(g_gw.spool_dir, sizeof g_gw.spool_dir, "%s/spool", dd.dir);
     if (ig_pricing_load(cfg->pricing_file[0] ? cfg->pricing_file : NULL, &g_gw.pricing, err, sizeof err) !=
@@ -357,6 +367,8 @@ int ig_serve(ig_config_t *cfg)
     g_ret_stop = 0;
     g_ret_on = pthread_create(&g_ret_thread, NULL, retention_main, NULL) == 0;
     if (!g_ret_on) goto out;
+    /* webhook deliveries: its own thread and store handle; resumes what a previous run left pending */
+    if (ig_webhook_start() != IG_OK) goto out;
 
     nloops = cfg->threads > 0 ? cfg->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nloops < 1) nloops = 1;
@@ -446,6 +458,7 @@ out:
         pthread_join(lcs[i].loop.thread, NULL);
     if (control_on) ig_control_stop();
     retention_stop();
+    ig_webhook_stop(); /* aborts an attempt in flight: bounded, never waits on a receiver */
     if (g_gw.pool) ig_workpool_free(g_gw.pool);
     g_gw.pool = NULL;
     if (capture_on) ig_capture_stop();
@@ -463,6 +476,7 @@ out:
     ig_wipe(g_gw.provider_dek, sizeof g_gw.provider_dek);
     ig_wipe(g_gw.session_key, sizeof g_gw.session_key);
     ig_wipe(g_gw.org_kek, sizeof g_gw.org_kek);
+    ig_webhook_shutdown();
     ig_pricing_free(g_gw.pricing);
     ig_ratelimit_free(g_gw.auth_limiter);
     ig_trusted_free(g_gw.trusted);

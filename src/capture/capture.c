@@ -12,6 +12,7 @@
  */
 #include "capture/capture.h"
 #include "capture/logwriter.h"
+#include "capture/usage.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/limits.h"
@@ -50,15 +51,8 @@ void ig_capture_rec_free(ig_capture_rec_t *r)
 
 char *ig_capture_model_of(ig_iov_t body)
 {
-    if (body.len == 0 || body.base[0] != '{') return NULL;
-    cJSON *j = ig_json_parse_raw(body.base, body.len, NULL, false);
-    if (!j) return NULL;
-    char *m = NULL;
-    const cJSON *model = cJSON_GetObjectItemCaseSensitive(j, "model");
-    if (cJSON_IsString(model) && model->valuestring && strlen(model->valuestring) <= 256)
-        m = strdup(model->valuestring);
-    cJSON_Delete(j);
-    return m;
+    char m[IG_USAGE_MODEL_MAX + 1];
+    return ig_usage_request_model(body, m) ? strdup(m) : NULL;
 }
 
 bool ig_capture_submit(ig_capture_rec_t *rec)

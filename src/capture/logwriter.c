@@ -13,9 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define ORG_CACHE  256
-#define REPLAY_MS  1000 /* how often a non-empty spool is retried */
-#define MAX_SEALED 5    /* req body, resp body, user id, session id, client ip */
+#define ORG_CACHE     256
+#define REPLAY_MS     1000 /* how often a non-empty spool is retried */
+#define STORE_REST_MS 2000 /* after a failed batch, an org's records go straight to the spool this long */
+#define MAX_SEALED    5    /* req body, resp body, user id, session id, client ip */
 
 struct ig_logwriter {
     char *store_url, *spool_dir;
@@ -248,7 +249,12 @@ static void store_group(ig_logwriter_t *w, item_t **g, size_t n)
     ig_logrec_t *recs = malloc(n * sizeof *recs);
     /* looked up again: an entry an earlier item pointed at may have been reloaded since (its TTL) */
     int rc = recs && w->st ? ig_orgcache_get(w->orgs, w->st, org_id, &o) : IG_ESTORE;
-    if (rc == IG_OK) rc = ig_orgcache_logstore(w->orgs, o, &ls);
+    /* after a failure the store gets a rest: batches go straight to the spool (no second busy-timeout wait
+     * per batch), and the idle replay finds out when it is back */
+    if (rc == IG_OK && ig_wall_ms() < o->down_until)
+        rc = IG_ESTORE;
+    else if (rc == IG_OK)
+        rc = ig_orgcache_logstore(w->orgs, o, &ls);
     if (rc == IG_OK) {
         for (size_t i = 0; i < n; i++)
             recs[i] = g[i]->rec;
@@ -281,6 +287,7 @@ static void store_group(ig_logwriter_t *w, item_t **g, size_t n)
         return;
     }
     atomic_fetch_add(&ig_capture_stats.failed_batches, 1);
+    if (o && rc != IG_ENOTFOUND) o->down_until = ig_wall_ms() + STORE_REST_MS;
     if (rc == IG_ENOTFOUND) { /* deleted since the batch began */
         atomic_fetch_add(&ig_capture_stats.orphaned, n);
         return;
@@ -366,7 +373,8 @@ static int replay_sink(void *ctx, const char *org_id, const ig_logrec_t *recs, s
     }
     if (rc == IG_OK) rc = ig_orgcache_logstore(w->orgs, o, &ls);
     if (rc == IG_OK) rc = ig_logstore_insert(ls, recs, n);
-    if (rc == IG_EINVAL) { /* a frame the store refuses must not block the spool forever */
+    if (rc == IG_OK) o->down_until = 0; /* back: new records go to the store again */
+    if (rc == IG_EINVAL) {              /* a frame the store refuses must not block the spool forever */
         size_t ok = 0;
         for (size_t i = 0; i < n; i++) {
             int r1 = ig_logstore_insert(ls, &recs[i], 1);

@@ -175,6 +175,7 @@ int ig_orgcache_get(ig_orgcache_t *c, ig_store_t *st, const char *org_id, ig_org
     o->gen = gen;
     o->loaded_ms = o->used_ms = now;
     if (old) { /* replaced in place, keeping its open database */
+        o->down_until = old->down_until;
         o->ls = old->ls;
         old->ls = NULL;
         ent_free(old);

@@ -33,6 +33,7 @@ typedef struct ig_orgctx {
     uint8_t dk[IG_ORGKEY_LEN]; /* data key */
     uint8_t tk[32];            /* blind-index key */
     ig_logstore_t *ls;         /* opened on first use */
+    int64_t down_until; /* the log writer spools this org's records without trying the store until then */
     uint64_t gen;
     int64_t loaded_ms, used_ms;
 } ig_orgctx_t;

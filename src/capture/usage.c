@@ -623,3 +623,11 @@ int64_t ig_usage_input_total(const ig_usage_t *u, const char *provider)
     if (u->cached < 0 || u->cache_write < 0) return -1;
     return u->input + u->cached + u->cache_write;
 }
+
+bool ig_usage_request_model(ig_iov_t req_body, char dst[IG_USAGE_MODEL_MAX + 1])
+{
+    member_t m[] = {MEMBER("model")};
+    dst[0] = '\0';
+    walk_object(req_body, m, 1, NULL); /* members complete before a cut are usable */
+    return take_model(m[0].val, dst);
+}

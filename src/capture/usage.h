@@ -95,4 +95,9 @@ ig_usage_conv_t ig_usage_conv(const ig_usage_t *u, const char *provider);
  * SEPARATE), or -1 when a needed count is unknown. */
 int64_t ig_usage_input_total(const ig_usage_t *u, const char *provider);
 
+/* The top-level "model" of a request body, without building a JSON tree (bodies reach 10 MiB and more; the
+ * scan skips values it does not need). false when there is none, it is not a string, or the body is not an
+ * object; a body cut after the model still gives it. */
+bool ig_usage_request_model(ig_iov_t req_body, char dst[IG_USAGE_MODEL_MAX + 1]);
+
 #endif

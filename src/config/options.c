@@ -16,6 +16,7 @@
 #include "auth/clientip.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "net/outbound.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,6 +77,7 @@ static int check_log_level(ig_config_t *cfg, char *value, char *msg, size_t msgl
 static int check_base_url(ig_config_t *cfg, char *value, char *msg, size_t msglen);
 static int check_providers(ig_config_t *cfg, char *value, char *msg, size_t msglen);
 static int check_ip_list(ig_config_t *cfg, char *value, char *msg, size_t msglen);
+static int check_outbound_allowlist(ig_config_t *cfg, char *value, char *msg, size_t msglen);
 
 /* clang-format off */
 static const ig_option_t g_options[] = {
@@ -156,6 +158,12 @@ static const ig_option_t g_options[] = {
              "apply PII redaction to the logs of every org, whatever its plan and settings"),
     OPT_INT(DURATION_MS, auth_rate_window_ms, 900000, 1000, 86400000,
             "sliding window of auth_rate_limit"),
+    OPT_STR(STRING, outbound_allowlist, 0, "", check_outbound_allowlist,
+            "webhook targets the operator allows although private, loopback or on another port, and over plain "
+            "http: comma-separated host, host:port, ip, ip:port or CIDR[:port] entries (see docs/webhooks.md)"),
+    OPT_INT(DURATION_MS, webhook_retry_base_ms, 10000, 10, 3600000,
+            "delay before the first webhook retry; retry n waits base x 3^(n-1) +/- 20 %; lower it only for "
+            "testing"),
 };
 /* clang-format on */
 
@@ -589,6 +597,20 @@ static int check_ip_list(ig_config_t *cfg, char *value, char *msg, size_t msglen
         return IG_EINVAL;
     }
     ig_trusted_free(t);
+    return IG_OK;
+}
+
+/* The operator allowlist of outbound (webhook) targets: the validator's own parser decides. */
+static int check_outbound_allowlist(ig_config_t *cfg, char *value, char *msg, size_t msglen)
+{
+    ig_outbound_policy_t *p = NULL;
+    const char *why = NULL;
+    IG_UNUSED(cfg);
+    if (ig_outbound_policy_new(value, &p, &why) != IG_OK) {
+        fmt(msg, msglen, "%s", why ? why : "not a valid allowlist");
+        return IG_EINVAL;
+    }
+    ig_outbound_policy_free(p);
     return IG_OK;
 }
 

@@ -86,6 +86,8 @@ typedef struct {
     int retention_interval_ms;
     char *pricing_file;
     bool redact_all_orgs;
+    char *outbound_allowlist; /* operator allowlist of webhook targets (net/outbound.h syntax) */
+    int webhook_retry_base_ms;
 } ig_config_t;
 
 /* One row of the options table (read-only; exposed for tests and tooling). */

@@ -164,7 +164,47 @@ static const char *const migrations[] = {
     " expires_at INTEGER NOT NULL,"
     " accepted_at INTEGER,"
     " revoked_at INTEGER);"
-    "CREATE INDEX invitations_org_email ON invitations (org_id, email);",
+    "CREATE INDEX invitations_org_email ON invitations (org_id, email);"
+    /* outbound webhooks: the signing secret and each payload are sealed (AAD = org and row id); a delivery
+     * is one event to one webhook, retried until it succeeds or runs out of attempts, each one recorded */
+    "CREATE TABLE webhooks ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " url TEXT NOT NULL,"
+    " events TEXT NOT NULL,"
+    " description TEXT,"
+    " enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),"
+    " secret BLOB NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX webhooks_org ON webhooks (org_id);"
+    "CREATE TABLE webhook_deliveries ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " webhook_id TEXT NOT NULL REFERENCES webhooks(id),"
+    " event_id TEXT NOT NULL,"
+    " event_type TEXT NOT NULL,"
+    " payload BLOB NOT NULL,"
+    " status INTEGER NOT NULL CHECK (status BETWEEN 0 AND 2),"
+    " attempts INTEGER NOT NULL,"
+    " next_attempt_at INTEGER,"
+    " last_status INTEGER,"
+    " last_error TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (status, next_attempt_at);"
+    "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, created_at);"
+    "CREATE INDEX webhook_deliveries_org ON webhook_deliveries (org_id);"
+    "CREATE TABLE webhook_attempts ("
+    " delivery_id TEXT NOT NULL REFERENCES webhook_deliveries(id),"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " attempt INTEGER NOT NULL,"
+    " started_at INTEGER NOT NULL,"
+    " status_code INTEGER,"
+    " error TEXT,"
+    " duration_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (delivery_id, attempt));"
+    "CREATE INDEX webhook_attempts_org ON webhook_attempts (org_id);",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
@@ -182,6 +222,15 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
 #define TEAM_COLS   "id, org_id, name, created_at"
 #define APP_COLS    "id, org_id, team_id, name, created_at"
 #define MEMBER_COLS "m.user_id, m.org_id, m.role, m.created_at, u.email, u.display_name"
+#define WH_COLS     "id, org_id, url, events, description, enabled, secret, created_at, updated_at"
+#define DEL_COLS                                                                                             \
+    "id, org_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, last_status,"          \
+    " last_error, created_at, updated_at"
+#define ATT_COLS "attempt, started_at, status_code, error, duration_ms"
+/* The finished deliveries a purge removes, oldest first (the same rows for both of its statements). */
+#define DEL_PURGEABLE                                                                                        \
+    "SELECT id FROM webhook_deliveries WHERE status <> 0 AND updated_at < ?1 ORDER BY updated_at, id LIMIT " \
+    "?2"
 /* Pending invitation: neither accepted nor revoked, and not expired at the bound `now`. */
 #define INV_PENDING "accepted_at IS NULL AND revoked_at IS NULL AND expires_at > "
 
@@ -304,7 +353,46 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                    " AND (?3 IS NULL OR action = ?3) AND (?4 IS NULL OR actor = ?4)"                         \
                    " AND (?5 IS NULL OR target = ?5) AND (?6 IS NULL OR created_at >= ?6)"                   \
                    " AND (?7 IS NULL OR created_at <= ?7) ORDER BY seq DESC LIMIT ?8")                       \
-    X(AUDIT_GET, "SELECT " AUDIT_COLS " FROM audit WHERE id = ? AND org_id = ?")
+    X(AUDIT_GET, "SELECT " AUDIT_COLS " FROM audit WHERE id = ? AND org_id = ?")                             \
+    STMT_MAP_WEBHOOKS(X)
+
+/* Webhook statements: every one of an org's rows is reached through org_id, except those of the delivery
+ * thread (due, next due, lease, purge), which serves all orgs. */
+#define STMT_MAP_WEBHOOKS(X)                                                                                 \
+    X(ORG_DEL_WH_ATTEMPTS, "DELETE FROM webhook_attempts WHERE org_id = ?")                                  \
+    X(ORG_DEL_WH_DELIVERIES, "DELETE FROM webhook_deliveries WHERE org_id = ?")                              \
+    X(ORG_DEL_WEBHOOKS, "DELETE FROM webhooks WHERE org_id = ?")                                             \
+    X(WH_INSERT, "INSERT INTO webhooks (" WH_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")                    \
+    X(WH_COUNT_ORG, "SELECT COUNT(*) FROM webhooks WHERE org_id = ?")                                        \
+    X(WH_GET, "SELECT " WH_COLS " FROM webhooks WHERE id = ? AND org_id = ?")                                \
+    X(WH_LIST, "SELECT " WH_COLS " FROM webhooks WHERE org_id = ? ORDER BY created_at, id LIMIT ?")          \
+    X(WH_UPDATE, "UPDATE webhooks SET url = COALESCE(?1, url), events = COALESCE(?2, events),"               \
+                 " description = CASE WHEN ?3 = 1 THEN ?4 ELSE description END,"                             \
+                 " enabled = COALESCE(?5, enabled), updated_at = ?6 WHERE id = ?7 AND org_id = ?8")          \
+    X(WH_DEL_ATTEMPTS, "DELETE FROM webhook_attempts WHERE delivery_id IN"                                   \
+                       " (SELECT id FROM webhook_deliveries WHERE webhook_id = ?1 AND org_id = ?2)")         \
+    X(WH_DEL_DELIVERIES, "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND org_id = ?")               \
+    X(WH_DELETE, "DELETE FROM webhooks WHERE id = ? AND org_id = ?")                                         \
+    X(DEL_INSERT,                                                                                            \
+      "INSERT INTO webhook_deliveries (" DEL_COLS ", payload) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"    \
+      " ?10, ?11, ?12, ?13 WHERE EXISTS (SELECT 1 FROM webhooks WHERE id = ?3 AND org_id = ?2)")             \
+    X(DEL_PAYLOAD, "SELECT payload FROM webhook_deliveries WHERE id = ? AND org_id = ?")                     \
+    X(DEL_GET, "SELECT " DEL_COLS " FROM webhook_deliveries WHERE id = ? AND org_id = ?")                    \
+    X(DEL_DUE, "SELECT " DEL_COLS " FROM webhook_deliveries WHERE status = 0 AND next_attempt_at <= ?"       \
+               " ORDER BY next_attempt_at, id LIMIT ?")                                                      \
+    X(DEL_NEXT_DUE, "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 0")                  \
+    X(DEL_LEASE, "UPDATE webhook_deliveries SET next_attempt_at = ?1 WHERE id = ?2 AND status = 0"           \
+                 " AND next_attempt_at <= ?3")                                                               \
+    X(DEL_UPDATE, "UPDATE webhook_deliveries SET attempts = ?1, status = ?2, next_attempt_at = ?3,"          \
+                  " last_status = ?4, last_error = ?5, updated_at = ?6 WHERE id = ?7 AND org_id = ?8")       \
+    X(DEL_LIST, "SELECT " DEL_COLS " FROM webhook_deliveries WHERE org_id = ?1 AND webhook_id = ?2"          \
+                " ORDER BY created_at DESC, id DESC LIMIT ?3")                                               \
+    X(ATT_INSERT, "INSERT INTO webhook_attempts (delivery_id, org_id, " ATT_COLS ")"                         \
+                  " VALUES (?, ?, ?, ?, ?, ?, ?)")                                                           \
+    X(ATT_LIST, "SELECT " ATT_COLS " FROM webhook_attempts WHERE org_id = ?1 AND delivery_id = ?2"           \
+                " ORDER BY attempt LIMIT ?3")                                                                \
+    X(DEL_PURGE_ATTEMPTS, "DELETE FROM webhook_attempts WHERE delivery_id IN (" DEL_PURGEABLE ")")           \
+    X(DEL_PURGE, "DELETE FROM webhook_deliveries WHERE id IN (" DEL_PURGEABLE ")")
 
 enum {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -1707,11 +1795,13 @@ static int sq_org_set_plan(ig_store_t *st, const char *org_id, int plan)
     return rc ? rc : changed ? IG_OK : IG_ENOTFOUND;
 }
 
-/* What an org owns, children before their parents (keys point at apps, apps at teams, all at the org).
+/* What an org owns, children before their parents (keys point at apps, apps at teams, webhook attempts at
+ * deliveries, deliveries at webhooks, all at the org).
  * Audit entries are not here: they outlive the org, and deleting any would break the chain. */
 static const int org_delete_steps[] = {
-    ST_ORG_DEL_SESSIONS, ST_ORG_DEL_INVITES,   ST_ORG_DEL_MEMBERS, ST_ORG_DEL_KEYS, ST_ORG_DEL_APPS,
-    ST_ORG_DEL_TEAMS,    ST_ORG_DEL_PROVIDERS, ST_ORG_DEL_CALLS,   ST_ORG_DEL,
+    ST_ORG_DEL_SESSIONS,    ST_ORG_DEL_INVITES,       ST_ORG_DEL_MEMBERS,   ST_ORG_DEL_KEYS,
+    ST_ORG_DEL_APPS,        ST_ORG_DEL_TEAMS,         ST_ORG_DEL_PROVIDERS, ST_ORG_DEL_CALLS,
+    ST_ORG_DEL_WH_ATTEMPTS, ST_ORG_DEL_WH_DELIVERIES, ST_ORG_DEL_WEBHOOKS,  ST_ORG_DEL,
 };
 
 static int sq_org_delete(ig_store_t *st, const char *org_id)
@@ -2236,6 +2326,413 @@ out:
     return rc;
 }
 
+/* ---- webhooks ---- */
+
+/* Copies a blob column into a malloc'd buffer (*out NULL and *len 0 for NULL or empty). */
+static int col_blob_dup(sqlite3_stmt *q, int i, uint8_t **out, size_t *len)
+{
+    const void *blob = sqlite3_column_blob(q, i);
+    size_t n = (size_t)sqlite3_column_bytes(q, i);
+    *out = NULL;
+    *len = 0;
+    if (!blob || !n) return IG_OK;
+    if (!(*out = malloc(n))) return IG_ENOMEM;
+    memcpy(*out, blob, n);
+    *len = n;
+    return IG_OK;
+}
+
+static int read_webhook(sqlite3_stmt *st, void *p)
+{
+    ig_webhook_t *w = p;
+    int rc;
+    memset(w, 0, sizeof *w);
+    if ((rc = col_text(st, 0, w->id, sizeof w->id)) || (rc = col_text(st, 1, w->org_id, sizeof w->org_id)) ||
+        (rc = col_text(st, 2, w->url, sizeof w->url)) ||
+        (rc = col_text(st, 3, w->events, sizeof w->events)) ||
+        (rc = col_text(st, 4, w->description, sizeof w->description)))
+        goto out;
+    w->enabled = sqlite3_column_int(st, 5) != 0;
+    const void *secret = sqlite3_column_blob(st, 6);
+    size_t n = (size_t)sqlite3_column_bytes(st, 6);
+    rc = IG_EINTERNAL;
+    if (!secret || n == 0 || n > sizeof w->secret) goto out;
+    memcpy(w->secret, secret, n);
+    w->secret_len = n;
+    w->created_at = sqlite3_column_int64(st, 7);
+    w->updated_at = sqlite3_column_int64(st, 8);
+    rc = IG_OK;
+out:
+    return rc;
+}
+
+static int read_delivery(sqlite3_stmt *st, void *p)
+{
+    ig_webhook_delivery_t *d = p;
+    int rc;
+    memset(d, 0, sizeof *d);
+    if ((rc = col_text(st, 0, d->id, sizeof d->id)) || (rc = col_text(st, 1, d->org_id, sizeof d->org_id)) ||
+        (rc = col_text(st, 2, d->webhook_id, sizeof d->webhook_id)) ||
+        (rc = col_text(st, 3, d->event_id, sizeof d->event_id)) ||
+        (rc = col_text(st, 4, d->event_type, sizeof d->event_type)) ||
+        (rc = col_text(st, 9, d->last_error, sizeof d->last_error)))
+        goto out;
+    d->status = sqlite3_column_int(st, 5);
+    d->attempts = sqlite3_column_int(st, 6);
+    d->next_attempt_at = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
+    d->last_status = sqlite3_column_int(st, 8);
+    d->created_at = sqlite3_column_int64(st, 10);
+    d->updated_at = sqlite3_column_int64(st, 11);
+out:
+    return rc;
+}
+
+static int read_attempt(sqlite3_stmt *st, void *p)
+{
+    ig_webhook_attempt_t *a = p;
+    memset(a, 0, sizeof *a);
+    a->attempt = sqlite3_column_int(st, 0);
+    a->started_at = sqlite3_column_int64(st, 1);
+    a->status_code = sqlite3_column_int(st, 2);
+    a->duration_ms = sqlite3_column_int64(st, 4);
+    return col_text(st, 3, a->error, sizeof a->error);
+}
+
+/* As list_rows, for statements with two text parameters (a, b) before the LIMIT. */
+static int list_rows2(sq_store_t *s, int id, const char *a, const char *b, void *out, size_t size, size_t cap,
+                      size_t *n, int (*read)(sqlite3_stmt *, void *), const char *what)
+{
+    sqlite3_stmt *q = NULL;
+    size_t got = 0;
+    int rc = stmt(s, id, &q), src;
+    if (rc) goto out;
+    bind_text(q, 1, a);
+    bind_text(q, 2, b);
+    sqlite3_bind_int64(q, 3, cap < (size_t)INT64_MAX ? (int64_t)cap + 1 : INT64_MAX);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        if (got == cap) {
+            rc = IG_ETOOBIG;
+            goto out;
+        }
+        if ((rc = read(q, (char *)out + got * size))) goto out;
+        got++;
+    }
+    if (src != SQLITE_DONE) rc = map_err(s, src, what);
+out:
+    done(q);
+    *n = rc == IG_OK || rc == IG_ETOOBIG ? got : 0;
+    return rc;
+}
+
+static int sq_webhook_insert(ig_store_t *st, const ig_webhook_t *w, size_t max_per_org)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int64_t n = 0;
+    int rc;
+    /* counted under the write lock: two concurrent creations cannot both take the last slot */
+    if ((rc = tx_begin(s)) || (rc = count2(s, ST_WH_COUNT_ORG, w->org_id, NULL, &n))) goto out;
+    rc = IG_ETOOBIG;
+    if ((uint64_t)n >= max_per_org) goto out;
+    if ((rc = stmt(s, ST_WH_INSERT, &q))) goto out;
+    bind_text(q, 1, w->id);
+    bind_text(q, 2, w->org_id);
+    bind_text(q, 3, w->url);
+    bind_text(q, 4, w->events);
+    bind_opt_text(q, 5, w->description);
+    sqlite3_bind_int(q, 6, w->enabled);
+    sqlite3_bind_blob(q, 7, w->secret, (int)w->secret_len, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 8, w->created_at);
+    sqlite3_bind_int64(q, 9, w->updated_at);
+    if ((rc = step_done(s, q, "webhook insert"))) goto out; /* no org: IG_ENOTFOUND */
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+/* The org's webhook (bound query, no transaction of its own). */
+static int webhook_get(sq_store_t *s, const char *org_id, const char *id, ig_webhook_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_WH_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, id);
+    bind_text(q, 2, org_id);
+    rc = get_row(s, q, read_webhook, out, "webhook get");
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_webhook_get(ig_store_t *st, const char *org_id, const char *id, ig_webhook_t *out)
+{
+    return webhook_get(sq(st), org_id, id, out);
+}
+
+static int sq_webhook_list(ig_store_t *st, const char *org_id, ig_webhook_t *out, size_t cap, size_t *n)
+{
+    return list_rows(sq(st), ST_WH_LIST, org_id, false, 0, out, sizeof *out, cap, n, read_webhook,
+                     "webhook list");
+}
+
+static int sq_webhook_update(ig_store_t *st, const char *org_id, const char *id, const char *url,
+                             const char *events, const char *description, int enabled, int64_t now,
+                             ig_webhook_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc;
+    /* the update and the read-back in one transaction: out is exactly the row this call left */
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_WH_UPDATE, &q))) goto out;
+    bind_text(q, 1, url);
+    bind_text(q, 2, events);
+    sqlite3_bind_int(q, 3, description != NULL);
+    bind_opt_text(q, 4, description);
+    if (enabled >= 0) sqlite3_bind_int(q, 5, enabled); /* unbound: NULL, keep */
+    sqlite3_bind_int64(q, 6, now);
+    bind_text(q, 7, id);
+    bind_text(q, 8, org_id);
+    if ((rc = step_done(s, q, "webhook update"))) goto out;
+    rc = IG_ENOTFOUND;
+    if (sqlite3_changes(s->db) == 0) goto out;
+    done(q);
+    q = NULL;
+    if ((rc = webhook_get(s, org_id, id, out))) goto out;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_webhook_delete(ig_store_t *st, const char *org_id, const char *id)
+{
+    sq_store_t *s = sq(st);
+    int64_t changed = 0;
+    int rc;
+    if ((rc = tx_begin(s)) || (rc = exec_tt(s, ST_WH_DEL_ATTEMPTS, "webhook delete", id, org_id, NULL)) ||
+        (rc = exec_tt(s, ST_WH_DEL_DELIVERIES, "webhook delete", id, org_id, NULL)) ||
+        (rc = exec_tt(s, ST_WH_DELETE, "webhook delete", id, org_id, &changed)))
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!changed || (rc = tx_commit(s))) goto out;
+out:
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_delivery_insert(ig_store_t *st, const ig_webhook_delivery_t *d, const uint8_t *payload,
+                              size_t len)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_DEL_INSERT, &q);
+    if (rc) goto out;
+    bind_text(q, 1, d->id);
+    bind_text(q, 2, d->org_id);
+    bind_text(q, 3, d->webhook_id);
+    bind_text(q, 4, d->event_id);
+    bind_text(q, 5, d->event_type);
+    sqlite3_bind_int(q, 6, d->status);
+    sqlite3_bind_int(q, 7, d->attempts);
+    bind_opt_i64(q, 8, d->next_attempt_at);
+    if (d->last_status) sqlite3_bind_int(q, 9, d->last_status);
+    bind_opt_text(q, 10, d->last_error);
+    sqlite3_bind_int64(q, 11, d->created_at);
+    sqlite3_bind_int64(q, 12, d->updated_at);
+    sqlite3_bind_blob(q, 13, payload, (int)len, SQLITE_STATIC);
+    if ((rc = step_done(s, q, "delivery insert"))) goto out;
+    if (sqlite3_changes(s->db) == 0) rc = IG_ENOTFOUND; /* not a webhook of this org */
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_delivery_payload(ig_store_t *st, const char *org_id, const char *id, uint8_t **blob,
+                               size_t *len)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    uint8_t *copy = NULL;
+    size_t n = 0;
+    int rc = stmt(s, ST_DEL_PAYLOAD, &q);
+    if (rc) goto out;
+    bind_text(q, 1, id);
+    bind_text(q, 2, org_id);
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) {
+        rc = IG_ENOTFOUND;
+        goto out;
+    }
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "delivery payload");
+        goto out;
+    }
+    if ((rc = col_blob_dup(q, 0, &copy, &n))) goto out;
+    rc = IG_EINTERNAL;
+    if (!copy) goto out; /* NOT NULL in the schema: a row we did not write */
+    *blob = copy;
+    *len = n;
+    copy = NULL;
+    rc = IG_OK;
+out:
+    done(q);
+    free(copy);
+    return rc;
+}
+
+static int sq_delivery_due(ig_store_t *st, int64_t now, ig_webhook_delivery_t *out, size_t cap, size_t *n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int src, rc = stmt(s, ST_DEL_DUE, &q);
+    if (rc) goto out;
+    sqlite3_bind_int64(q, 1, now);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
+        if ((rc = read_delivery(q, &out[*n]))) goto out;
+        (*n)++;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "delivery due");
+out:
+    done(q);
+    if (rc) *n = 0;
+    return rc;
+}
+
+static int sq_delivery_next_due(ig_store_t *st, int64_t *at)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_DEL_NEXT_DUE, &q);
+    if (rc) goto out;
+    int src = sqlite3_step(q);
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "delivery next due");
+        goto out;
+    }
+    *at = sqlite3_column_int64(q, 0); /* MIN of nothing is NULL: 0 */
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_delivery_lease(ig_store_t *st, const char *id, int64_t due_by, int64_t until)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_DEL_LEASE, &q);
+    if (rc) goto out;
+    sqlite3_bind_int64(q, 1, until);
+    bind_text(q, 2, id);
+    sqlite3_bind_int64(q, 3, due_by);
+    if ((rc = step_done(s, q, "delivery lease"))) goto out;
+    if (sqlite3_changes(s->db) == 0) rc = IG_ENOTFOUND;
+out:
+    done(q);
+    return rc;
+}
+
+/* The org's delivery (bound query, no transaction of its own). */
+static int delivery_get(sq_store_t *s, const char *org_id, const char *id, ig_webhook_delivery_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_DEL_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, id);
+    bind_text(q, 2, org_id);
+    rc = get_row(s, q, read_delivery, out, "delivery get");
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_delivery_record(ig_store_t *st, const char *org_id, const char *id, ig_webhook_attempt_t *a,
+                              int status, int64_t next_attempt_at, int64_t now, ig_webhook_delivery_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    ig_webhook_delivery_t d;
+    int rc;
+    /* read, append and update under the write lock: the attempt number is the delivery's own count + 1 */
+    if ((rc = tx_begin(s)) || (rc = delivery_get(s, org_id, id, &d))) goto out;
+    rc = IG_ECONFLICT;
+    if (d.status != IG_STORE_DELIVERY_PENDING) goto out;
+    a->attempt = d.attempts + 1;
+    if ((rc = stmt(s, ST_ATT_INSERT, &q))) goto out;
+    bind_text(q, 1, id);
+    bind_text(q, 2, org_id);
+    sqlite3_bind_int(q, 3, a->attempt);
+    sqlite3_bind_int64(q, 4, a->started_at);
+    if (a->status_code) sqlite3_bind_int(q, 5, a->status_code);
+    bind_opt_text(q, 6, a->error);
+    sqlite3_bind_int64(q, 7, a->duration_ms);
+    if ((rc = step_done(s, q, "attempt insert"))) goto out;
+    done(q);
+    if ((rc = stmt(s, ST_DEL_UPDATE, &q))) goto out;
+    sqlite3_bind_int(q, 1, a->attempt);
+    sqlite3_bind_int(q, 2, status);
+    bind_opt_i64(q, 3, next_attempt_at);
+    if (a->status_code) sqlite3_bind_int(q, 4, a->status_code);
+    bind_opt_text(q, 5, a->error);
+    sqlite3_bind_int64(q, 6, now);
+    bind_text(q, 7, id);
+    bind_text(q, 8, org_id);
+    if ((rc = step_done(s, q, "delivery update"))) goto out;
+    done(q);
+    q = NULL;
+    if ((rc = delivery_get(s, org_id, id, &d)) || (rc = tx_commit(s))) goto out;
+    *out = d;
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_delivery_list(ig_store_t *st, const char *org_id, const char *webhook_id,
+                            ig_webhook_delivery_t *out, size_t cap, size_t *n)
+{
+    return list_rows2(sq(st), ST_DEL_LIST, org_id, webhook_id, out, sizeof *out, cap, n, read_delivery,
+                      "delivery list");
+}
+
+static int sq_attempt_list(ig_store_t *st, const char *org_id, const char *delivery_id,
+                           ig_webhook_attempt_t *out, size_t cap, size_t *n)
+{
+    return list_rows2(sq(st), ST_ATT_LIST, org_id, delivery_id, out, sizeof *out, cap, n, read_attempt,
+                      "attempt list");
+}
+
+static int sq_delivery_purge(ig_store_t *st, int64_t before, size_t max, size_t *purged)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc;
+    /* both statements select the same rows (same order, same limit) under one write lock */
+    if ((rc = tx_begin(s))) goto out;
+    for (int i = 0; i < 2; i++) {
+        if ((rc = stmt(s, i == 0 ? ST_DEL_PURGE_ATTEMPTS : ST_DEL_PURGE, &q))) goto out;
+        sqlite3_bind_int64(q, 1, before);
+        sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
+        if ((rc = step_done(s, q, "delivery purge"))) goto out;
+        if (i == 1) *purged = (size_t)sqlite3_changes64(s->db);
+        done(q);
+        q = NULL;
+    }
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) {
+        tx_rollback(s);
+        *purged = 0;
+    }
+    return rc;
+}
+
 static const ig_store_ops_t sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -2293,4 +2790,18 @@ static const ig_store_ops_t sqlite_ops = {
     .provider_delete = sq_provider_delete,
     .audit_query = sq_audit_query,
     .audit_get = sq_audit_get,
+    .webhook_insert = sq_webhook_insert,
+    .webhook_get = sq_webhook_get,
+    .webhook_list = sq_webhook_list,
+    .webhook_update = sq_webhook_update,
+    .webhook_delete = sq_webhook_delete,
+    .delivery_insert = sq_delivery_insert,
+    .delivery_payload = sq_delivery_payload,
+    .delivery_due = sq_delivery_due,
+    .delivery_next_due = sq_delivery_next_due,
+    .delivery_lease = sq_delivery_lease,
+    .delivery_record = sq_delivery_record,
+    .delivery_list = sq_delivery_list,
+    .attempt_list = sq_attempt_list,
+    .delivery_purge = sq_delivery_purge,
 };

@@ -16,6 +16,7 @@
 #include "crypto/crypto.h"
 
 #include <openssl/rand.h>
+#include <stdlib.h>
 #include <time.h>
 
 typedef struct {
@@ -940,4 +941,193 @@ int ig_store_org_ids(ig_store_t *st, const char *after, char (*ids)[33], size_t 
     if (!st || !after || !ids || !n || cap == 0 || cap > 10000) return IG_EINVAL;
     if (bounded_len(after, 32) == SIZE_MAX) return IG_EINVAL;
     return st->ops->org_ids(st, after, ids, cap, n);
+}
+
+/* ---- v3: webhooks ---- */
+
+/* Runs the caller's seal callback for row id into a fresh buffer of at most max bytes: IG_OK with a
+ * non-empty envelope, the callback's error, or IG_EINVAL for an empty or oversized envelope. */
+static int seal_for(ig_store_seal_fn seal, void *ctx, const char *org_id, const char *id, size_t max,
+                    ig_buf_t *blob)
+{
+    ig_buf_init(blob, max);
+    int rc = seal(ctx, org_id, id, blob);
+    if (rc == IG_ETOOBIG || (rc == IG_OK && blob->len == 0)) rc = IG_EINVAL;
+    return rc;
+}
+
+int ig_store_webhook_create(ig_store_t *st, const char *org_id, const char *url, const char *events,
+                            const char *description, ig_store_seal_fn seal, void *ctx, ig_webhook_t *out)
+{
+    ig_webhook_t *w = NULL;
+    ig_buf_t blob = {0};
+    int rc = IG_EINVAL;
+    if (!st || !org_id || !valid_token(url, IG_STORE_WEBHOOK_URL_MAX) ||
+        !valid_token(events, IG_STORE_WEBHOOK_EVENTS_MAX) ||
+        !valid_opt_text(description, IG_STORE_WEBHOOK_DESC_MAX) || !seal)
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id)) goto out;
+    rc = IG_ENOMEM;
+    if (!(w = calloc(1, sizeof *w))) goto out;
+    if ((rc = new_id(w->id))) goto out;
+    memcpy(w->org_id, org_id, strlen(org_id) + 1);
+    if ((rc = seal_for(seal, ctx, org_id, w->id, sizeof w->secret, &blob))) goto out;
+    memcpy(w->secret, blob.data, blob.len);
+    w->secret_len = blob.len;
+    memcpy(w->url, url, strlen(url) + 1);
+    memcpy(w->events, events, strlen(events) + 1);
+    copy_opt(w->description, description);
+    w->enabled = true;
+    w->created_at = w->updated_at = now_ms();
+    rc = st->ops->webhook_insert(st, w, IG_STORE_WEBHOOKS_PER_ORG);
+    if (rc == IG_OK && out) *out = *w;
+out:
+    ig_buf_free(&blob, true);
+    free(w);
+    return rc;
+}
+
+int ig_store_webhook_get(ig_store_t *st, const char *org_id, const char *id, ig_webhook_t *out)
+{
+    if (!st || !org_id || !id || !out) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->webhook_get(st, org_id, id, out);
+}
+
+int ig_store_webhook_list(ig_store_t *st, const char *org_id, ig_webhook_t *out, size_t cap, size_t *n)
+{
+    if (!st || !org_id || !n || (cap && !out)) return IG_EINVAL;
+    *n = 0;
+    if (!id_fits(org_id)) return IG_OK; /* no such org: no webhooks */
+    return st->ops->webhook_list(st, org_id, out, cap, n);
+}
+
+int ig_store_webhook_update(ig_store_t *st, const char *org_id, const char *id, const char *url,
+                            const char *events, const char *description, int enabled, ig_webhook_t *out)
+{
+    ig_webhook_t *w = NULL;
+    int rc = IG_EINVAL;
+    if (!st || !org_id || !id || (url && !valid_token(url, IG_STORE_WEBHOOK_URL_MAX)) ||
+        (events && !valid_token(events, IG_STORE_WEBHOOK_EVENTS_MAX)) ||
+        (description && !valid_opt_text(description, IG_STORE_WEBHOOK_DESC_MAX)) || enabled < -1 ||
+        enabled > 1)
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id) || !id_fits(id)) goto out;
+    rc = IG_ENOMEM;
+    if (!(w = malloc(sizeof *w))) goto out;
+    rc = st->ops->webhook_update(st, org_id, id, url, events, description, enabled, now_ms(), w);
+    if (rc == IG_OK && out) *out = *w;
+out:
+    free(w);
+    return rc;
+}
+
+int ig_store_webhook_delete(ig_store_t *st, const char *org_id, const char *id)
+{
+    if (!st || !org_id || !id) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->webhook_delete(st, org_id, id);
+}
+
+int ig_store_webhook_delivery_add(ig_store_t *st, const char *org_id, const char *webhook_id,
+                                  const char *event_id, const char *event_type, int64_t next_attempt_at,
+                                  ig_store_seal_fn seal, void *ctx, ig_webhook_delivery_t *out)
+{
+    ig_webhook_delivery_t d;
+    ig_buf_t blob = {0};
+    int rc = IG_EINVAL;
+    memset(&d, 0, sizeof d);
+    if (!st || !org_id || !webhook_id || !valid_token(event_id, sizeof d.event_id - 1) ||
+        !valid_token(event_type, sizeof d.event_type - 1) || next_attempt_at <= 0 || !seal)
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id) || !id_fits(webhook_id)) goto out;
+    if ((rc = new_id(d.id))) goto out;
+    if ((rc = seal_for(seal, ctx, org_id, d.id, IG_STORE_WEBHOOK_PAYLOAD_MAX, &blob))) goto out;
+    memcpy(d.org_id, org_id, strlen(org_id) + 1);
+    memcpy(d.webhook_id, webhook_id, strlen(webhook_id) + 1);
+    memcpy(d.event_id, event_id, strlen(event_id) + 1);
+    memcpy(d.event_type, event_type, strlen(event_type) + 1);
+    d.status = IG_STORE_DELIVERY_PENDING;
+    d.next_attempt_at = next_attempt_at;
+    d.created_at = d.updated_at = now_ms();
+    rc = st->ops->delivery_insert(st, &d, (const uint8_t *)blob.data, blob.len);
+    if (rc == IG_OK && out) *out = d;
+out:
+    ig_buf_free(&blob, true);
+    return rc;
+}
+
+int ig_store_webhook_payload(ig_store_t *st, const char *org_id, const char *id, uint8_t **blob, size_t *len)
+{
+    if (!st || !org_id || !id || !blob || !len) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->delivery_payload(st, org_id, id, blob, len);
+}
+
+int ig_store_webhook_due(ig_store_t *st, int64_t now, ig_webhook_delivery_t *out, size_t cap, size_t *n)
+{
+    if (!st || !out || !n || cap == 0 || cap > 1000) return IG_EINVAL;
+    *n = 0;
+    return st->ops->delivery_due(st, now, out, cap, n);
+}
+
+int ig_store_webhook_next_due(ig_store_t *st, int64_t *at)
+{
+    if (!st || !at) return IG_EINVAL;
+    *at = 0;
+    return st->ops->delivery_next_due(st, at);
+}
+
+int ig_store_webhook_lease(ig_store_t *st, const char *id, int64_t due_by, int64_t until)
+{
+    if (!st || !id || until <= 0) return IG_EINVAL;
+    if (!id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->delivery_lease(st, id, due_by, until);
+}
+
+int ig_store_webhook_record(ig_store_t *st, const char *org_id, const char *id, const ig_webhook_attempt_t *a,
+                            int status, int64_t next_attempt_at, ig_webhook_delivery_t *out)
+{
+    ig_webhook_attempt_t at;
+    ig_webhook_delivery_t d;
+    if (!st || !org_id || !id || !a || !terminated(a->error, sizeof a->error) ||
+        !valid_opt_text(a->error, sizeof a->error - 1) || a->status_code < 0 || a->status_code > 999 ||
+        a->duration_ms < 0 || a->started_at <= 0 || status < IG_STORE_DELIVERY_PENDING ||
+        status > IG_STORE_DELIVERY_FAILED || (status == IG_STORE_DELIVERY_PENDING && next_attempt_at <= 0))
+        return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    at = *a;
+    int rc = st->ops->delivery_record(
+        st, org_id, id, &at, status, status == IG_STORE_DELIVERY_PENDING ? next_attempt_at : 0, now_ms(), &d);
+    if (rc == IG_OK && out) *out = d;
+    return rc;
+}
+
+int ig_store_webhook_deliveries(ig_store_t *st, const char *org_id, const char *webhook_id,
+                                ig_webhook_delivery_t *out, size_t cap, size_t *n)
+{
+    if (!st || !org_id || !webhook_id || !out || !n || cap == 0 || cap > 1000) return IG_EINVAL;
+    *n = 0;
+    if (!id_fits(org_id) || !id_fits(webhook_id)) return IG_OK; /* no such webhook: nothing delivered */
+    int rc = st->ops->delivery_list(st, org_id, webhook_id, out, cap, n);
+    return rc == IG_ETOOBIG ? IG_OK : rc; /* a page: the newest cap */
+}
+
+int ig_store_webhook_attempts(ig_store_t *st, const char *org_id, const char *delivery_id,
+                              ig_webhook_attempt_t *out, size_t cap, size_t *n)
+{
+    if (!st || !org_id || !delivery_id || !n || (cap && !out)) return IG_EINVAL;
+    *n = 0;
+    if (!id_fits(org_id) || !id_fits(delivery_id)) return IG_OK;
+    return st->ops->attempt_list(st, org_id, delivery_id, out, cap, n);
+}
+
+int ig_store_webhook_purge(ig_store_t *st, int64_t before, size_t max, size_t *purged)
+{
+    if (!st || !purged || max == 0 || max > 10000) return IG_EINVAL;
+    *purged = 0;
+    return st->ops->delivery_purge(st, before, max, purged);
 }

@@ -1,7 +1,7 @@
 /*
  * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log, users and their
- * org memberships, the hash-chained audit log; v3: sessions, invitations, teams and apps) behind one
- * backend-independent interface.
+ * org memberships, the hash-chained audit log; v3: sessions, invitations, teams and apps, outbound webhooks
+ * with their queued deliveries and every attempt) behind one backend-independent interface.
  *
  * A store is a vtable (ig_store_ops_t) plus thin ig_store_* wrappers. The wrappers validate arguments,
  * generate ids (16 bytes from RAND_bytes as 32 lowercase hex chars) and timestamps (unix milliseconds), so
@@ -24,6 +24,7 @@
 #ifndef IG_STORE_STORE_H
 #define IG_STORE_STORE_H
 
+#include "core/buf.h"
 #include "core/common.h"
 
 #include <stdint.h>
@@ -295,8 +296,9 @@ int ig_store_org_update(ig_store_t *st, const char *org_id, const char *name, co
 /* plan: IG_STORE_PLAN_* (IG_EINVAL otherwise). IG_ENOTFOUND. */
 int ig_store_org_set_plan(ig_store_t *st, const char *org_id, int plan);
 /* Deletes an org and, in ONE transaction, everything scoped to it: keys, provider credentials,
- * memberships, invitations, sessions, teams, apps and call records. Users are kept (they may belong to other
- * orgs). Audit entries are kept (ids only, and the chain must stay verifiable). IG_ENOTFOUND. */
+ * memberships, invitations, sessions, teams, apps, webhooks (with their deliveries and attempts) and call
+ * records. Users are kept (they may belong to other orgs). Audit entries are kept (ids only, and the chain
+ * must stay verifiable). IG_ENOTFOUND. */
 int ig_store_org_delete(ig_store_t *st, const char *org_id);
 /* In ONE transaction: from_user must be an owner of the org (IG_EFORBIDDEN otherwise) and to_user a member
  * (IG_ENOTFOUND otherwise, also for an unknown org); to_user becomes owner and from_user admin (keys created
@@ -410,6 +412,119 @@ int ig_store_audit_query(ig_store_t *st, const char *org_id, const ig_audit_filt
 /* The org's audit entry with this id. IG_ENOTFOUND otherwise (another org's entry too). */
 int ig_store_audit_get(ig_store_t *st, const char *org_id, const char *id, ig_audit_t *out);
 
+/* ---- v3: outbound webhooks (the webhook module, webhook/webhook.h, owns event names, signing and delivery)
+ * ---- */
+
+#define IG_STORE_WEBHOOK_URL_MAX     2047 /* bytes of a URL: the outbound validator's ceiling, NUL excluded */
+#define IG_STORE_WEBHOOK_EVENTS_MAX  512  /* the comma-separated event list (ten names are ~150 bytes) */
+#define IG_STORE_WEBHOOK_DESC_MAX    256  /* a human note, not a document */
+#define IG_STORE_WEBHOOK_SECRET_MAX  128  /* a sealed signing secret (32 bytes + envelope = 65) */
+#define IG_STORE_WEBHOOKS_PER_ORG    25   /* each event fans out to every subscribed webhook of the org */
+#define IG_STORE_WEBHOOK_PAYLOAD_MAX (64u * 1024) /* a sealed event payload (ids and names: ~1 KiB) */
+#define IG_STORE_WEBHOOK_ERROR_MAX   255          /* error text of an attempt */
+
+/* webhook_deliveries.status values. */
+enum { IG_STORE_DELIVERY_PENDING = 0, IG_STORE_DELIVERY_SUCCEEDED = 1, IG_STORE_DELIVERY_FAILED = 2 };
+
+/* A webhook subscription of an org. url is the normalised URL the outbound validator accepted; events the
+ * comma-separated event names; secret the SEALED signing secret (the store never sees it in clear). */
+typedef struct {
+    char id[33];
+    char org_id[33];
+    char url[IG_STORE_WEBHOOK_URL_MAX + 1];
+    char events[IG_STORE_WEBHOOK_EVENTS_MAX + 1];
+    char description[IG_STORE_WEBHOOK_DESC_MAX + 1]; /* "" = none */
+    bool enabled;
+    uint8_t secret[IG_STORE_WEBHOOK_SECRET_MAX];
+    size_t secret_len;
+    int64_t created_at, updated_at;
+} ig_webhook_t;
+
+/* One event to deliver to one webhook. Its payload (sealed) is read separately: ig_store_webhook_payload. */
+typedef struct {
+    char id[33];
+    char org_id[33];
+    char webhook_id[33];
+    char event_id[33];
+    char event_type[65];
+    int status;              /* IG_STORE_DELIVERY_* */
+    int attempts;            /* attempts made so far */
+    int64_t next_attempt_at; /* pending: when the next attempt is due (unix ms); 0 once finished */
+    int last_status;         /* HTTP status of the last attempt; 0 = none (no attempt, or no response) */
+    char last_error[IG_STORE_WEBHOOK_ERROR_MAX + 1]; /* "" = none */
+    int64_t created_at, updated_at;
+} ig_webhook_delivery_t;
+
+/* One attempt at a delivery. */
+typedef struct {
+    int attempt;                                /* 1-based (set by the store when recording) */
+    int64_t started_at;                         /* unix ms */
+    int status_code;                            /* HTTP status, 0 = no response */
+    char error[IG_STORE_WEBHOOK_ERROR_MAX + 1]; /* "" = none; never a URL (it may hold a token) */
+    int64_t duration_ms;
+} ig_webhook_attempt_t;
+
+/* Seals a secret for the row `id` of org_id, appending the envelope to out. The creators below generate the
+ * row's id, then call this so that the ciphertext's AAD can bind the id; any error it returns is returned
+ * as is and nothing is stored. */
+typedef int (*ig_store_seal_fn)(void *ctx, const char *org_id, const char *id, ig_buf_t *out);
+
+/* Creates an enabled webhook with a fresh id: url 1..IG_STORE_WEBHOOK_URL_MAX and events
+ * 1..IG_STORE_WEBHOOK_EVENTS_MAX printable ASCII bytes without spaces, description NULL/"" or text of at most
+ * IG_STORE_WEBHOOK_DESC_MAX bytes (IG_EINVAL); seal (required) makes the sealed secret (1..
+ * IG_STORE_WEBHOOK_SECRET_MAX bytes, else IG_EINVAL). IG_ETOOBIG when the org already has
+ * IG_STORE_WEBHOOKS_PER_ORG webhooks (checked under the write lock); IG_ENOTFOUND for an unknown org. */
+int ig_store_webhook_create(ig_store_t *st, const char *org_id, const char *url, const char *events,
+                            const char *description, ig_store_seal_fn seal, void *ctx, ig_webhook_t *out);
+/* The org's webhook with this id. IG_ENOTFOUND otherwise (another org's webhook too). */
+int ig_store_webhook_get(ig_store_t *st, const char *org_id, const char *id, ig_webhook_t *out);
+/* The org's webhooks, oldest first, into out[0..cap) (*n written; IG_ETOOBIG when there are more). */
+int ig_store_webhook_list(ig_store_t *st, const char *org_id, ig_webhook_t *out, size_t cap, size_t *n);
+/* Changes the given fields of the org's webhook (url, events, description: NULL keeps, as for create, ""
+ * clears the description; enabled: -1 keeps, 0 or 1) and sets updated_at. out (may be NULL) gets the row.
+ * IG_ENOTFOUND. */
+int ig_store_webhook_update(ig_store_t *st, const char *org_id, const char *id, const char *url,
+                            const char *events, const char *description, int enabled, ig_webhook_t *out);
+/* Deletes the org's webhook with its deliveries and their attempts, in ONE transaction. IG_ENOTFOUND. */
+int ig_store_webhook_delete(ig_store_t *st, const char *org_id, const char *id);
+
+/* Queues a pending delivery (fresh id, 0 attempts, due at next_attempt_at) of event event_id (1..32
+ * printable bytes) of type event_type (1..64) to the org's webhook webhook_id; seal (required) makes the
+ * sealed payload (1..IG_STORE_WEBHOOK_PAYLOAD_MAX bytes) for the delivery's id. IG_ENOTFOUND when the org has
+ * no such webhook. out may be NULL. */
+int ig_store_webhook_delivery_add(ig_store_t *st, const char *org_id, const char *webhook_id,
+                                  const char *event_id, const char *event_type, int64_t next_attempt_at,
+                                  ig_store_seal_fn seal, void *ctx, ig_webhook_delivery_t *out);
+/* The sealed payload of the org's delivery: *blob is malloc'd (caller frees). IG_ENOTFOUND. */
+int ig_store_webhook_payload(ig_store_t *st, const char *org_id, const char *id, uint8_t **blob, size_t *len);
+/* For the delivery thread, ALL orgs: pending deliveries due at now (next_attempt_at <= now), earliest due
+ * first, at most cap (1..1000) into out; *n = how many. */
+int ig_store_webhook_due(ig_store_t *st, int64_t now, ig_webhook_delivery_t *out, size_t cap, size_t *n);
+/* The earliest next_attempt_at of all pending deliveries into *at; 0 when none is pending. */
+int ig_store_webhook_next_due(ig_store_t *st, int64_t *at);
+/* Takes a lease on a delivery: moves its next_attempt_at to until, only if it is pending and due by
+ * due_by (IG_ENOTFOUND otherwise: finished, or leased meanwhile by another thread or process). A crashed
+ * deliverer's lease simply expires, and the delivery is retried. The holder gives a lease back with
+ * due_by = INT64_MAX and until = now. */
+int ig_store_webhook_lease(ig_store_t *st, const char *id, int64_t due_by, int64_t until);
+/* Records an attempt at the org's pending delivery in ONE transaction: the attempt row (a->attempt is set to
+ * the delivery's attempts + 1; a->error text as for last_error), then the delivery's attempts, last_status
+ * (a->status_code), last_error (a->error), status (IG_STORE_DELIVERY_*) and next_attempt_at (unix ms,
+ * > 0, when status stays pending; ignored otherwise). out (may be NULL) gets the delivery after the change.
+ * IG_ENOTFOUND; IG_ECONFLICT when the delivery is no longer pending. */
+int ig_store_webhook_record(ig_store_t *st, const char *org_id, const char *id, const ig_webhook_attempt_t *a,
+                            int status, int64_t next_attempt_at, ig_webhook_delivery_t *out);
+/* The deliveries of the org's webhook, newest first, at most cap (1..1000) into out; *n = how many. An
+ * unknown webhook (or another org's) has none. */
+int ig_store_webhook_deliveries(ig_store_t *st, const char *org_id, const char *webhook_id,
+                                ig_webhook_delivery_t *out, size_t cap, size_t *n);
+/* The attempts of the org's delivery, oldest first, into out[0..cap) (*n written; IG_ETOOBIG when more). */
+int ig_store_webhook_attempts(ig_store_t *st, const char *org_id, const char *delivery_id,
+                              ig_webhook_attempt_t *out, size_t cap, size_t *n);
+/* Deletes up to max (1..10000) finished deliveries (succeeded or failed) last updated before `before`
+ * (unix ms), oldest first, with their attempts, in ONE transaction; *purged = how many. */
+int ig_store_webhook_purge(ig_store_t *st, int64_t before, size_t max, size_t *purged);
+
 /* For backends: hash = SHA-256(prev_hash || serialization) of e (its hash field is not read). The
  * serialization is a version tag, then seq and created_at as 8-byte big-endian, then id, org_id, actor,
  * action, target, source_ip, request_id each as a 4-byte big-endian length and its bytes, so no two distinct
@@ -508,6 +623,29 @@ typedef struct ig_store_ops {
                              uint8_t **out, size_t *outlen);
     int (*keys_touch)(ig_store_t *st, const ig_callrec_t *recs, size_t n);
     int (*org_ids)(ig_store_t *st, const char *after, char (*ids)[33], size_t cap, size_t *n);
+    /* webhooks. webhook_insert refuses (IG_ETOOBIG) an org that has max_per_org webhooks already. update's
+     * description is NULL (keep) or the new text ("" clears); enabled -1 keeps. delivery_insert refuses
+     * (IG_ENOTFOUND) a webhook that is not one of d->org_id. record sets a->attempt. */
+    int (*webhook_insert)(ig_store_t *st, const ig_webhook_t *w, size_t max_per_org);
+    int (*webhook_get)(ig_store_t *st, const char *org_id, const char *id, ig_webhook_t *out);
+    int (*webhook_list)(ig_store_t *st, const char *org_id, ig_webhook_t *out, size_t cap, size_t *n);
+    int (*webhook_update)(ig_store_t *st, const char *org_id, const char *id, const char *url,
+                          const char *events, const char *description, int enabled, int64_t now,
+                          ig_webhook_t *out);
+    int (*webhook_delete)(ig_store_t *st, const char *org_id, const char *id);
+    int (*delivery_insert)(ig_store_t *st, const ig_webhook_delivery_t *d, const uint8_t *payload,
+                           size_t len);
+    int (*delivery_payload)(ig_store_t *st, const char *org_id, const char *id, uint8_t **blob, size_t *len);
+    int (*delivery_due)(ig_store_t *st, int64_t now, ig_webhook_delivery_t *out, size_t cap, size_t *n);
+    int (*delivery_next_due)(ig_store_t *st, int64_t *at);
+    int (*delivery_lease)(ig_store_t *st, const char *id, int64_t due_by, int64_t until);
+    int (*delivery_record)(ig_store_t *st, const char *org_id, const char *id, ig_webhook_attempt_t *a,
+                           int status, int64_t next_attempt_at, int64_t now, ig_webhook_delivery_t *out);
+    int (*delivery_list)(ig_store_t *st, const char *org_id, const char *webhook_id,
+                         ig_webhook_delivery_t *out, size_t cap, size_t *n);
+    int (*attempt_list)(ig_store_t *st, const char *org_id, const char *delivery_id,
+                        ig_webhook_attempt_t *out, size_t cap, size_t *n);
+    int (*delivery_purge)(ig_store_t *st, int64_t before, size_t max, size_t *purged);
 } ig_store_ops_t;
 
 struct ig_store {
