@@ -192,8 +192,14 @@ int ig_admin_main(int argc, char **argv, char **envp)
         goto out;
     }
     int serr = 0;
+    uint8_t idk[32];
+    if (ig_derive_key(dd.master, "identity", idk) != IG_OK || ig_store_set_identity_key(idk) != IG_OK) {
+        code = 1;
+        goto out;
+    }
+    ig_wipe(idk, sizeof idk);
     st = ig_store_open(dd.store_url, &serr);
-    if (!st || ig_store_migrate(st) != IG_OK) {
+    if (!st || ig_store_migrate(st) != IG_OK || ig_store_identity_backfill(st) != IG_OK) {
         fprintf(stderr, "ingate admin: cannot open the store in %s\n", dd.dir);
         code = 1;
         goto out;

@@ -288,9 +288,19 @@ int ig_serve(ig_config_t *cfg)
     }
     snprintf(g_store_url, sizeof g_store_url, "%s", dd.store_url);
     int serr = 0;
+    uint8_t idk[32];
+    /* emails and display names are sealed in the store under this key (process-wide, set before any handle)
+     */
+    if (ig_derive_key(dd.master, "identity", idk) != IG_OK || ig_store_set_identity_key(idk) != IG_OK)
+        goto out;
+    ig_wipe(idk, sizeof idk);
     st = ig_store_open(dd.store_url, &serr);
     if (!st || ig_store_migrate(st) != IG_OK) {
         fprintf(stderr, "ingate: cannot open or migrate the store in %s (%s)\n", dd.dir, ig_err_name(serr));
+        goto out;
+    }
+    if (ig_store_identity_backfill(st) != IG_OK) {
+        fprintf(stderr, "ingate: cannot seal the identity columns of the store in %s\n", dd.dir);
         goto out;
     }
     ig_store_close(st);
@@ -475,6 +485,7 @@ out:
     SSL_CTX_free(ssl);
     ig_wipe(g_gw.provider_dek, sizeof g_gw.provider_dek);
     ig_wipe(g_gw.session_key, sizeof g_gw.session_key);
+    ig_store_set_identity_key(NULL);
     ig_wipe(g_gw.org_kek, sizeof g_gw.org_kek);
     ig_webhook_shutdown();
     ig_pricing_free(g_gw.pricing);

@@ -163,8 +163,12 @@ static const char *const migrations[] = {
     " created_at INTEGER NOT NULL,"
     " expires_at INTEGER NOT NULL,"
     " accepted_at INTEGER,"
-    " revoked_at INTEGER);"
+    " revoked_at INTEGER,"
+    " email_enc BLOB);"
     "CREATE INDEX invitations_org_email ON invitations (org_id, email);"
+    /* identity columns sealed (store.h): email holds the lookup tag, email_enc / display_enc the values */
+    "ALTER TABLE users ADD COLUMN email_enc BLOB;"
+    "ALTER TABLE users ADD COLUMN display_enc BLOB;"
     /* outbound webhooks: the signing secret and each payload are sealed (AAD = org and row id); a delivery
      * is one event to one webhook, retried until it succeeds or runs out of attempts, each one recorded */
     "CREATE TABLE webhooks ("
@@ -213,16 +217,19 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
 #define KEY_COLS                                                                                             \
     "id, org_id, key_hash, hash_prefix, name, role, created_at, expires_at, revoked_at, app_id, created_by," \
     " last_used_at"
-#define ORG_COLS  "id, slug, name, default_provider, created_at, plan, settings"
-#define USER_COLS "id, email, password_hash, display_name, created_at, password_changed_at"
-#define MEM_COLS  "user_id, org_id, role, created_at"
+#define ORG_COLS "id, slug, name, default_provider, created_at, plan, settings"
+#define USER_COLS                                                                                            \
+    "id, email, password_hash, display_name, created_at, password_changed_at, email_enc, display_enc"
+#define MEM_COLS "user_id, org_id, role, created_at"
 #define AUDIT_COLS                                                                                           \
     "seq, id, org_id, actor, action, target, source_ip, request_id, created_at, prev_hash, hash"
-#define INV_COLS    "id, org_id, email, role, invited_by, created_at, expires_at, accepted_at, revoked_at"
-#define TEAM_COLS   "id, org_id, name, created_at"
-#define APP_COLS    "id, org_id, team_id, name, created_at"
-#define MEMBER_COLS "m.user_id, m.org_id, m.role, m.created_at, u.email, u.display_name"
-#define WH_COLS     "id, org_id, url, events, description, enabled, secret, created_at, updated_at"
+#define INV_COLS                                                                                             \
+    "id, org_id, email, role, invited_by, created_at, expires_at, accepted_at, revoked_at, email_enc"
+#define TEAM_COLS "id, org_id, name, created_at"
+#define APP_COLS  "id, org_id, team_id, name, created_at"
+#define MEMBER_COLS                                                                                          \
+    "m.user_id, m.org_id, m.role, m.created_at, u.email, u.display_name, u.email_enc, u.display_enc"
+#define WH_COLS "id, org_id, url, events, description, enabled, secret, created_at, updated_at"
 #define DEL_COLS                                                                                             \
     "id, org_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, last_status,"          \
     " last_error, created_at, updated_at"
@@ -270,7 +277,7 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
       " ON CONFLICT (id) DO NOTHING")                                                                        \
     X(CALLS_COUNT_ORG, "SELECT COUNT(*) FROM calls WHERE org_id = ?")                                        \
     X(CALLS_COUNT_ALL, "SELECT COUNT(*) FROM calls")                                                         \
-    X(USER_INSERT, "INSERT INTO users (" USER_COLS ") VALUES (?, ?, ?, ?, ?, ?)")                            \
+    X(USER_INSERT, "INSERT INTO users (" USER_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")                      \
     X(USER_BY_ID, "SELECT " USER_COLS " FROM users WHERE id = ?")                                            \
     X(USER_BY_EMAIL, "SELECT " USER_COLS " FROM users WHERE email = ?")                                      \
     X(USER_EMAIL_TAKEN, "SELECT COUNT(*) FROM users WHERE email = ?")                                        \
@@ -327,7 +334,7 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(SESS_REVOKE_MEMBER, "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND org_id = ?"              \
                           " AND revoked_at IS NULL")                                                         \
     X(INV_INSERT,                                                                                            \
-      "INSERT INTO invitations (" INV_COLS ", token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")            \
+      "INSERT INTO invitations (" INV_COLS ", token_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")         \
     X(INV_MEMBER_EMAIL, "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id"                \
                         " WHERE m.org_id = ? AND u.email = ?")                                               \
     X(INV_PENDING_EMAIL,                                                                                     \
@@ -574,13 +581,29 @@ out:
     return rc;
 }
 
+/* An identity column: the sealed value of column enc when present, else the clear text of column clear. */
+static int col_identity(sqlite3_stmt *st, int clear, int enc, const char *table, const char *row_id,
+                        const char *field, char *out, size_t cap)
+{
+    const void *ct = sqlite3_column_blob(st, enc);
+    int len = sqlite3_column_bytes(st, enc);
+    if (ct && len > 0) {
+        int rc = ig_store_identity_open(table, row_id, field, ct, (size_t)len, out, cap);
+        if (rc) IG_ERROR("store", "%s %s: %s does not decrypt (%s)", table, row_id, field, ig_err_name(rc));
+        return rc ? IG_EINTERNAL : IG_OK;
+    }
+    return col_text(st, clear, out, cap);
+}
+
 static int read_user(sqlite3_stmt *st, ig_user_t *u)
 {
     int rc;
     memset(u, 0, sizeof *u);
-    if ((rc = col_text(st, 0, u->id, sizeof u->id)) || (rc = col_text(st, 1, u->email, sizeof u->email)) ||
+    if ((rc = col_text(st, 0, u->id, sizeof u->id)) ||
+        (rc = col_identity(st, 1, 6, "users", u->id, "email", u->email, sizeof u->email)) ||
         (rc = col_text(st, 2, u->password_hash, sizeof u->password_hash)) ||
-        (rc = col_text(st, 3, u->display_name, sizeof u->display_name)))
+        (rc =
+             col_identity(st, 3, 7, "users", u->id, "display_name", u->display_name, sizeof u->display_name)))
         goto out;
     u->created_at = sqlite3_column_int64(st, 4);
     u->password_changed_at = sqlite3_column_int64(st, 5);
@@ -635,7 +658,7 @@ static int read_invite(sqlite3_stmt *st, void *p)
     int rc;
     memset(v, 0, sizeof *v);
     if ((rc = col_text(st, 0, v->id, sizeof v->id)) || (rc = col_text(st, 1, v->org_id, sizeof v->org_id)) ||
-        (rc = col_text(st, 2, v->email, sizeof v->email)) ||
+        (rc = col_identity(st, 2, 9, "invitations", v->id, "email", v->email, sizeof v->email)) ||
         (rc = col_text(st, 4, v->invited_by, sizeof v->invited_by)))
         goto out;
     v->role = sqlite3_column_int(st, 3);
@@ -679,8 +702,11 @@ static int read_member(sqlite3_stmt *st, void *p)
     ig_member_t *m = p;
     int rc;
     memset(m, 0, sizeof *m); /* read_membership fills m->m */
-    if ((rc = read_membership(st, &m->m)) || (rc = col_text(st, 4, m->email, sizeof m->email))) return rc;
-    return col_text(st, 5, m->display_name, sizeof m->display_name);
+    if ((rc = read_membership(st, &m->m)) ||
+        (rc = col_identity(st, 4, 6, "users", m->m.user_id, "email", m->email, sizeof m->email)))
+        return rc;
+    return col_identity(st, 5, 7, "users", m->m.user_id, "display_name", m->display_name,
+                        sizeof m->display_name);
 }
 
 /* Creates the file with mode 0600 before SQLite opens it (SQLite would use 0644 minus umask; its -wal and
@@ -744,10 +770,12 @@ static int configure(sq_store_t *s, bool memory)
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
 
     /* cache_size/mmap_size: the call-log writer re-reads its index pages from SQLite's own cache (or a
-     * mapping) instead of a pread() per page; measured ~2x fewer syscalls per batched insert */
+     * mapping) instead of a pread() per page; measured ~2x fewer syscalls per batched insert. secure_delete:
+     * what is deleted or rewritten (a revoked session, a row sealed by the identity backfill) is overwritten
+     * with zeros rather than left in free pages. */
     src = sqlite3_exec(s->db,
                        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA cache_size = -8192;"
-                       " PRAGMA temp_store = MEMORY;",
+                       " PRAGMA temp_store = MEMORY; PRAGMA secure_delete = ON;",
                        NULL, NULL, NULL);
     if (src != SQLITE_OK) {
         rc = map_err(s, src, "pragma");
@@ -1429,6 +1457,101 @@ out:
     return rc;
 }
 
+/* Binds a text and its sealed form: in identity mode the clear column gets `clear_form` (the lookup tag, or
+ * "" for a display name) and the enc column the sealed value; otherwise the clear column gets the value. */
+static int bind_identity(sqlite3_stmt *q, int clear, int enc, const char *table, const char *row_id,
+                         const char *field, const char *value, const char *clear_form, ig_buf_t *buf)
+{
+    if (!ig_store_identity_on() || !value || !value[0]) {
+        bind_opt_text(q, clear, value);
+        sqlite3_bind_null(q, enc);
+        return IG_OK;
+    }
+    int rc = ig_store_identity_seal(table, row_id, field, value, buf);
+    if (rc) return rc;
+    bind_text(q, clear, clear_form);
+    sqlite3_bind_blob(q, enc, buf->data, (int)buf->len, SQLITE_TRANSIENT);
+    return IG_OK;
+}
+
+static int user_insert(sq_store_t *s, const ig_user_t *u)
+{
+    sqlite3_stmt *q = NULL;
+    char tag[IG_STORE_TAG_MAX];
+    ig_buf_t e1, e2;
+    ig_buf_init(&e1, 4096);
+    ig_buf_init(&e2, 4096);
+    ig_store_email_tag(u->email, tag);
+    int rc = stmt(s, ST_USER_INSERT, &q);
+    if (rc) goto out;
+    bind_text(q, 1, u->id);
+    bind_text(q, 3, u->password_hash);
+    sqlite3_bind_int64(q, 5, u->created_at);
+    sqlite3_bind_int64(q, 6, u->password_changed_at);
+    if ((rc = bind_identity(q, 2, 7, "users", u->id, "email", u->email, tag, &e1)) ||
+        (rc = bind_identity(q, 4, 8, "users", u->id, "display_name", u->display_name, "", &e2)))
+        goto out;
+    if (!ig_store_identity_on()) bind_text(q, 2, tag); /* clear mode: the tag is the email */
+    rc = step_done(s, q, "user insert");
+out:
+    done(q);
+    ig_buf_free(&e1, false);
+    ig_buf_free(&e2, false);
+    return rc;
+}
+
+/* Seals identity columns written in clear (rows from before the identity key existed). One transaction. */
+static int sq_identity_backfill(ig_store_t *st)
+{
+    sq_store_t *s = sq(st);
+    static const char *const sel[2] = {
+        "SELECT id, email, display_name FROM users WHERE email_enc IS NULL AND email NOT LIKE 't1:%'",
+        "SELECT id, email, NULL FROM invitations WHERE email_enc IS NULL AND email NOT LIKE 't1:%'"};
+    static const char *const upd[2] = {
+        "UPDATE users SET email = ?2, email_enc = ?3, display_name = ?4, display_enc = ?5 WHERE id = ?1",
+        "UPDATE invitations SET email = ?2, email_enc = ?3 WHERE id = ?1"};
+    static const char *const table[2] = {"users", "invitations"};
+    int rc = tx_begin(s);
+    size_t n = 0;
+    for (int t = 0; rc == IG_OK && t < 2; t++) {
+        sqlite3_stmt *q = NULL, *u = NULL;
+        if (sqlite3_prepare_v2(s->db, sel[t], -1, &q, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, upd[t], -1, &u, NULL) != SQLITE_OK)
+            rc = IG_EINTERNAL;
+        int src;
+        while (rc == IG_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+            char id[33], email[255], name[129], tag[IG_STORE_TAG_MAX];
+            ig_buf_t e1, e2;
+            ig_buf_init(&e1, 4096);
+            ig_buf_init(&e2, 4096);
+            if ((rc = col_text(q, 0, id, sizeof id)) || (rc = col_text(q, 1, email, sizeof email)) ||
+                (rc = col_text(q, 2, name, sizeof name)))
+                goto next;
+            ig_store_email_tag(email, tag);
+            sqlite3_reset(u);
+            bind_text(u, 1, id);
+            if ((rc = bind_identity(u, 2, 3, table[t], id, "email", email, tag, &e1))) goto next;
+            if (t == 0 && (rc = bind_identity(u, 4, 5, table[t], id, "display_name", name, "", &e2)))
+                goto next;
+            if (t == 0 && !name[0]) bind_text(u, 4, "");
+            rc = step_done(s, u, "identity backfill");
+            n++;
+        next:
+            ig_buf_free(&e1, false);
+            ig_buf_free(&e2, false);
+        }
+        if (rc == IG_OK && src != SQLITE_DONE) rc = map_err(s, src, "identity backfill");
+        sqlite3_finalize(q);
+        sqlite3_finalize(u);
+    }
+    if (rc == IG_OK) rc = tx_commit(s);
+    if (rc)
+        tx_rollback(s);
+    else if (n)
+        IG_INFO("store", "sealed the emails and display names of %zu rows written in clear", n);
+    return rc;
+}
+
 static int sq_signup(ig_store_t *st, const ig_org_t *org, const ig_user_t *user, const ig_membership_t *mem,
                      const ig_keyrec_t *key, const char **which)
 {
@@ -1440,7 +1563,9 @@ static int sq_signup(ig_store_t *st, const ig_org_t *org, const ig_user_t *user,
     /* checked under the write lock, so the answer holds until COMMIT; the UNIQUE constraints stay the
      * backstop (a constraint error below still rolls everything back) */
     if ((rc = tx_begin(s))) goto out;
-    if ((rc = exists(s, ST_USER_EMAIL_TAKEN, user->email, &taken))) goto out;
+    char tag[IG_STORE_TAG_MAX];
+    ig_store_email_tag(user->email, tag);
+    if ((rc = exists(s, ST_USER_EMAIL_TAKEN, tag, &taken))) goto out;
     if (taken) {
         *which = "email";
         rc = IG_ECONFLICT;
@@ -1454,15 +1579,7 @@ static int sq_signup(ig_store_t *st, const ig_org_t *org, const ig_user_t *user,
     }
     if ((rc = sq_org_insert(st, org))) goto out;
 
-    if ((rc = stmt(s, ST_USER_INSERT, &q))) goto out;
-    bind_text(q, 1, user->id);
-    bind_text(q, 2, user->email);
-    bind_text(q, 3, user->password_hash);
-    bind_opt_text(q, 4, user->display_name);
-    sqlite3_bind_int64(q, 5, user->created_at);
-    sqlite3_bind_int64(q, 6, user->password_changed_at);
-    if ((rc = step_done(s, q, "user insert"))) goto out;
-    done(q);
+    if ((rc = user_insert(s, user))) goto out;
 
     if ((rc = stmt(s, ST_MEM_INSERT, &q))) goto out;
     bind_text(q, 1, mem->user_id);
@@ -1505,9 +1622,11 @@ static int sq_user_get_by_email(ig_store_t *st, const char *email, ig_user_t *ou
 {
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
+    char tag[IG_STORE_TAG_MAX];
+    ig_store_email_tag(email, tag);
     int rc = stmt(s, ST_USER_BY_EMAIL, &q);
     if (rc) goto out;
-    bind_text(q, 1, email);
+    bind_text(q, 1, tag);
     rc = user_query(s, q, out);
 out:
     done(q);
@@ -1911,10 +2030,12 @@ out:
 static int count_email(sq_store_t *s, int id, const char *org_id, const char *email, int64_t now, int64_t *n)
 {
     sqlite3_stmt *q = NULL;
+    char tag[IG_STORE_TAG_MAX];
+    ig_store_email_tag(email, tag);
     int rc = stmt(s, id, &q);
     if (rc) goto out;
     bind_text(q, 1, org_id);
-    bind_text(q, 2, email);
+    bind_text(q, 2, tag);
     if (sqlite3_bind_parameter_count(q) >= 3) sqlite3_bind_int64(q, 3, now);
     int src = sqlite3_step(q);
     if (src != SQLITE_ROW) {
@@ -1941,17 +2062,23 @@ static int sq_invite_insert(ig_store_t *st, const ig_invite_t *inv, const uint8_
         goto out;
     rc = IG_ECONFLICT;
     if (members || pending) goto out;
+    char tag[IG_STORE_TAG_MAX];
+    ig_buf_t enc;
+    ig_buf_init(&enc, 4096);
+    ig_store_email_tag(inv->email, tag);
     if ((rc = stmt(s, ST_INV_INSERT, &q))) goto out;
     bind_text(q, 1, inv->id);
     bind_text(q, 2, inv->org_id);
-    bind_text(q, 3, inv->email);
+    rc = bind_identity(q, 3, 10, "invitations", inv->id, "email", inv->email, tag, &enc);
+    ig_buf_free(&enc, false);
+    if (rc) goto out;
     sqlite3_bind_int(q, 4, inv->role);
     bind_opt_text(q, 5, inv->invited_by);
     sqlite3_bind_int64(q, 6, inv->created_at);
     sqlite3_bind_int64(q, 7, inv->expires_at);
     bind_opt_i64(q, 8, inv->accepted_at);
     bind_opt_i64(q, 9, inv->revoked_at);
-    sqlite3_bind_blob(q, 10, token_hash, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 11, token_hash, 32, SQLITE_STATIC);
     if ((rc = step_done(s, q, "invite insert"))) goto out; /* unknown org or inviter: IG_ENOTFOUND */
     done(q);
     q = NULL;
@@ -2029,16 +2156,7 @@ static int sq_invite_accept(ig_store_t *st, const uint8_t token_hash[32], const 
         if (!new_user->password_hash[0]) goto out;
         u = *new_user;
         memcpy(u.email, inv.email, sizeof u.email);
-        if ((rc = stmt(s, ST_USER_INSERT, &q))) goto out;
-        bind_text(q, 1, u.id);
-        bind_text(q, 2, u.email);
-        bind_text(q, 3, u.password_hash);
-        bind_opt_text(q, 4, u.display_name);
-        sqlite3_bind_int64(q, 5, u.created_at);
-        sqlite3_bind_int64(q, 6, u.password_changed_at);
-        if ((rc = step_done(s, q, "user insert"))) goto out;
-        done(q);
-        q = NULL;
+        if ((rc = user_insert(s, &u))) goto out;
     } else if (rc) {
         goto out;
     }
@@ -2786,6 +2904,7 @@ static const ig_store_ops_t sqlite_ops = {
     .org_data_key_get = sq_org_data_key_get,
     .keys_touch = sq_keys_touch,
     .org_ids = sq_org_ids,
+    .identity_backfill = sq_identity_backfill,
     .org_data_key_init = sq_org_data_key_init,
     .provider_delete = sq_provider_delete,
     .audit_query = sq_audit_query,

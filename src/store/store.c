@@ -16,6 +16,7 @@
 #include "crypto/crypto.h"
 
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -1130,4 +1131,80 @@ int ig_store_webhook_purge(ig_store_t *st, int64_t before, size_t max, size_t *p
     if (!st || !purged || max == 0 || max > 10000) return IG_EINVAL;
     *purged = 0;
     return st->ops->delivery_purge(st, before, max, purged);
+}
+
+/* ---- identity columns (emails, display names): sealed under a key the process sets once ---- */
+
+static uint8_t g_id_key[32], g_tag_key[32];
+static bool g_id_on;
+
+int ig_store_set_identity_key(const uint8_t key[32])
+{
+    static const char info[] = "ingate/email-tag/v1";
+    if (!key) {
+        g_id_on = false;
+        ig_wipe(g_id_key, sizeof g_id_key);
+        ig_wipe(g_tag_key, sizeof g_tag_key);
+        return IG_OK;
+    }
+    memcpy(g_id_key, key, 32);
+    int rc = ig_hkdf_sha256(NULL, 0, key, 32, (const uint8_t *)info, sizeof info - 1, g_tag_key, 32);
+    g_id_on = rc == IG_OK;
+    return rc;
+}
+
+bool ig_store_identity_on(void)
+{
+    return g_id_on;
+}
+
+void ig_store_email_tag(const char *email, char out[IG_STORE_TAG_MAX])
+{
+    uint8_t mac[32];
+    if (!g_id_on || ig_hmac_sha256(g_tag_key, 32, email, strlen(email), mac) != IG_OK) {
+        snprintf(out, IG_STORE_TAG_MAX, "%s",
+                 email); /* clear mode (tests), or an HMAC failure: never empty */
+        return;
+    }
+    memcpy(out, "t1:", 3);
+    ig_hex_encode(mac, 32, out + 3);
+}
+
+static int id_aad(const char *table, const char *row_id, const char *field, char *aad, size_t cap)
+{
+    int n = snprintf(aad, cap, "ingate/identity/v1:%s:%s:%s", table, row_id, field);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+int ig_store_identity_seal(const char *table, const char *row_id, const char *field, const char *pt,
+                           ig_buf_t *out)
+{
+    char aad[160];
+    int n = id_aad(table, row_id, field, aad, sizeof aad);
+    if (!g_id_on || n < 0) return IG_EINVAL;
+    return ig_seal(g_id_key, 0, ig_iov(aad, (size_t)n), ig_iov_str(pt), out);
+}
+
+int ig_store_identity_open(const char *table, const char *row_id, const char *field, const void *ct,
+                           size_t len, char *out, size_t cap)
+{
+    char aad[160];
+    int n = id_aad(table, row_id, field, aad, sizeof aad);
+    if (!g_id_on || n < 0) return IG_ECRYPTO;
+    ig_buf_t pt;
+    ig_buf_init_secret(&pt, cap);
+    int rc = ig_open(g_id_key, ig_iov(aad, (size_t)n), ig_iov(ct, len), &pt);
+    if (rc == IG_OK && (pt.len >= cap || memchr(pt.data ? pt.data : "", 0, pt.len))) rc = IG_EINTERNAL;
+    if (rc == IG_OK) {
+        if (pt.len) memcpy(out, pt.data, pt.len);
+        out[pt.len] = '\0';
+    }
+    ig_buf_free(&pt, true);
+    return rc;
+}
+
+int ig_store_identity_backfill(ig_store_t *st)
+{
+    if (!st) return IG_EINVAL;
+    return g_id_on ? st->ops->identity_backfill(st) : IG_OK;
 }

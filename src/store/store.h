@@ -525,6 +525,27 @@ int ig_store_webhook_attempts(ig_store_t *st, const char *org_id, const char *de
  * (unix ms), oldest first, with their attempts, in ONE transaction; *purged = how many. */
 int ig_store_webhook_purge(ig_store_t *st, int64_t before, size_t max, size_t *purged);
 
+/* ---- identity columns ----
+ * Users' emails and display names and invitees' emails are identity data: with a key set (ig_serve and the
+ * operator CLI derive it from the master key, purpose "identity"), backends store them sealed (AES-256-GCM,
+ * AAD "ingate/identity/v1:<table>:<row id>:<field>") and look emails up by a tag ("t1:" + hex HMAC-SHA256
+ * under a key derived from it), so the database never holds an email in clear. Process-wide: set once at
+ * startup, before any handle is used. Without a key (unit tests of other modules) they are stored in clear.
+ * ig_store_identity_backfill seals rows written in clear before the key existed (databases from before v3).
+ */
+#define IG_STORE_TAG_MAX 68 /* "t1:" + 64 hex + NUL */
+int ig_store_set_identity_key(const uint8_t key[32] /* NULL = clear mode */);
+bool ig_store_identity_on(void);
+/* For backends: the stored (lookup) form of a normalized email. */
+void ig_store_email_tag(const char *email, char out[IG_STORE_TAG_MAX]);
+/* For backends: seal pt (appends the envelope to out) / open ct into out (cap bytes with the NUL). */
+int ig_store_identity_seal(const char *table, const char *row_id, const char *field, const char *pt,
+                           ig_buf_t *out);
+int ig_store_identity_open(const char *table, const char *row_id, const char *field, const void *ct,
+                           size_t len, char *out, size_t cap);
+/* Seals the identity columns of rows still in clear (idempotent; a no-op in clear mode). */
+int ig_store_identity_backfill(ig_store_t *st);
+
 /* For backends: hash = SHA-256(prev_hash || serialization) of e (its hash field is not read). The
  * serialization is a version tag, then seq and created_at as 8-byte big-endian, then id, org_id, actor,
  * action, target, source_ip, request_id each as a 4-byte big-endian length and its bytes, so no two distinct
@@ -646,6 +667,7 @@ typedef struct ig_store_ops {
     int (*attempt_list)(ig_store_t *st, const char *org_id, const char *delivery_id,
                         ig_webhook_attempt_t *out, size_t cap, size_t *n);
     int (*delivery_purge)(ig_store_t *st, int64_t before, size_t max, size_t *purged);
+    int (*identity_backfill)(ig_store_t *st);
 } ig_store_ops_t;
 
 struct ig_store {
