@@ -8,6 +8,8 @@
  * is printed once and only its SHA-256 is stored.
  */
 #include "admin/admin.h"
+#include "app/keys.h"
+#include "app/serve.h"
 #include "capture/retention.h"
 #include "admin/control.h"
 #include "app/datadir.h"
@@ -18,6 +20,8 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stddef.h>
@@ -56,6 +60,9 @@ void ig_admin_usage(void)
         "  revoke-key --key ID|HASH_PREFIX [--org ORG]\n"
         "  list-keys --org ORG\n"
         "  verify-audit                 checks the audit log's hash chain (exit 1 at the first broken link)\n"
+        "  rotate-master-key            new master key; every data key re-wrapped in one transaction (no "
+        "data\n"
+        "                               re-encrypted); the running gateway reloads it\n"
         "  purge-logs [--now UNIX_MS]   deletes log records past each org's retention, as the server does\n"
         "                               hourly; --now moves the clock (e.g. to preview a later pass)\n"
         "ORG is an org slug or id. Every serve option (e.g. --data-dir) is accepted too.\n",
@@ -143,6 +150,75 @@ static void print_json_str(const char *s)
     putchar('"');
 }
 
+/* ingate admin rotate-master-key: a new master key; every data key re-wrapped under it in one transaction;
+ * the running gateway told to reload; then a second pass for keys a gateway wrapped under the old key
+ * meanwhile. The order makes an interruption recoverable: the new key is on disk (master.key.new) before the
+ * commit, and a gateway or CLI that finds it after a commit finishes the rename (ig_serve_keys_open). */
+static int rotate_master(const ig_config_t *cfg, ig_datadir_t *dd, ig_store_t *st)
+{
+    if (cfg->master_key && cfg->master_key[0]) {
+        fprintf(stderr,
+                "ingate admin: the master key comes from the configuration (INGATE_MASTER_KEY or the config "
+                "file): rotate it in your secret store, not here\n");
+        return 2;
+    }
+    char cur[4200], next[4200], err[512];
+    uint8_t nk[32];
+    size_t n1 = 0, n2 = 0;
+    int rc;
+    snprintf(cur, sizeof cur, "%s/master.key", dd->dir);
+    snprintf(next, sizeof next, "%s/master.key.new", dd->dir);
+    unlink(next);
+    if ((rc = ig_random(nk, sizeof nk)) || (rc = ig_datadir_write_master(next, nk, err, sizeof err))) {
+        fprintf(stderr, "ingate admin: %s\n", rc == IG_ECRYPTO ? "random generator failed" : err);
+        ig_wipe(nk, sizeof nk);
+        return 1;
+    }
+    rc = ig_keys_rewrap(st, dd->master, nk, &n1);
+    if (rc) {
+        unlink(next);
+        ig_wipe(nk, sizeof nk);
+        fprintf(stderr, "ingate admin: nothing changed: the data keys could not be re-wrapped (%s)\n",
+                ig_err_message(rc));
+        return 1;
+    }
+    if (rename(next, cur) != 0) {
+        fprintf(
+            stderr,
+            "ingate admin: re-wrapped, but %s could not replace %s (%s); the gateway finishes this at its "
+            "next start\n",
+            next, cur, strerror(errno));
+        ig_wipe(nk, sizeof nk);
+        return 1;
+    }
+    int dfd = open(dd->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    int nrc = ig_control_send(dd->control_sock, "reload-master\n");
+    if (nrc != IG_OK && nrc != IG_EUNAVAILABLE)
+        fprintf(stderr,
+                "ingate admin: warning: the running gateway did not confirm the reload: restart it\n");
+    /* keys a running gateway created under the old key between the commit and its reload */
+    rc = ig_keys_rewrap(st, dd->master, nk, &n2);
+    memcpy(dd->master, nk, 32);
+    ig_wipe(nk, sizeof nk);
+    if (rc) {
+        fprintf(stderr, "ingate admin: warning: second pass failed (%s): run rotate-master-key again\n",
+                ig_err_message(rc));
+        return 1;
+    }
+    uint8_t kek[32];
+    uint32_t id = 0;
+    ig_kek_of(dd->master, kek, &id);
+    ig_wipe(kek, sizeof kek);
+    printf("{\"rewrapped\":%zu,\"kek_id\":\"%08x\"}\n", n1 + n2, (unsigned)id);
+    fprintf(stderr,
+            "ingate admin: master key rotated; back up %s now (the old key no longer opens anything)\n", cur);
+    return 0;
+}
+
 int ig_admin_main(int argc, char **argv, char **envp)
 {
     int code = 2;
@@ -180,6 +256,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
     ig_datadir_t dd;
     memset(&dd, 0, sizeof dd);
     ig_store_t *st = NULL;
+    ig_keys_t keys;
+    memset(&keys, 0, sizeof keys);
     char err[1024];
     ig_config_init(&cfg);
     if (ig_config_load(&cfg, nrest, rest, envp, err, sizeof err) != IG_OK) {
@@ -192,15 +270,19 @@ int ig_admin_main(int argc, char **argv, char **envp)
         goto out;
     }
     int serr = 0;
-    uint8_t idk[32];
-    if (ig_derive_key(dd.master, "identity", idk) != IG_OK || ig_store_set_identity_key(idk) != IG_OK) {
+    st = ig_store_open(dd.store_url, &serr);
+    if (!st || ig_store_migrate(st) != IG_OK) {
+        fprintf(stderr, "ingate admin: cannot open the store in %s\n", dd.dir);
         code = 1;
         goto out;
     }
-    ig_wipe(idk, sizeof idk);
-    st = ig_store_open(dd.store_url, &serr);
-    if (!st || ig_store_migrate(st) != IG_OK || ig_store_identity_backfill(st) != IG_OK) {
-        fprintf(stderr, "ingate admin: cannot open the store in %s\n", dd.dir);
+    if (ig_serve_keys_open(st, &dd, &keys, err, sizeof err) != IG_OK) {
+        fprintf(stderr, "ingate admin: %s\n", err);
+        code = 1;
+        goto out;
+    }
+    if (ig_store_set_identity_key(keys.identity) != IG_OK || ig_store_identity_backfill(st) != IG_OK) {
+        fprintf(stderr, "ingate admin: cannot read the store in %s\n", dd.dir);
         code = 1;
         goto out;
     }
@@ -333,16 +415,15 @@ int ig_admin_main(int argc, char **argv, char **envp)
                 code = 2;
                 goto out;
             }
-            uint8_t dek[32];
+            const uint8_t *dek = keys.provider;
             char aad[160];
             ig_buf_t blob;
             ig_buf_init(&blob, IG_STORE_MAX_SECRET);
             int alen = ig_provider_key_aad(org.id, p->name, aad, sizeof aad);
-            rc = ig_derive_key(dd.master, "provider-keys", dek);
+            rc = IG_OK;
             if (rc == IG_OK && alen > 0)
                 rc = ig_seal(dek, 0, ig_iov(aad, (size_t)alen), ig_iov(secret, slen), &blob);
             ig_wipe(secret, sizeof secret);
-            ig_wipe(dek, sizeof dek);
             if (rc == IG_OK)
                 rc = ig_store_provider_set(st, org.id, p->name, mode, (const uint8_t *)blob.data, blob.len);
             ig_buf_free(&blob, false);
@@ -409,6 +490,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
         op_audit(st, kr.org_id, "key.revoke", kr.id);
         printf("{\"id\":\"%s\",\"hash_prefix\":\"%s\",\"revoked\":true}\n", kr.id, kr.hash_prefix);
         code = 0;
+    } else if (strcmp(cmd, "rotate-master-key") == 0) {
+        code = rotate_master(&cfg, &dd, st);
     } else if (strcmp(cmd, "purge-logs") == 0) {
         int64_t now = 0;
         if (a.now) {
@@ -425,13 +508,11 @@ int ig_admin_main(int argc, char **argv, char **envp)
             clock_gettime(CLOCK_REALTIME, &ts);
             now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         }
-        uint8_t kek[32];
+
         char logs_dir[4200];
         snprintf(logs_dir, sizeof logs_dir, "%s/orgs", dd.dir);
-        if (ig_derive_key(dd.master, "org-data-keys", kek) != IG_OK) goto out;
-        ig_orgctx_conf_t oc = {logs_dir, kek, 0, cfg.redact_all_orgs};
+        ig_orgctx_conf_t oc = {logs_dir, keys.kek, keys.kek_id, cfg.redact_all_orgs};
         ig_orgcache_t *cache = ig_orgcache_new(&oc, 16);
-        ig_wipe(kek, sizeof kek);
         ig_retention_stats_t rs = {0, 0, 0};
         int rc = cache ? ig_retention_run(st, cache, now, NULL, &rs) : IG_ENOMEM;
         ig_orgcache_free(cache);
@@ -488,6 +569,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
     }
 out:
     ig_store_close(st);
+    ig_keys_clear(&keys);
+    ig_store_set_identity_key(NULL);
     ig_datadir_clear(&dd);
     ig_config_free(&cfg);
     free(rest);

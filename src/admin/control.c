@@ -21,12 +21,23 @@ static int g_wake[2] = {-1, -1};
 static pthread_t g_thread;
 static char g_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
+static int (*g_reload_master)(void);
+
+void ig_control_on_reload_master(int (*fn)(void))
+{
+    g_reload_master = fn;
+}
+
 static const char *handle(char *line)
 {
     size_t n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
     if (strcmp(line, "ping") == 0) return "ok\n";
+    if (strcmp(line, "reload-master") == 0) {
+        if (!g_reload_master) return "error not supported\n";
+        return g_reload_master() == IG_OK ? "ok\n" : "error reload failed\n";
+    }
     if (strcmp(line, "invalidate-all") == 0) {
         ig_authcache_invalidate_all();
         return "ok\n";

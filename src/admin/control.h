@@ -17,4 +17,8 @@ void ig_control_stop(void);
  * listens (nothing to tell); IG_EIO otherwise. */
 int ig_control_send(const char *path, const char *line);
 
+/* Handler of the "reload-master" command (the master key file changed: rotate-master-key). Set once at
+ * startup. */
+void ig_control_on_reload_master(int (*fn)(void));
+
 #endif

@@ -122,6 +122,47 @@ static int load_or_make_master(ig_datadir_t *dd, char *err, size_t errlen)
     return rc;
 }
 
+int ig_datadir_read_master(const char *path, uint8_t out[32], char *err, size_t errlen)
+{
+    int rc = check_private(path, false, err, errlen);
+    if (rc) return rc;
+    char buf[256];
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) close(fd);
+    if (n <= 0) {
+        snprintf(err, errlen, "cannot read %s", path);
+        return IG_EIO;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    buf[n] = '\0';
+    rc = decode_master(buf, out, err, errlen);
+    ig_wipe(buf, sizeof buf);
+    return rc;
+}
+
+int ig_datadir_write_master(const char *path, const uint8_t key[32], char *err, size_t errlen)
+{
+    char hex[65];
+    ig_hex_encode(key, 32, hex);
+    hex[64] = '\n';
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return IG_EIO;
+    }
+    bool ok = write(fd, hex, 65) == 65 && fsync(fd) == 0;
+    close(fd);
+    ig_wipe(hex, sizeof hex);
+    if (!ok) {
+        unlink(path);
+        snprintf(err, errlen, "cannot write %s", path);
+        return IG_EIO;
+    }
+    return IG_OK;
+}
+
 int ig_datadir_open(ig_datadir_t *dd, const ig_config_t *cfg, bool want_tls, char *err, size_t errlen)
 {
     memset(dd, 0, sizeof *dd);

@@ -24,5 +24,9 @@ typedef struct ig_datadir {
  * self-signed certificate unless one is configured. On error writes a one-line fix-it message into err. */
 int ig_datadir_open(ig_datadir_t *dd, const ig_config_t *cfg, bool want_tls, char *err, size_t errlen);
 void ig_datadir_clear(ig_datadir_t *dd);
+/* Reads a master key file (mode 0600 or stricter, 64 hex characters). */
+int ig_datadir_read_master(const char *path, uint8_t out[32], char *err, size_t errlen);
+/* Writes a new master key file (0600, O_EXCL, fsync'ed). */
+int ig_datadir_write_master(const char *path, const uint8_t key[32], char *err, size_t errlen);
 
 #endif

@@ -14,6 +14,7 @@
 #include "admin/control.h"
 #include "app/datadir.h"
 #include "app/gateway.h"
+#include "app/keys.h"
 #include "auth/clientip.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
@@ -99,6 +100,60 @@ static void retention_stop(void)
     pthread_mutex_unlock(&g_ret_mu);
     pthread_join(g_ret_thread, NULL);
     g_ret_on = false;
+}
+
+/* ---- keys ---- */
+
+static ig_keys_t g_keys;
+static char g_master_path[4200];
+static bool g_master_from_file;
+
+int ig_serve_keys_open(ig_store_t *st, ig_datadir_t *dd, ig_keys_t *keys, char *err, size_t errlen)
+{
+    char next[4200];
+    int rc = ig_keys_load(st, dd->master, keys);
+    snprintf(next, sizeof next, "%s/master.key.new", dd->dir);
+    if (rc == IG_ECRYPTO && access(next, F_OK) == 0) {
+        /* rotate-master-key committed the re-wrapped keys but did not get to rename the new key file */
+        uint8_t m[32];
+        char cur[4200];
+        snprintf(cur, sizeof cur, "%s/master.key", dd->dir);
+        if (ig_datadir_read_master(next, m, err, errlen) == IG_OK && ig_keys_load(st, m, keys) == IG_OK &&
+            rename(next, cur) == 0) {
+            memcpy(dd->master, m, 32);
+            IG_WARN("keys", "finished an interrupted master key rotation: %s is now the master key", cur);
+            rc = IG_OK;
+        }
+        ig_wipe(m, sizeof m);
+    } else if (rc == IG_OK && access(next, F_OK) == 0) {
+        unlink(next); /* a rotation that failed before its commit: its new key was never used */
+    }
+    if (rc == IG_ECRYPTO)
+        snprintf(err, errlen, "refusing to start: the stored data keys do not unwrap under this master key");
+    else if (rc)
+        snprintf(err, errlen, "cannot load the data keys (%s)", ig_err_name(rc));
+    return rc;
+}
+
+/* control socket "reload-master": the master key file changed (ingate admin rotate-master-key). Only the KEK
+ * derives from it; every other key derives from the control data key, which a rotation does not change. */
+static int reload_master(void)
+{
+    uint8_t m[32], kek[32];
+    uint32_t id = 0;
+    char err[256];
+    if (!g_master_from_file) return IG_EINVAL;
+    int rc = ig_datadir_read_master(g_master_path, m, err, sizeof err);
+    if (rc == IG_OK) rc = ig_kek_of(m, kek, &id);
+    if (rc == IG_OK) {
+        ig_orgctx_set_kek(kek, id);
+        IG_INFO("keys", "master key reloaded (KEK id %08x)", (unsigned)id);
+    } else {
+        IG_ERROR("keys", "master key reload failed: %s", err);
+    }
+    ig_wipe(m, sizeof m);
+    ig_wipe(kek, sizeof kek);
+    return rc;
 }
 
 static void *worker_init(int index)
@@ -288,17 +343,23 @@ int ig_serve(ig_config_t *cfg)
     }
     snprintf(g_store_url, sizeof g_store_url, "%s", dd.store_url);
     int serr = 0;
-    uint8_t idk[32];
-    /* emails and display names are sealed in the store under this key (process-wide, set before any handle)
-     */
-    if (ig_derive_key(dd.master, "identity", idk) != IG_OK || ig_store_set_identity_key(idk) != IG_OK)
-        goto out;
-    ig_wipe(idk, sizeof idk);
     st = ig_store_open(dd.store_url, &serr);
     if (!st || ig_store_migrate(st) != IG_OK) {
         fprintf(stderr, "ingate: cannot open or migrate the store in %s (%s)\n", dd.dir, ig_err_name(serr));
         goto out;
     }
+    /* the key hierarchy (app/keys.h): a rotation interrupted between its commit and its rename is finished
+     * here */
+    if (ig_serve_keys_open(st, &dd, &g_keys, err, sizeof err) != IG_OK) {
+        fprintf(stderr, "ingate: %s\n", err);
+        goto out;
+    }
+    snprintf(g_master_path, sizeof g_master_path, "%s/master.key", dd.dir);
+    g_master_from_file = !(cfg->master_key && cfg->master_key[0]);
+    /* emails and display names are sealed in the store under this key (process-wide, set before any use) */
+    if (ig_store_set_identity_key(g_keys.identity) != IG_OK) goto out;
+    ig_orgctx_set_kek(g_keys.kek, g_keys.kek_id);
+    ig_control_on_reload_master(reload_master);
     if (ig_store_identity_backfill(st) != IG_OK) {
         fprintf(stderr, "ingate: cannot seal the identity columns of the store in %s\n", dd.dir);
         goto out;
@@ -317,8 +378,8 @@ int ig_serve(ig_config_t *cfg)
         fprintf(stderr, "ingate: %s\n", err);
         goto out;
     }
-    if (ig_derive_key(dd.master, "provider-keys", g_gw.provider_dek) != IG_OK) goto out;
-    if (ig_derive_key(dd.master, "session-tokens", g_gw.session_key) != IG_OK) goto out;
+    memcpy(g_gw.provider_dek, g_keys.provider, 32);
+    memcpy(g_gw.session_key, g_keys.session, 32);
     const char *why = NULL;
     if (ig_trusted_parse(cfg->trusted_proxies, &g_gw.trusted, &why) != IG_OK) {
         fprintf(stderr, "ingate: trusted_proxies: %s\n", why ? why : "invalid");
@@ -343,12 +404,10 @@ int ig_serve(ig_config_t *cfg)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     ig_loop_global_init();
 
-    if (ig_derive_key(dd.master, "org-data-keys", g_gw.org_kek) != IG_OK) goto out;
-    uint8_t wh_key[32];
-    if (ig_derive_key(dd.master, "webhook-secrets", wh_key) != IG_OK) goto out;
-    ig_webhook_conf_t wc = {dd.store_url, wh_key, cfg->outbound_allowlist, cfg->webhook_retry_base_ms};
+    memcpy(g_gw.org_kek, g_keys.kek, 32);
+    ig_webhook_conf_t wc = {dd.store_url, g_keys.webhook, cfg->outbound_allowlist,
+                            cfg->webhook_retry_base_ms};
     int wrc = ig_webhook_init(&wc, &why);
-    ig_wipe(wh_key, sizeof wh_key);
     if (wrc != IG_OK) {
         fprintf(stderr, "ingate: outbound_allowlist: %s\n", why ? why : ig_err_message(wrc));
         goto out;
@@ -485,6 +544,8 @@ out:
     SSL_CTX_free(ssl);
     ig_wipe(g_gw.provider_dek, sizeof g_gw.provider_dek);
     ig_wipe(g_gw.session_key, sizeof g_gw.session_key);
+    ig_keys_clear(&g_keys);
+    ig_orgctx_set_kek(NULL, 0);
     ig_store_set_identity_key(NULL);
     ig_wipe(g_gw.org_kek, sizeof g_gw.org_kek);
     ig_webhook_shutdown();

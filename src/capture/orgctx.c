@@ -7,6 +7,7 @@
 #include "crypto/crypto.h"
 #include "net/loop.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -16,6 +17,29 @@ void ig_orgctx_bump(void)
 {
     atomic_fetch_add(&g_gen, 1);
 }
+
+/* The process-wide KEK, when set (serve, after a master key rotation): it overrides every cache's own. */
+static pthread_mutex_t g_kek_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t g_kek[32];
+static uint32_t g_kek_id;
+static bool g_kek_set;
+
+void ig_orgctx_set_kek(const uint8_t kek[32], uint32_t id)
+{
+    pthread_mutex_lock(&g_kek_mu);
+    if (kek) {
+        memcpy(g_kek, kek, 32);
+        g_kek_id = id;
+        g_kek_set = true;
+    } else {
+        ig_wipe(g_kek, sizeof g_kek);
+        g_kek_set = false;
+    }
+    pthread_mutex_unlock(&g_kek_mu);
+    ig_orgctx_bump(); /* every cache reloads: its data keys unwrap under the new KEK from now on */
+}
+
+static void current_kek(ig_orgcache_t *c);
 
 struct ig_orgcache {
     char *logs_dir;
@@ -43,6 +67,16 @@ ig_orgcache_t *ig_orgcache_new(const ig_orgctx_conf_t *conf, size_t cap)
     c->redact_all = conf->redact_all_orgs;
     c->cap = cap ? cap : 1;
     return c;
+}
+
+static void current_kek(ig_orgcache_t *c)
+{
+    pthread_mutex_lock(&g_kek_mu);
+    if (g_kek_set) {
+        memcpy(c->kek, g_kek, 32);
+        c->kek_id = g_kek_id;
+    }
+    pthread_mutex_unlock(&g_kek_mu);
 }
 
 static void ent_free(ig_orgctx_t *o)
@@ -158,6 +192,7 @@ int ig_orgcache_get(ig_orgcache_t *c, ig_store_t *st, const char *org_id, ig_org
     ig_orgctx_t *o = calloc(1, sizeof *o);
     if (!o) return IG_ENOMEM;
     ig_orgset_clear(&o->set);
+    current_kek(c);
     int rc = load(c, st, org_id, o);
     if (rc) {
         ent_free(o);

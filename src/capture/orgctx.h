@@ -59,5 +59,8 @@ int ig_orgcache_logstore(ig_orgcache_t *c, ig_orgctx_t *o, ig_logstore_t **out);
 void ig_orgcache_forget(ig_orgcache_t *c, const char *org_id);
 /* Every cache reloads its entries on next use (an org changed in this process). Thread-safe. */
 void ig_orgctx_bump(void);
+/* Sets the process-wide KEK (and its id) every cache uses from its next load on, overriding the one in its
+ * conf; NULL unsets it. Called at startup and when the master key is rotated (then every cache reloads). */
+void ig_orgctx_set_kek(const uint8_t kek[32], uint32_t id);
 
 #endif

@@ -171,6 +171,11 @@ static const char *const migrations[] = {
     "ALTER TABLE users ADD COLUMN display_enc BLOB;"
     /* outbound webhooks: the signing secret and each payload are sealed (AAD = org and row id); a delivery
      * is one event to one webhook, retried until it succeeds or runs out of attempts, each one recorded */
+    /* the control data key and any later process-wide data key, wrapped under the master key's KEK */
+    "CREATE TABLE control_keys ("
+    " name TEXT NOT NULL PRIMARY KEY,"
+    " wrapped BLOB NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
     "CREATE TABLE webhooks ("
     " id TEXT NOT NULL PRIMARY KEY,"
     " org_id TEXT NOT NULL REFERENCES orgs(id),"
@@ -269,6 +274,9 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(ORG_DK_GET, "SELECT data_key FROM orgs WHERE id = ?")                                                  \
     X(ORG_IDS, "SELECT id FROM orgs WHERE id > ? ORDER BY id LIMIT ?")                                       \
     X(ORG_DK_SET, "UPDATE orgs SET data_key = ? WHERE id = ? AND data_key IS NULL")                          \
+    X(CK_GET, "SELECT wrapped FROM control_keys WHERE name = ?")                                             \
+    X(CK_INIT,                                                                                               \
+      "INSERT INTO control_keys (name, wrapped, updated_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")        \
     X(CALL_INSERT,                                                                                           \
       "INSERT INTO calls (id, org_id, key_prefix, provider, method, path, model, status,"                    \
       " stream, latency_ms, ttfb_ms, req_bytes, resp_bytes, req_truncated, resp_truncated,"                  \
@@ -1288,6 +1296,97 @@ static int sq_org_ids(ig_store_t *st, const char *after, char (*ids)[33], size_t
 out:
     done(q);
     if (rc) *n = 0;
+    return rc;
+}
+
+static int blob_query(sq_store_t *s, sqlite3_stmt *q, const char *what, uint8_t **out, size_t *outlen)
+{
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) return IG_ENOTFOUND;
+    if (src != SQLITE_ROW) return map_err(s, src, what);
+    const void *b = sqlite3_column_blob(q, 0);
+    size_t n = (size_t)sqlite3_column_bytes(q, 0);
+    if (!b || !n) return IG_ENOTFOUND;
+    if (!(*out = malloc(n))) return IG_ENOMEM;
+    memcpy(*out, b, n);
+    *outlen = n;
+    return IG_OK;
+}
+
+static int sq_control_key(ig_store_t *st, const char *name, const uint8_t *init, size_t init_len, int64_t now,
+                          uint8_t **out, size_t *outlen)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = IG_OK;
+    bool tx = init != NULL;
+    if (tx && (rc = tx_begin(s))) return rc;
+    if (init) {
+        if ((rc = stmt(s, ST_CK_INIT, &q))) goto out;
+        bind_text(q, 1, name);
+        sqlite3_bind_blob(q, 2, init, (int)init_len, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, now);
+        if ((rc = step_done(s, q, "control key init"))) goto out;
+        done(q);
+        q = NULL;
+    }
+    if ((rc = stmt(s, ST_CK_GET, &q))) goto out;
+    bind_text(q, 1, name);
+    rc = blob_query(s, q, "control key get", out, outlen);
+    done(q);
+    q = NULL;
+    if (rc == IG_OK && tx && (rc = tx_commit(s))) {
+        free(*out);
+        *out = NULL;
+    }
+out:
+    done(q);
+    if (rc && tx) tx_rollback(s);
+    return rc;
+}
+
+/* Re-wraps every wrapped key (orgs.data_key, control_keys.wrapped) through fn in ONE transaction. */
+static int sq_rewrap(ig_store_t *st, ig_store_rewrap_fn fn, void *ctx, int64_t now, size_t *n)
+{
+    sq_store_t *s = sq(st);
+    static const char *const sel[2] = {"SELECT id, data_key FROM orgs WHERE data_key IS NOT NULL",
+                                       "SELECT name, wrapped FROM control_keys"};
+    static const char *const upd[2] = {
+        "UPDATE orgs SET data_key = ?2 WHERE id = ?1",
+        "UPDATE control_keys SET wrapped = ?2, updated_at = ?3 WHERE name = ?1"};
+    int rc = tx_begin(s);
+    *n = 0;
+    for (int t = 0; rc == IG_OK && t < 2; t++) {
+        sqlite3_stmt *q = NULL, *u = NULL;
+        if (sqlite3_prepare_v2(s->db, sel[t], -1, &q, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(s->db, upd[t], -1, &u, NULL) != SQLITE_OK)
+            rc = IG_EINTERNAL;
+        int src = SQLITE_DONE;
+        while (rc == IG_OK && (src = sqlite3_step(q)) == SQLITE_ROW) {
+            char id[129];
+            if ((rc = col_text(q, 0, id, sizeof id))) break;
+            const void *b = sqlite3_column_blob(q, 1);
+            size_t len = (size_t)sqlite3_column_bytes(q, 1);
+            ig_buf_t nb;
+            ig_buf_init(&nb, IG_STORE_MAX_SECRET);
+            bool changed = false;
+            rc = fn(ctx, t == 0 ? "org" : "control", id, b, len, &nb, &changed);
+            if (rc == IG_OK && changed) {
+                sqlite3_reset(u);
+                bind_text(u, 1, id);
+                sqlite3_bind_blob(u, 2, nb.data, (int)nb.len, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(u, 3, now);
+                rc = step_done(s, u, "rewrap");
+                if (rc == IG_OK) (*n)++;
+            }
+            ig_buf_free(&nb, true);
+        }
+        if (rc == IG_OK && src != SQLITE_DONE) rc = map_err(s, src, "rewrap");
+        sqlite3_finalize(q);
+        sqlite3_finalize(u);
+    }
+    if (rc == IG_OK) rc = tx_commit(s);
+    if (rc) tx_rollback(s);
     return rc;
 }
 
@@ -2905,6 +3004,8 @@ static const ig_store_ops_t sqlite_ops = {
     .keys_touch = sq_keys_touch,
     .org_ids = sq_org_ids,
     .identity_backfill = sq_identity_backfill,
+    .control_key = sq_control_key,
+    .rewrap = sq_rewrap,
     .org_data_key_init = sq_org_data_key_init,
     .provider_delete = sq_provider_delete,
     .audit_query = sq_audit_query,

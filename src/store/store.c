@@ -1208,3 +1208,17 @@ int ig_store_identity_backfill(ig_store_t *st)
     if (!st) return IG_EINVAL;
     return g_id_on ? st->ops->identity_backfill(st) : IG_OK;
 }
+
+int ig_store_control_key(ig_store_t *st, const char *name, const uint8_t *init, size_t init_len,
+                         uint8_t **out, size_t *outlen)
+{
+    if (!st || !name || !out || !outlen || bounded_len(name, 64) == SIZE_MAX || !name[0]) return IG_EINVAL;
+    if (init && (!init_len || init_len > IG_STORE_MAX_SECRET)) return IG_EINVAL;
+    return st->ops->control_key(st, name, init, init_len, now_ms(), out, outlen);
+}
+
+int ig_store_rewrap(ig_store_t *st, ig_store_rewrap_fn fn, void *ctx, size_t *n)
+{
+    if (!st || !fn || !n) return IG_EINVAL;
+    return st->ops->rewrap(st, fn, ctx, now_ms(), n);
+}

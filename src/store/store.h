@@ -525,6 +525,21 @@ int ig_store_webhook_attempts(ig_store_t *st, const char *org_id, const char *de
  * (unix ms), oldest first, with their attempts, in ONE transaction; *purged = how many. */
 int ig_store_webhook_purge(ig_store_t *st, int64_t before, size_t max, size_t *purged);
 
+/* ---- wrapped keys (the key hierarchy of docs/security.md) ---- */
+/* A process-wide data key by name ("control"): its wrapped form, malloc'd into *out. With init set, stores
+ * init first unless the name has one (the first writer wins, one transaction) and returns what is stored.
+ * IG_ENOTFOUND when there is none (and no init). */
+int ig_store_control_key(ig_store_t *st, const char *name, const uint8_t *init, size_t init_len,
+                         uint8_t **out, size_t *outlen);
+/* Called by ig_store_rewrap for each wrapped key: kind "org" (id = org id) or "control" (id = name). Appends
+ * the new wrapped form to out and sets *changed, or leaves it unchanged. Any error aborts the whole rewrap.
+ */
+typedef int (*ig_store_rewrap_fn)(void *ctx, const char *kind, const char *id, const uint8_t *wrapped,
+                                  size_t len, ig_buf_t *out, bool *changed);
+/* Passes every wrapped data key through fn and stores the results in ONE transaction (master key rotation).
+ * *n = how many changed. */
+int ig_store_rewrap(ig_store_t *st, ig_store_rewrap_fn fn, void *ctx, size_t *n);
+
 /* ---- identity columns ----
  * Users' emails and display names and invitees' emails are identity data: with a key set (ig_serve and the
  * operator CLI derive it from the master key, purpose "identity"), backends store them sealed (AES-256-GCM,
@@ -668,6 +683,9 @@ typedef struct ig_store_ops {
                         ig_webhook_attempt_t *out, size_t cap, size_t *n);
     int (*delivery_purge)(ig_store_t *st, int64_t before, size_t max, size_t *purged);
     int (*identity_backfill)(ig_store_t *st);
+    int (*control_key)(ig_store_t *st, const char *name, const uint8_t *init, size_t init_len, int64_t now,
+                       uint8_t **out, size_t *outlen);
+    int (*rewrap)(ig_store_t *st, ig_store_rewrap_fn fn, void *ctx, int64_t now, size_t *n);
 } ig_store_ops_t;
 
 struct ig_store {
