@@ -31,7 +31,14 @@ struct ig_spool {
 
 ig_spool_t *ig_spool_open(const char *dir, int *err)
 {
+    struct stat sb;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        if (err) *err = IG_EIO;
+        return NULL;
+    }
+    /* an existing directory others can read is tightened (its files hold sealed records, but their names and
+     * sizes are still nobody else's business) */
+    if (lstat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || ((sb.st_mode & 077) && chmod(dir, 0700) != 0)) {
         if (err) *err = IG_EIO;
         return NULL;
     }
