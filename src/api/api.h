@@ -11,6 +11,10 @@
 
 #include "app/gateway.h"
 
+/* Log exports still running (their threads end once their client is gone): shutdown waits for 0 before it
+ * frees the loops they hand chunks to. */
+int ig_api_exports_running(void);
+
 /* Handles an authenticated /api/v1 request (flat JSON errors). */
 void ig_api_handle(ig_req_t *req, ig_reqstate_t *rs);
 

@@ -351,6 +351,11 @@ void ig_api_logs_get(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 
 static atomic_int g_exports;
 
+int ig_api_exports_running(void)
+{
+    return atomic_load(&g_exports);
+}
+
 typedef struct exporter {
     pthread_mutex_t mu;
     pthread_cond_t cv;

@@ -13,6 +13,7 @@
 #include "app/serve.h"
 #include "admin/control.h"
 #include "app/datadir.h"
+#include "api/api.h"
 #include "app/gateway.h"
 #include "app/keys.h"
 #include "auth/clientip.h"
@@ -525,6 +526,10 @@ int ig_serve(ig_config_t *cfg)
 out:
     for (int i = 0; i < started; i++)
         pthread_join(lcs[i].loop.thread, NULL);
+    /* export threads stop at their next row once their client is gone; the loops they talk to are freed below
+     */
+    for (int waited = 0; ig_api_exports_running() > 0 && waited < 5000; waited += 10)
+        nanosleep(&(struct timespec){0, 10 * 1000000L}, NULL);
     if (control_on) ig_control_stop();
     retention_stop();
     ig_webhook_stop(); /* aborts an attempt in flight: bounded, never waits on a receiver */
