@@ -82,7 +82,7 @@ trap 'log "interrupted"; exit 130' INT TERM
 ) &
 PIDS+=($!)
 
-# the log databases grow by ~0.5 GB per FULL round (~4 KB a record on disk); refuse to fill a small disk
+# the log databases grow by ~0.5 GB per FULL round (~3-4 KB a record on disk); refuse to fill a small disk
 FREE_KB=$(df -Pk "$TMP" | awk 'NR==2{print $4}')
 [ "${FREE_KB:-0}" -ge $((3 * 1024 * 1024)) ] ||
     die "less than 3 GB free under ${TMPDIR:-/tmp} ($((${FREE_KB:-0} / 1024)) MB); the log databases need ~2.5 GB (set TMPDIR)"
@@ -404,9 +404,11 @@ if [ "$perf_ok" = 1 ]; then
             awk -v s="$1" 'index($0, "] " s " ") {sub("%", "", $1); print $1; f = 1; exit} END {if (!f) print "—"}' \
                 "$TMP/perf-inclusive.txt"
         }
-        PROFILE_NOTE="SQLite (sqlite3_step) $(pi sqlite3_step)%, of it WAL checkpoints $(pi sqlite3WalCheckpoint)%;"
-        PROFILE_NOTE+=" sealing (ig_field_seal) $(pi ig_field_seal)%, of it RAND_bytes_ex $(pi RAND_bytes_ex)%;"
-        PROFILE_NOTE+=" model parse (cJSON_ParseWithLengthOpts) $(pi cJSON_ParseWithLengthOpts)%;"
+        PROFILE_NOTE="SQLite (sqlite3_step) $(pi sqlite3_step)%, of it WAL checkpoints $(pi sqlite3WalCheckpoint)%,"
+        PROFILE_NOTE+=" commits' WAL writes $(pi sqlite3WalFrames)%, B-tree inserts $(pi sqlite3BtreeInsert)%;"
+        PROFILE_NOTE+=" sealing (ig_field_seal) $(pi ig_field_seal)%, of it AES-GCM (EVP_EncryptUpdate)"
+        PROFILE_NOTE+=" $(pi EVP_EncryptUpdate)%, RAND_bytes_ex $(pi RAND_bytes_ex)%;"
+        PROFILE_NOTE+=" blind-index tag (ig_field_tag) $(pi ig_field_tag)%; model (ig_capture_model_of) $(pi ig_capture_model_of)%;"
         PROFILE_NOTE+=" redaction (ig_redact_body) $(pi ig_redact_body)%; fdatasync $(pi '__GI_fdatasync (inlined)')%"
         RS_SHARE=$(awk -v a="$(pi ig_redact_body)" -v b="$(pi ig_redact_field)" 'BEGIN{print (a == "—" ? 0 : a) + (b == "—" ? 0 : b)}')
         log "profile written to $OUT/capture-profile.txt: $PROFILE_NOTE"

@@ -4,23 +4,41 @@
  *
  * Everything is a thin wrapper over OpenSSL 3 EVP interfaces; no primitive is implemented here. Functions
  * that can fail return IG_OK or a negative IG_E* code (core/err.h); a failure inside OpenSSL is IG_ECRYPTO.
- * No function keeps state between calls, so all are safe to call from any thread. After a failure an output
- * holds no usable result (and ig_seal/ig_open/decoders leave nothing behind, see below); secrets that pass
- * through internal buffers are wiped before return.
+ * All are safe to call from any thread. The only state kept between calls is per thread: the AES-256-GCM
+ * context and nonce sequence used with 12-byte IVs (see "Nonces") and an HMAC context, freed when the
+ * thread exits. After a failure an output holds no usable result (and ig_seal/ig_open/decoders leave
+ * nothing behind, see below); secrets that pass through internal buffers are wiped before return.
  *
  * Envelope (ig_seal / ig_open), all integers big-endian:
  *
  *     offset  size  field
  *     0       1     version, currently IG_SEAL_VERSION (1)
  *     1       4     key id: which data-encryption key sealed the blob (0 until keys rotate)
- *     5       12    nonce, fresh from RAND_bytes for every seal
+ *     5       12    nonce, unique per seal (see "Nonces")
  *     17      n     AES-256-GCM ciphertext of the n-byte plaintext
  *     17+n    16    GCM tag
  *
  * The GCM additional data is the 5-byte header (version and key id) followed by the caller's aad, so the
  * key id cannot be altered and a blob cannot be moved to another context (another org, another column)
- * without failing to open. Random 96-bit nonces are safe for up to 2^32 seals under one key (NIST SP
- * 800-38D 8.3); the key id exists so that keys can be rotated long before that.
+ * without failing to open.
+ *
+ * Nonces: the deterministic construction of NIST SP 800-38D 8.2.1 (a fixed field, then an invocation
+ * field that counts), except that the fixed field is drawn at random instead of assigned, so its uniqueness
+ * is probabilistic (bound below). A nonce is a 64-bit fixed field followed by a 32-bit big-endian counter.
+ * Each thread draws its fixed field from RAND_bytes (the OpenSSL CSPRNG) before its first seal, then counts
+ * 0, 1, ..., 2^32 - 1. It draws a new fixed field when the counter would wrap, and in a child process after
+ * fork(), which must not continue its parent's sequence. A failed draw fails the seal. Uniqueness under one
+ * key:
+ *   - one sequence (one draw) never repeats a nonce: the counter only goes up and never wraps;
+ *   - two sequences repeat a nonce only if their fixed fields are equal: with P draws over the key's life,
+ *     the probability of that is at most P^2 / 2^65. A thread draws when it first seals, again every 2^32
+ *     seals, and in a child after fork(); P counts that over every thread and process start that uses the
+ *     key, so it stays small. At P = 2^16 draws the bound is 2^-33: the 2^-32 bound NIST 8.3 sets for the
+ *     random 96-bit nonces used before, at 2^32 seals.
+ * The nonces show which thread sealed a blob and how many seals it made in between (for any org). Only
+ * someone who can read the stored blobs sees that, and they can already read the records' clear metadata
+ * (times, models, sizes). The format and the version byte are those of random nonces: ig_open takes the
+ * nonce as stored, so blobs sealed either way open alike. The key id exists so that keys can be rotated.
  */
 #ifndef IG_CRYPTO_CRYPTO_H
 #define IG_CRYPTO_CRYPTO_H
@@ -69,11 +87,15 @@ int ig_aes256gcm_encrypt(const uint8_t key[32], const uint8_t *iv, size_t ivlen,
 int ig_aes256gcm_decrypt(const uint8_t key[32], const uint8_t *iv, size_t ivlen, ig_iov_t aad, ig_iov_t ct,
                          const uint8_t tag[16], uint8_t *pt_out);
 
-/* Seals pt under key (identified as key_id) with a fresh random nonce and appends the blob (format above,
+/* Seals pt under key (identified as key_id) with the thread's next nonce and appends the blob (format above,
  * pt.len + IG_SEAL_OVERHEAD bytes) to out. aad is authenticated but not stored: pass the same bytes to
  * ig_open. pt must not point into out. Appends all or nothing: IG_ETOOBIG past out's ceiling, IG_ENOMEM,
- * IG_ECRYPTO if the generator or the cipher fails. */
+ * IG_ECRYPTO if the generator (drawing a new fixed field) or the cipher fails. */
 int ig_seal(const uint8_t key[32], uint32_t key_id, ig_iov_t aad, ig_iov_t pt, ig_buf_t *out);
+
+/* Tests only: moves this thread's nonce counter n steps forward (capped at the end of its sequence, so the
+ * next seal draws a new fixed field). It cannot move backwards, so it cannot make a nonce repeat. */
+void ig_seal_nonce_skip(uint64_t n);
 
 /* Opens a blob made by ig_seal and appends the plaintext to out; the caller owns it and must release it
  * with ig_buf_free(out, true). Appends all or nothing. IG_ECRYPTO if the version is unknown, the blob is

@@ -13,8 +13,13 @@
  *     UNIQUE column. Every index then ends with the 8-byte seq instead of a 36-byte id, and an index on
  *     (x, created_at) delivers rows already ordered by (created_at, seq) for x = ?, which is why pages and
  *     cursors order by (created_at, seq) rather than (created_at, id).
- *   - The blob columns come last, bodies at the very end: SQLite stores a row's tail in overflow pages, so
- *     a listing that reads only the metadata never touches the pages holding the bodies.
+ *   - The blob columns come last, bodies at the very end: SQLite stores the tail of a row larger than a page
+ *     in overflow pages, so a listing that reads only the metadata never touches the pages holding them.
+ *   - New files use 8 KiB pages (LS_PAGE_SIZE_SQL says why), existing ones keep theirs.
+ *   - Every secondary index is kept, though each costs the writer ~0.7 us per record: without the model,
+ *     provider and status indexes a record would cost ~2 us less, but a filter on a rare value would read
+ *     every row in time order until a page is full (measured 0.05 ms -> 40-170 ms on 300,000 records, and
+ *     linear in the org's size); see docs/benchmarks.md.
  *   - Queries with optional filters are built from fixed fragments (placeholders only, never values) and
  *     cached per combination of filters: "(? IS NULL OR col = ?)" would keep SQLite from using the index
  *     of a filter that is present.
@@ -56,11 +61,30 @@
  * re-running the statement costs nothing measurable. */
 #define SCAN_PAGE 256
 
+/* Page size of new files. A row no larger than a page is stored whole in one leaf, so rows between half a
+ * page and a page waste up to half of it. With SQLite's default 4 KiB pages that band is 2-4 KB: a captured
+ * chat call (a 1.6 KB request and its answer, sealed, ~2.5 KB) took a page of its own, and everything
+ * written went through the WAL and the checkpoint twice as large as needed. Measured with 8 KiB pages
+ * (docs/benchmarks.md, batches of 160 records): 2.2 KB of bodies 4.2 -> 2.9 KB of disk and 15.8 -> 11.3 us
+ * per insert; bodies drawn from 0.7-36 KB 29.9 -> 23.5 us; rows of 4-5 KB, now in the wasteful band,
+ * 18.5 -> 19.5 us and 5.6 -> 8.2 KB. 16 KiB pages were faster still under load, but every commit writes
+ * whole pages (the table, each index and the aggregates it touches): a commit of one record (a quiet
+ * gateway) writes 44 KB (WAL and checkpoint) with 4 KiB pages, 82 KB with 8 KiB and 159 KB with 16 KiB.
+ * 8 KiB is the compromise.
+ * Existing files keep the page size they were made with (a WAL database's cannot change). */
+#define LS_PAGE_SIZE_SQL "8192"
+
+/* WAL size (bytes) at which a commit checkpoints: SQLite's default of 1000 pages for 4 KiB pages, kept in
+ * bytes so 8 KiB pages do not double the WAL file each org keeps. A larger WAL (up to 10000 pages) did not
+ * lower the writer's CPU measurably: the checkpoint copies every page once whatever its size, and only the
+ * few index and aggregate pages rewritten by every commit are copied less often. */
+#define LS_WAL_BYTES (4000 * 1024)
+
 /* Purge hands pages back to the file system only when more than 1/FREE_RATIO of the file is free, and at
- * most VACUUM_PAGES per batch: 8 MB with 4 KiB pages, more than a batch of 1000 records frees (so a bulk
- * purge keeps up), and measured at ~30 ms per batch on top of the ~20 ms the deletion takes. */
+ * most VACUUM_BYTES per batch (2048 pages of 4 KiB, 1024 of 8 KiB), more than a batch of 1000 records frees
+ * (so a bulk purge keeps up), and measured at ~30 ms per batch on top of the ~20 ms the deletion takes. */
 #define FREE_RATIO   4
-#define VACUUM_PAGES 2048
+#define VACUUM_BYTES (8 * 1024 * 1024)
 
 static const char *const migrations[] = {
     /* v1: the log (ciphertext blobs last, bodies at the very end) and the hourly usage aggregates. */
@@ -245,6 +269,7 @@ struct ig_logstore {
     sqlite3_stmt *dyn[DYN_SLOTS];
     unsigned dyn_key[DYN_SLOTS];
     unsigned dyn_next;
+    int64_t page_size; /* the file's, read at open */
     char path[PATH_MAX];
 };
 
@@ -600,14 +625,17 @@ static int configure(ig_logstore_t *ls)
         rc = map_err(ls, src, "pragma");
         goto out;
     }
-    /* auto_vacuum only takes effect before the first table exists, and setting it on an existing file needs
-     * the write lock (a reader opening behind a busy writer would wait for it): only on a new, empty file */
+    /* the page size and auto_vacuum only take effect before the first table exists (and the page size of a
+     * WAL database can never change), and setting auto_vacuum on an existing file needs the write lock (a
+     * reader opening behind a busy writer would wait for it): only on a new, empty file */
     src = sqlite3_prepare_v2(ls->db, "PRAGMA page_count", -1, &st, NULL);
     bool fresh = src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == 0;
     sqlite3_finalize(st);
     st = NULL;
-    if (fresh &&
-        (src = sqlite3_exec(ls->db, "PRAGMA auto_vacuum = INCREMENTAL", NULL, NULL, NULL)) != SQLITE_OK) {
+    if (fresh && (src = sqlite3_exec(ls->db,
+                                     "PRAGMA page_size = " LS_PAGE_SIZE_SQL ";"
+                                     " PRAGMA auto_vacuum = INCREMENTAL",
+                                     NULL, NULL, NULL)) != SQLITE_OK) {
         rc = map_err(ls, src, "pragma");
         goto out;
     }
@@ -630,6 +658,17 @@ static int configure(ig_logstore_t *ls)
         IG_ERROR("logstore", "cannot switch %s to WAL mode (got %s)", ls->path, mode ? mode : "nothing");
         goto out;
     }
+    sqlite3_finalize(st);
+    st = NULL;
+    /* checkpoint when the WAL reaches LS_WAL_BYTES, whatever the file's page size */
+    src = sqlite3_prepare_v2(ls->db, "PRAGMA page_size", -1, &st, NULL);
+    int64_t page = src == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (page <= 0) {
+        rc = map_err(ls, src == SQLITE_OK ? SQLITE_ERROR : src, "page_size");
+        goto out;
+    }
+    ls->page_size = page;
+    sqlite3_wal_autocheckpoint(ls->db, (int)IG_MAX(LS_WAL_BYTES / page, 1));
     rc = IG_OK;
 out:
     sqlite3_finalize(st);
@@ -1265,7 +1304,7 @@ static int shrink(ig_logstore_t *ls)
         (rc = query_int(ls, ST_FREE_COUNT, "freelist count", &free_pages)))
         return rc;
     if (free_pages * FREE_RATIO <= pages) return IG_OK;
-    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", VACUUM_PAGES);
+    snprintf(sql, sizeof sql, "PRAGMA incremental_vacuum(%d)", (int)IG_MAX(VACUUM_BYTES / ls->page_size, 1));
     int src = sqlite3_exec(ls->db, sql, NULL, NULL, NULL);
     return src == SQLITE_OK ? IG_OK : map_err(ls, src, "incremental vacuum");
 }

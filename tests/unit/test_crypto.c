@@ -1,12 +1,21 @@
 /*
  * Unit tests of src/crypto: published test vectors (SHA-256 from FIPS 180, HMAC-SHA256 from RFC 4231,
  * HKDF from RFC 5869, AES-256-GCM from McGrew & Viega's GCM specification, base64 from RFC 4648), then
- * the sealed-blob envelope as properties: round trip, and every kind of tampering fails with IG_ECRYPTO.
+ * the sealed-blob envelope as properties: round trip, every kind of tampering fails with IG_ECRYPTO, and
+ * nonces never repeat (within a thread, across threads, at the end of a counter, after fork()); and the
+ * contexts each thread reuses give the same results as fresh ones whatever the order of keys and failures.
+ * Last, the formats orgkey.c builds by hand (field AAD, blind-index tag message), so stored data stays
+ * readable.
  */
 #include "unit.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
+#include "crypto/orgkey.h"
+
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* Hex of n bytes compared with an expected lowercase hex string; reports the caller's line. */
 #define CHECK_HEX(p, n, want)                                                                                \
@@ -505,6 +514,219 @@ TEST(seal_nonces_differ)
     ig_buf_free(&b, false);
 }
 
+/* The nonce of a blob made by ig_seal (crypto.h, "Nonces"): the fixed field, and the counter. */
+typedef struct {
+    uint8_t fixed[8];
+    uint32_t count;
+} nonce_t;
+
+static nonce_t nonce_of(const ig_buf_t *blob)
+{
+    nonce_t n;
+    const uint8_t *p = (const uint8_t *)blob->data + 5;
+    memcpy(n.fixed, p, 8);
+    n.count = (uint32_t)p[8] << 24 | (uint32_t)p[9] << 16 | (uint32_t)p[10] << 8 | (uint32_t)p[11];
+    return n;
+}
+
+/* Seals a short secret and returns the blob's nonce (all zero when the seal failed, which is checked). */
+static nonce_t seal_nonce(void)
+{
+    ig_buf_t b;
+    nonce_t n;
+    memset(&n, 0, sizeof n);
+    ig_buf_init(&b, 256);
+    int rc = ig_seal(seal_key, 0, IG_IOV_LIT(ORG_AAD), IG_IOV_LIT(SECRET), &b);
+    CHECK_EQ_INT(rc, IG_OK);
+    if (rc == IG_OK) n = nonce_of(&b);
+    ig_buf_free(&b, false);
+    return n;
+}
+
+static int nonce_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(nonce_t));
+}
+
+/* true when no two of the n nonces are equal (sorts them) */
+static bool all_distinct(nonce_t *v, size_t n)
+{
+    qsort(v, n, sizeof *v, nonce_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (memcmp(&v[i - 1], &v[i], sizeof *v) == 0) return false;
+    return true;
+}
+
+TEST(seal_nonces_count_within_a_thread)
+{
+    /* one thread: one fixed field, and a counter that goes up by one per seal, so no nonce repeats */
+    enum { N = 20000 };
+    nonce_t *v = calloc(N, sizeof *v);
+    CHECK(v != NULL);
+    if (!v) return;
+    for (size_t i = 0; i < N; i++)
+        v[i] = seal_nonce();
+    for (size_t i = 1; i < N; i++) {
+        CHECK(memcmp(v[i].fixed, v[0].fixed, 8) == 0);
+        if (v[i].count != v[i - 1].count + 1) {
+            fprintf(stderr, "  seal %zu: counter %u after %u\n", i, v[i].count, v[i - 1].count);
+            CHECK(0);
+            break;
+        }
+    }
+    CHECK(all_distinct(v, N));
+    free(v);
+}
+
+enum { THREADS = 4, PER_THREAD = 2000 };
+
+static void *seal_many(void *arg)
+{
+    nonce_t *v = arg;
+    for (size_t i = 0; i < PER_THREAD; i++)
+        v[i] = seal_nonce();
+    return NULL;
+}
+
+TEST(seal_nonces_differ_across_threads)
+{
+    /* each thread draws its own fixed field: no nonce is shared by two threads sealing at the same time */
+    nonce_t *v = calloc((THREADS + 1) * PER_THREAD, sizeof *v);
+    pthread_t th[THREADS];
+    CHECK(v != NULL);
+    if (!v) return;
+    for (size_t t = 0; t < THREADS; t++)
+        CHECK_EQ_INT(pthread_create(&th[t], NULL, seal_many, v + t * PER_THREAD), 0);
+    seal_many(v + THREADS * PER_THREAD); /* and this thread meanwhile */
+    for (size_t t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
+    for (size_t a = 0; a <= THREADS; a++) {
+        const nonce_t *x = v + a * PER_THREAD;
+        CHECK_EQ_INT(x[PER_THREAD - 1].count - x[0].count, PER_THREAD - 1);
+        for (size_t b = a + 1; b <= THREADS; b++)
+            CHECK(memcmp(x[0].fixed, v[b * PER_THREAD].fixed, 8) != 0);
+    }
+    CHECK(all_distinct(v, (THREADS + 1) * PER_THREAD));
+    free(v);
+}
+
+TEST(seal_nonce_counter_end_draws_a_new_fixed_field)
+{
+    nonce_t a = seal_nonce();
+    /* two seals before the end of the sequence: the last two counter values, then a new fixed field */
+    ig_seal_nonce_skip(((uint64_t)1 << 32) - 3 - a.count);
+    nonce_t b = seal_nonce(), c = seal_nonce(), d = seal_nonce(), e = seal_nonce();
+    CHECK(memcmp(b.fixed, a.fixed, 8) == 0);
+    CHECK_EQ_INT(b.count, 0xfffffffeu);
+    CHECK(memcmp(c.fixed, a.fixed, 8) == 0);
+    CHECK_EQ_INT(c.count, 0xffffffffu);
+    CHECK(memcmp(d.fixed, a.fixed, 8) != 0);
+    CHECK_EQ_INT(d.count, 0);
+    CHECK(memcmp(e.fixed, d.fixed, 8) == 0);
+    CHECK_EQ_INT(e.count, 1);
+    /* the skip saturates at the end and never moves back */
+    ig_seal_nonce_skip(UINT64_MAX);
+    nonce_t f = seal_nonce();
+    CHECK(memcmp(f.fixed, d.fixed, 8) != 0);
+    CHECK_EQ_INT(f.count, 0);
+    ig_seal_nonce_skip(0);
+    CHECK_EQ_INT(seal_nonce().count, 1);
+}
+
+TEST(seal_nonce_forked_child_draws_a_new_fixed_field)
+{
+    /* a child copies its parent's memory, sequence included: it must not seal with the parent's nonces */
+    nonce_t before = seal_nonce(), child;
+    int fds[2];
+    memset(&child, 0, sizeof child);
+    CHECK_EQ_INT(pipe(fds), 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        nonce_t n = seal_nonce();
+        _exit(write(fds[1], &n, sizeof n) == (ssize_t)sizeof n ? 0 : 1);
+    }
+    close(fds[1]);
+    CHECK_EQ_INT(read(fds[0], &child, sizeof child), sizeof child);
+    close(fds[0]);
+    int status = -1;
+    if (pid > 0) waitpid(pid, &status, 0);
+    CHECK_EQ_INT(status, 0);
+    nonce_t after = seal_nonce();
+    CHECK(memcmp(child.fixed, before.fixed, 8) != 0);
+    CHECK_EQ_INT(child.count, 0);
+    CHECK(memcmp(after.fixed, before.fixed, 8) == 0); /* the parent goes on */
+    CHECK_EQ_INT(after.count, before.count + 1);
+}
+
+TEST(seal_open_alternating_keys_and_failures)
+{
+    /* the thread's context is re-keyed only when the key changes: alternate keys, fail in between, and
+     * check every blob against a fresh one-call decryption of its own (ig_aes256gcm_decrypt, 12-byte IV) */
+    uint8_t k2[32];
+    memset(k2, 0x5c, sizeof k2);
+    const uint8_t *keys[] = {seal_key, seal_key, k2, seal_key, k2, k2};
+    ig_buf_t blob[IG_ARRAY_LEN(keys)], pt;
+    ig_buf_init(&pt, 1024);
+    for (size_t i = 0; i < IG_ARRAY_LEN(keys); i++) {
+        ig_buf_init(&blob[i], 1024);
+        CHECK_EQ_INT(ig_seal(keys[i], 0, IG_IOV_LIT(ORG_AAD), IG_IOV_LIT(SECRET), &blob[i]), IG_OK);
+        if (i == 2) { /* a failed open between seals */
+            CHECK_EQ_INT(ig_open(seal_key, IG_IOV_LIT(ORG_AAD), ig_buf_iov(&blob[i]), &pt), IG_ECRYPTO);
+            CHECK_EQ_INT(pt.len, 0);
+        }
+    }
+    for (size_t i = 0; i < IG_ARRAY_LEN(keys); i++) {
+        const uint8_t *other = keys[i] == k2 ? seal_key : k2;
+        CHECK_EQ_INT(ig_open(keys[i], IG_IOV_LIT(ORG_AAD), ig_buf_iov(&blob[i]), &pt), IG_OK);
+        CHECK(ig_iov_eq(ig_buf_iov(&pt), IG_IOV_LIT(SECRET)));
+        ig_buf_reset(&pt);
+        CHECK_EQ_INT(ig_open(other, IG_IOV_LIT(ORG_AAD), ig_buf_iov(&blob[i]), &pt), IG_ECRYPTO);
+        /* the same blob decrypted by hand: header as additional data, then the caller's aad */
+        const uint8_t *b = (const uint8_t *)blob[i].data;
+        size_t n = blob[i].len - IG_SEAL_OVERHEAD;
+        uint8_t aad[5 + sizeof ORG_AAD - 1], out[64];
+        memcpy(aad, b, 5);
+        memcpy(aad + 5, ORG_AAD, sizeof ORG_AAD - 1);
+        CHECK(n <= sizeof out);
+        CHECK_EQ_INT(ig_aes256gcm_decrypt(keys[i], b + 5, IG_GCM_NONCE_LEN, bytes_iov(aad, sizeof aad),
+                                          bytes_iov(b + IG_SEAL_HEADER_LEN, n), b + IG_SEAL_HEADER_LEN + n,
+                                          out),
+                     IG_OK);
+        CHECK_MEM(out, SECRET, n);
+        ig_buf_free(&blob[i], false);
+    }
+    ig_buf_free(&pt, true);
+}
+
+static void *hmac_in_thread(void *arg)
+{
+    uint8_t *mac = arg;
+    /* RFC 4231 test case 2, computed while the main thread uses other keys */
+    for (int i = 0; i < 200; i++)
+        if (ig_hmac_sha256((const uint8_t *)"Jefe", 4, "what do ya want for nothing?", 28, mac) != IG_OK)
+            memset(mac, 0, 32);
+    return NULL;
+}
+
+TEST(hmac_alternating_keys_and_threads)
+{
+    /* the thread's HMAC context is re-keyed by every call, whatever the key's length */
+    uint8_t mac[32], tmac[32];
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, hmac_in_thread, tmac), 0);
+    for (int i = 0; i < 50; i++) {
+        uint8_t k3[20];
+        memset(k3, 0x0b, sizeof k3);
+        CHECK_EQ_INT(ig_hmac_sha256(k3, sizeof k3, "Hi There", 8, mac), IG_OK);
+        CHECK_HEX(mac, 32, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+        CHECK_EQ_INT(ig_hmac_sha256(NULL, 0, NULL, 0, mac), IG_OK);
+        CHECK_HEX(mac, 32, "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+    }
+    pthread_join(th, NULL);
+    CHECK_HEX(tmac, 32, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
 TEST(seal_tampering_fails)
 {
     ig_buf_t blob, pt;
@@ -565,6 +787,59 @@ TEST(seal_tampering_fails)
     ig_buf_free(&blob, false);
 }
 
+/* --- orgkey.c: the field AAD and the blind-index tag, built by hand ----------------------------------- */
+
+#define OK_ORG "a3f5c8e21b7d4096e8c1f2a3b4c5d6e7"
+#define OK_REC "01a2263a-0a14-709e-9c1e-1dc70b6d74ab"
+
+TEST(orgkey_field_formats_are_stable)
+{
+    /* what is stored must stay readable: the AAD of a field and the tag of a value, built by hand here */
+    uint8_t dk[32], tk[32], mac[32], tag[16];
+    for (int i = 0; i < 32; i++) {
+        dk[i] = (uint8_t)(7 * 31 + i);
+        tk[i] = (uint8_t)(8 * 31 + i);
+    }
+    ig_buf_t ct, pt;
+    ig_buf_init(&ct, 4096);
+    ig_buf_init(&pt, 4096);
+    CHECK_EQ_INT(ig_field_seal(dk, OK_ORG, OK_REC, "client_ip", ig_iov_str("203.0.113.7"), &ct), IG_OK);
+    CHECK_EQ_INT(
+        ig_open(dk, IG_IOV_LIT("ingate/log/v1:" OK_ORG ":" OK_REC ":client_ip"), ig_buf_iov(&ct), &pt),
+        IG_OK);
+    CHECK(ig_iov_eq(ig_buf_iov(&pt), IG_IOV_LIT("203.0.113.7")));
+
+    /* the AAD is at most 191 bytes: 14 + 32 + 1 + rec + 1 + 9 ("client_ip") */
+    char rec[200];
+    memset(rec, 'r', sizeof rec);
+    rec[191 - 14 - 32 - 1 - 1 - 9] = '\0';
+    ct.len = 0;
+    CHECK_EQ_INT(ig_field_seal(dk, OK_ORG, rec, "client_ip", ig_iov_str("x"), &ct), IG_OK);
+    pt.len = 0;
+    CHECK_EQ_INT(ig_field_open(dk, OK_ORG, rec, "client_ip", ig_buf_iov(&ct), &pt), IG_OK);
+    memset(rec, 'r', sizeof rec);
+    rec[192 - 14 - 32 - 1 - 1 - 9] = '\0';
+    ct.len = 0;
+    CHECK_EQ_INT(ig_field_seal(dk, OK_ORG, rec, "client_ip", ig_iov_str("x"), &ct), IG_EINVAL);
+    CHECK_EQ_INT(ig_field_open(dk, OK_ORG, rec, "client_ip", ig_iov_str("x"), &pt), IG_EINVAL);
+    CHECK_EQ_INT((int)ct.len, 0);
+
+    /* tag = the first 16 bytes of HMAC-SHA256(tk, field NUL value), short values and long ones alike */
+    static char value[2000];
+    memset(value, 'v', sizeof value);
+    size_t lens[] = {0, 1, 255, 502, 503, 504, 1999};
+    for (size_t i = 0; i < IG_ARRAY_LEN(lens); i++) {
+        char msg[2100];
+        memcpy(msg, "session_id", 11);
+        memcpy(msg + 11, value, lens[i]);
+        CHECK_EQ_INT(ig_hmac_sha256(tk, 32, msg, 11 + lens[i], mac), IG_OK);
+        CHECK_EQ_INT(ig_field_tag(tk, "session_id", ig_iov(value, lens[i]), tag), IG_OK);
+        CHECK_MEM(tag, mac, 16);
+    }
+    ig_buf_free(&ct, false);
+    ig_buf_free(&pt, true);
+}
+
 int main(void)
 {
     RUN(hex_codec);
@@ -583,6 +858,13 @@ int main(void)
     RUN(seal_appends_and_respects_ceiling);
     RUN(seal_large_plaintext);
     RUN(seal_nonces_differ);
+    RUN(seal_nonces_count_within_a_thread);
+    RUN(seal_nonces_differ_across_threads);
+    RUN(seal_nonce_counter_end_draws_a_new_fixed_field);
+    RUN(seal_nonce_forked_child_draws_a_new_fixed_field);
+    RUN(seal_open_alternating_keys_and_failures);
+    RUN(hmac_alternating_keys_and_threads);
     RUN(seal_tampering_fails);
+    RUN(orgkey_field_formats_are_stable);
     UNIT_DONE();
 }
