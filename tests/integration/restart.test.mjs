@@ -79,6 +79,10 @@ describe('restart', () => {
       const t = await gw.tenant('rot', { providers: { openai: 'sk-prov-rot-1' } });
       const call = (g) => g.request({ method: 'POST', path: '/v1/chat/completions', headers: { 'x-ingate-key': t.key, 'content-type': 'application/json' }, body: '{"model":"gpt-4o-mini","messages":[]}' });
       assert.equal((await call(gw)).status, 200);
+      // the org's data key is made when its first record is written: wait for it, so the rotation has two keys
+      const orgDb = path.join(gw.dataDir, 'orgs', `${t.org.id}.db`);
+      for (let i = 0; i < 200 && !fs.existsSync(orgDb); i++) await new Promise((res) => setTimeout(res, 25));
+      assert.ok(fs.existsSync(orgDb), 'the first call was never logged');
       const before = fs.readFileSync(path.join(gw.dataDir, 'master.key'), 'utf8');
       const r = await gw.adminRaw(['rotate-master-key']);
       assert.equal(r.code, 0, r.stderr);
