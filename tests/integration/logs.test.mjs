@@ -850,7 +850,15 @@ describe('call logs, usage and export through the API', () => {
     for (let i = 0; i < 6; i++) await abortOne(); // more than the concurrent-export limit
     assert.ok(gw.running, 'the gateway is still running');
     assert.equal((await ok(A.token, 'GET', '/logs?limit=5')).json.logs.length, 5);
-    assert.equal((await chat(A.api_key)).status, 200);
+    const last = await chat(A.api_key);
+    assert.equal(last.status, 200);
+    // the record is written asynchronously (the writer's batch): wait for it, so the export and the listing
+    // below see the same records
+    const lastId = last.headers['x-ingate-request-id'];
+    await waitFor(async () => (await gw.api(A.token, 'GET', `/logs/${lastId}`)).status === 200, {
+      timeoutMs: T(10000),
+      what: 'the last call in the log',
+    });
     // the slots of the aborted exports come back: a full export works again
     const recs = await waitFor(
       async () => {
