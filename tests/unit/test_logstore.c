@@ -1374,7 +1374,11 @@ static void *reader_main(void *p)
     ig_logstore_t *ls = open_ls("conc", ORG_A);
     static __thread ig_logrow_t rows[20];
     int64_t last = 0;
-    while (ls && __atomic_load_n(&g_writers_done, __ATOMIC_SEQ_CST) < 2) {
+    bool more = ls != NULL;
+    /* at least one round after both writers are done too: on a slow (sanitizer) build the writers may finish
+     * before the reader's first round */
+    while (more) {
+        more = __atomic_load_n(&g_writers_done, __ATOMIC_SEQ_CST) < 2;
         int64_t c1 = -1, c2 = -1;
         ig_usage_summary_t s;
         char next[IG_LOGSTORE_CURSOR_MAX];
