@@ -330,8 +330,28 @@ static void emit_member_event(api_job_t *j, ig_store_t *st, const char *type, co
     ig_webhook_emit(st, j->org_id, type, data);
 }
 
-static void member_json(ig_buf_t *b, const ig_member_t *m)
+/* A listing's answer {"<name>":[...]} from rows[0..n) of `size` bytes each (rc: the store call's result;
+ * IG_ETOOBIG only means the first API_MAX_ROWS). Frees rows. */
+static void list_json(api_job_t *j, int rc, const char *name, void *rows, size_t n, size_t size,
+                      void (*json)(ig_buf_t *, const void *))
 {
+    if (rc && rc != IG_ETOOBIG) {
+        j->err = rc;
+        free(rows);
+        return;
+    }
+    ig_buf_appendf(&j->out, "{\"%s\":[", name);
+    for (size_t i = 0; i < n; i++) {
+        if (i) ig_buf_lit(&j->out, ",");
+        json(&j->out, (const char *)rows + i * size);
+    }
+    ig_buf_lit(&j->out, "]}");
+    free(rows);
+}
+
+static void member_json(ig_buf_t *b, const void *row)
+{
+    const ig_member_t *m = row;
     ig_buf_appendf(b, "{\"user_id\":\"%s\",\"email\":", m->m.user_id);
     ig_json_append_str(b, ig_iov_str(m->email));
     ig_buf_lit(b, ",\"display_name\":");
@@ -340,8 +360,9 @@ static void member_json(ig_buf_t *b, const ig_member_t *m)
                    (long long)m->m.created_at);
 }
 
-static void invite_json(ig_buf_t *b, const ig_invite_t *v)
+static void invite_json(ig_buf_t *b, const void *row)
 {
+    const ig_invite_t *v = row;
     ig_buf_appendf(b, "{\"id\":\"%s\",\"email\":", v->id);
     ig_json_append_str(b, ig_iov_str(v->email));
     ig_buf_appendf(b, ",\"role\":\"%s\",\"invited_by\":", ig_api_role_names[v->role & 3]);
@@ -358,18 +379,7 @@ static void work_members_list(api_job_t *j, ig_store_t *st)
     size_t n = 0;
     ig_member_t *ms = calloc(API_MAX_ROWS, sizeof *ms);
     int rc = ms ? ig_store_member_list(st, j->org_id, ms, API_MAX_ROWS, &n) : IG_ENOMEM;
-    if (rc && rc != IG_ETOOBIG) {
-        j->err = rc;
-        free(ms);
-        return;
-    }
-    ig_buf_lit(&j->out, "{\"members\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i) ig_buf_lit(&j->out, ",");
-        member_json(&j->out, &ms[i]);
-    }
-    ig_buf_lit(&j->out, "]}");
-    free(ms);
+    list_json(j, rc, "members", ms, n, sizeof *ms, member_json);
 }
 
 void ig_api_members_list(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
@@ -550,18 +560,7 @@ static void work_invites_list(api_job_t *j, ig_store_t *st)
     size_t n = 0;
     ig_invite_t *vs = calloc(API_MAX_ROWS, sizeof *vs);
     int rc = vs ? ig_store_invite_list(st, j->org_id, vs, API_MAX_ROWS, &n) : IG_ENOMEM;
-    if (rc && rc != IG_ETOOBIG) {
-        j->err = rc;
-        free(vs);
-        return;
-    }
-    ig_buf_lit(&j->out, "{\"invitations\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i) ig_buf_lit(&j->out, ",");
-        invite_json(&j->out, &vs[i]);
-    }
-    ig_buf_lit(&j->out, "]}");
-    free(vs);
+    list_json(j, rc, "invitations", vs, n, sizeof *vs, invite_json);
 }
 
 static void work_invites_revoke(api_job_t *j, ig_store_t *st)
@@ -590,15 +589,17 @@ void ig_api_invites_revoke(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 /* ---------------------------------------------------------------------------------------------------- */
 /* teams and apps */
 
-static void team_json(ig_buf_t *b, const ig_team_t *t)
+static void team_json(ig_buf_t *b, const void *row)
 {
+    const ig_team_t *t = row;
     ig_buf_appendf(b, "{\"id\":\"%s\",\"name\":", t->id);
     ig_json_append_str(b, ig_iov_str(t->name));
     ig_buf_appendf(b, ",\"created_at\":%lld}", (long long)t->created_at);
 }
 
-static void app_json(ig_buf_t *b, const ig_app_t *a)
+static void app_json(ig_buf_t *b, const void *row)
 {
+    const ig_app_t *a = row;
     ig_buf_appendf(b, "{\"id\":\"%s\",\"name\":", a->id);
     ig_json_append_str(b, ig_iov_str(a->name));
     ig_buf_lit(b, ",\"team_id\":");
@@ -614,18 +615,7 @@ static void work_teams_list(api_job_t *j, ig_store_t *st)
     size_t n = 0;
     ig_team_t *ts = calloc(API_MAX_ROWS, sizeof *ts);
     int rc = ts ? ig_store_team_list(st, j->org_id, ts, API_MAX_ROWS, &n) : IG_ENOMEM;
-    if (rc && rc != IG_ETOOBIG) {
-        j->err = rc;
-        free(ts);
-        return;
-    }
-    ig_buf_lit(&j->out, "{\"teams\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i) ig_buf_lit(&j->out, ",");
-        team_json(&j->out, &ts[i]);
-    }
-    ig_buf_lit(&j->out, "]}");
-    free(ts);
+    list_json(j, rc, "teams", ts, n, sizeof *ts, team_json);
 }
 
 static void work_apps_list(api_job_t *j, ig_store_t *st)
@@ -633,18 +623,7 @@ static void work_apps_list(api_job_t *j, ig_store_t *st)
     size_t n = 0;
     ig_app_t *as = calloc(API_MAX_ROWS, sizeof *as);
     int rc = as ? ig_store_app_list(st, j->org_id, as, API_MAX_ROWS, &n) : IG_ENOMEM;
-    if (rc && rc != IG_ETOOBIG) {
-        j->err = rc;
-        free(as);
-        return;
-    }
-    ig_buf_lit(&j->out, "{\"apps\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i) ig_buf_lit(&j->out, ",");
-        app_json(&j->out, &as[i]);
-    }
-    ig_buf_lit(&j->out, "]}");
-    free(as);
+    list_json(j, rc, "apps", as, n, sizeof *as, app_json);
 }
 
 static void work_teams_create(api_job_t *j, ig_store_t *st)
