@@ -32,91 +32,22 @@ PERF_SECONDS=${BENCH_PERF_SECONDS:-4}
 TIME_LIMIT=${BENCH_TIME_LIMIT:-300}
 TARGET_RATIO=0.90
 
-T_START=$(date +%s)
-log() { printf '[capture %3ds] %s\n' $(($(date +%s) - T_START)) "$*" >&2; }
-die() {
-    log "ERROR: $*"
-    exit 1
-}
-
-for tool in wrk curl awk sed sort; do
-    command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install wrk curl build-essential)"
-done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/ingate-capture.XXXXXX")
-PIDS=()
-STATUS=1
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ $alive = 0 ] && break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ "$STATUS" != 0 ]; then
-        mkdir -p "$OUT/capture-last-failure"
-        cp "$TMP"/*.log "$TMP"/*.out "$TMP"/*.json "$OUT/capture-last-failure/" 2>/dev/null || true
-        log "failed (exit $rc); logs copied to $OUT/capture-last-failure/"
-    fi
-    if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit $rc
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-# Hard stop: a wedged run ends itself (the EXIT trap then cleans up).
-(
-    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-    sleep "$TIME_LIMIT" &
-    sp=$!
-    wait "$sp"
-    echo "[capture] time limit of ${TIME_LIMIT}s reached; stopping" >&2
-    kill -TERM $$ 2>/dev/null
-) &
-PIDS+=($!)
-
+BENCH_TAG=capture
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+need_tools "Debian: apt-get install wrk curl build-essential" wrk curl awk sed sort
+bench_start capture
 # the log databases grow by ~0.5 GB per FULL round (~3-4 KB a record on disk); refuse to fill a small disk
 FREE_KB=$(df -Pk "$TMP" | awk 'NR==2{print $4}')
 [ "${FREE_KB:-0}" -ge $((3 * 1024 * 1024)) ] ||
     die "less than 3 GB free under ${TMPDIR:-/tmp} ($((${FREE_KB:-0} / 1024)) MB); the log databases need ~2.5 GB (set TMPDIR)"
-
-mkdir -p "$OUT"
-rm -rf "$OUT/capture-last-failure"
 rm -f "$OUT"/wrk-capture-*.out "$OUT/raw-capture.tsv" "$OUT/capture-results.md" "$OUT/capture-profile.txt"
 
 # ---------------------------------------------------------------------------------------------------------
 # CPU placement, as in run.sh: every ingate thread (event loop, log writer, workers) on CPU 0, the load side
 # (wrk, the mock upstream, curl for /metrics) on CPU 1. The log writer therefore competes with the event loop
 # for one core, so its cost shows up in requests/s.
-NCPU=$(getconf _NPROCESSORS_ONLN)
-if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
-    CPU_LOAD=1
-    ON_PROXY=(taskset -c 0)
-    ON_LOAD=(taskset -c "$CPU_LOAD")
-    PIN_DESC="every ingate thread pinned to CPU 0; wrk, mock upstream and the /metrics reader pinned to CPU 1"
-else
-    CPU_LOAD=0
-    ON_PROXY=()
-    ON_LOAD=()
-    PIN_DESC="no CPU pinning"
-fi
-
-CLK_TCK=$(getconf CLK_TCK)
-
-# utime+stime of a process (all threads), in clock ticks
-cpu_ticks() {
-    local s
-    s=$(cat "/proc/$1/stat") || return 1
-    s=${s##*) }
-    awk '{print $12 + $13}' <<<"$s"
-}
+bench_pin "every ingate thread pinned to CPU 0; wrk, mock upstream and the /metrics reader pinned to CPU 1"
 
 # CPU time of one thread in ns: sum_exec_runtime from schedstat when the kernel has it, else utime+stime ticks
 thread_ns() {
@@ -130,28 +61,6 @@ thread_ns() {
         awk -v hz="$CLK_TCK" '{printf "%.0f\n", ($12 + $13) * 1e9 / hz}' <<<"$s"
     fi
 }
-
-# busy jiffies of one CPU from /proc/stat (total minus idle and iowait)
-cpu_busy() {
-    awk -v c="cpu$1" '$1==c{t=0; for(i=2;i<=NF;i++) t+=$i; print t-$5-$6, t}' /proc/stat
-}
-
-# wait_line FILE REGEX SECONDS PID: waits until FILE has a line matching REGEX, fails if PID dies
-wait_line() {
-    for _ in $(seq 1 $(($3 * 20))); do
-        if grep -qE "$2" "$1" 2>/dev/null; then return 0; fi
-        if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then return 1; fi
-        sleep 0.05
-    done
-    return 1
-}
-
-median() {
-    sort -g | awk '{a[NR]=$1} END{if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
-}
-
-# kv LINE KEY: the value of key=value in a RESULT line
-kv() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<" $1"; }
 
 # jstr FILE KEY: the first string value of "KEY":"..." in a JSON answer (the answers we read are flat enough)
 jstr() { sed -n "s/.*\"$2\":\"\([^\"]*\)\".*/\1/p" "$1" | head -1; }
@@ -177,11 +86,7 @@ ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 # ---------------------------------------------------------------------------------------------------------
 # mock upstream and ingate
 log "CPU placement: $PIN_DESC"
-"${ON_LOAD[@]}" "$MOCK" --port 0 --host 127.0.0.1 >"$TMP/mock.out" 2>"$TMP/mock.log" &
-MOCK_PID=$!
-PIDS+=("$MOCK_PID")
-wait_line "$TMP/mock.out" '^LISTENING [0-9]+' 10 "$MOCK_PID" || die "mock upstream did not start"
-MOCK_PORT=$(awk '/^LISTENING/{print $2}' "$TMP/mock.out")
+start_mock
 
 DATA=$TMP/ingate-data
 # bcrypt cost 10 only makes the two signups quicker; it is not on the measured path
@@ -448,7 +353,6 @@ else
 fi
 KEPT_UP=$(awk -v s="${M[FULL.spooled]}" -v r="${M[FULL.dropped]}" -v d="${M[FULL.drainmax]}" -v q="${M[FULL.qmax]}" \
     'BEGIN{ print ((s == 0 && r == 0 && d <= 1000 && q <= 8192) ? "✅ yes" : "❌ no") }')
-fmt() { awk -v x="$1" -v d="${2:-1}" 'BEGIN{printf "%.*f", d, x}'; }
 cap() { awk -v x="$1" 'BEGIN{ if (x > 0) printf "%.0f", 1e6 / x; else print "n/a" }'; }
 row() { printf '| %s | %s | %s | %s |\n' "$@"; }
 

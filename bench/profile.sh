@@ -25,6 +25,9 @@ for tool in perf wrk taskset awk; do
         exit 1
     }
 done
+BENCH_TAG=profile
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh" # wait_line
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ingate-profile.XXXXXX")
 PIDS=()
 cleanup() {
@@ -41,14 +44,6 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then make -C "$ROOT" -j2 >"$TMP/make.log" 2>
     tail -20 "$TMP/make.log" >&2
     exit 1
 }; fi
-
-wait_line() {
-    for _ in $(seq 1 $(($3 * 20))); do
-        grep -qE "$2" "$1" 2>/dev/null && return 0
-        sleep 0.05
-    done
-    return 1
-}
 
 taskset -c 1 "$MOCK" --port 0 >"$TMP/mock.out" 2>/dev/null &
 PIDS+=($!)

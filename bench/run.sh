@@ -29,95 +29,21 @@ TIME_LIMIT=${BENCH_TIME_LIMIT:-420}
 INGATE=$ROOT/build/ingate
 MOCK=$ROOT/build/mock-upstream
 
-T_START=$(date +%s)
-log() { printf '[bench %3ds] %s\n' $(($(date +%s) - T_START)) "$*" >&2; }
-die() {
-    log "ERROR: $*"
-    exit 1
-}
-
-for tool in wrk nginx cc awk; do
-    command -v "$tool" >/dev/null || die "$tool not found (Debian: apt-get install wrk nginx build-essential)"
-done
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/ingate-bench.XXXXXX")
-PIDS=()
-STATUS=1
-
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for _ in $(seq 1 50); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ $alive = 0 ] && break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    if [ "$STATUS" != 0 ]; then
-        mkdir -p "$OUT/last-failure"
-        cp "$TMP"/*.log "$TMP"/*.out "$TMP"/nginx/error.log "$OUT/last-failure/" 2>/dev/null || true
-        log "failed (exit $rc); logs copied to $OUT/last-failure/"
-    fi
-    if [ "${BENCH_KEEP_TMP:-0}" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit $rc
-}
-trap cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
-
-# Hard stop: a wedged run ends itself (the EXIT trap then cleans up).
-(
-    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
-    sleep "$TIME_LIMIT" &
-    sp=$!
-    wait "$sp"
-    echo "[bench] time limit of ${TIME_LIMIT}s reached; stopping" >&2
-    kill -TERM $$ 2>/dev/null
-) &
-PIDS+=($!)
-
-mkdir -p "$OUT"
-rm -rf "$OUT/last-failure"
+BENCH_TAG=bench
+# shellcheck source=bench/lib.sh
+. "$BENCH/lib.sh"
+need_tools "Debian: apt-get install wrk nginx build-essential" wrk nginx cc awk
+bench_start bench
 rm -f "$OUT"/wrk-*.out "$OUT"/raw-*.tsv "$OUT/results.md"
 
 # ---------------------------------------------------------------------------------------------------------
 # CPU placement. With 2 cores: the proxy under test (the nginx worker, or every ingate thread) on CPU 0,
 # the load side (wrk, the mock upstream, the latency clients) on CPU 1. Both proxies then get exactly one
 # core, and the load generator never steals cycles from them; see README for why this is the stable choice.
-NCPU=$(getconf _NPROCESSORS_ONLN)
-if [ "$PIN" = 1 ] && [ "$NCPU" -ge 2 ] && command -v taskset >/dev/null; then
-    CPU_LOAD=1
-    ON_PROXY=(taskset -c 0)
-    ON_LOAD=(taskset -c "$CPU_LOAD")
-    PIN_DESC="proxy under test pinned to CPU 0; wrk, mock upstream and latency clients pinned to CPU 1"
-else
-    CPU_LOAD=0
-    ON_PROXY=()
-    ON_LOAD=()
-    PIN_DESC="no CPU pinning"
-fi
-
-CLK_TCK=$(getconf CLK_TCK)
-
-# utime+stime of a process (all threads), in clock ticks
-cpu_ticks() {
-    local s
-    s=$(cat "/proc/$1/stat") || return 1
-    s=${s##*) }
-    # fields after "pid (comm) ": state=1 ... utime=12 stime=13
-    awk '{print $12 + $13}' <<<"$s"
-}
+bench_pin "proxy under test pinned to CPU 0; wrk, mock upstream and latency clients pinned to CPU 1"
 
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status"; }
 anon_kb() { awk '/^RssAnon:/{print $2}' "/proc/$1/status"; }
-
-# busy jiffies of one CPU from /proc/stat (total minus idle and iowait)
-cpu_busy() {
-    awk -v c="cpu$1" '$1==c{t=0; for(i=2;i<=NF;i++) t+=$i; print t-$5-$6, t}' /proc/stat
-}
 
 children_of() {
     local d pp
@@ -147,23 +73,6 @@ pick_port() {
     die "no free port"
 }
 
-# wait_line FILE REGEX SECONDS PID: waits until FILE has a line matching REGEX, fails if PID dies
-wait_line() {
-    for _ in $(seq 1 $(($3 * 20))); do
-        if grep -qE "$2" "$1" 2>/dev/null; then return 0; fi
-        if [ -n "${4:-}" ] && ! kill -0 "$4" 2>/dev/null; then return 1; fi
-        sleep 0.05
-    done
-    return 1
-}
-
-median() {
-    sort -g | awk '{a[NR]=$1} END{if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'
-}
-
-# kv LINE KEY: the value of key=value in a RESULT line
-kv() { sed -n "s/.*[ ]$2=\([^ ]*\).*/\1/p" <<<" $1"; }
-
 # ---------------------------------------------------------------------------------------------------------
 # build
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
@@ -183,11 +92,7 @@ ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 # ---------------------------------------------------------------------------------------------------------
 # mock upstream
 log "CPU placement: $PIN_DESC"
-"${ON_LOAD[@]}" "$MOCK" --port 0 --host 127.0.0.1 >"$TMP/mock.out" 2>"$TMP/mock.log" &
-MOCK_PID=$!
-PIDS+=("$MOCK_PID")
-wait_line "$TMP/mock.out" '^LISTENING [0-9]+' 10 "$MOCK_PID" || die "mock upstream did not start"
-MOCK_PORT=$(awk '/^LISTENING/{print $2}' "$TMP/mock.out")
+start_mock
 
 # ingate: org, key, provider key, then serve
 DATA=$TMP/ingate-data
@@ -422,7 +327,6 @@ for t in "${TARGETS[@]}"; do
 done
 TOTAL_ERRORS=$(awk -F'\t' 'NR>1{s+=$9} END{print s+0}' "$RAW")
 
-fmt() { awk -v x="$1" -v d="${2:-1}" 'BEGIN{printf "%.*f", d, x}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) print "n/a"; else printf "%.2f×", a / b }'; }
 ok() { awk -v c="$1" 'BEGIN{ if (c) print "✅"; else print "❌" }'; }
 
