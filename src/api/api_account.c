@@ -42,6 +42,17 @@ bool ig_api_valid_email(const char *s, size_t len)
     return dot && dot != at + 1 && dot != s + len - 1;
 }
 
+int ig_api_need_email(ig_req_t *req, cJSON *doc, char *dst, size_t cap)
+{
+    if (ig_api_need_str(req, doc, "email", 3, 254, dst, cap)) return IG_EINVAL;
+    if (!ig_api_valid_email(dst, strlen(dst))) {
+        ig_api_bad_field(req, "email", "email must be a valid email address");
+        return IG_EINVAL;
+    }
+    ig_api_lower(dst);
+    return IG_OK;
+}
+
 int ig_api_invite_token(char out[IG_API_INVITE_TOKEN_MAX], uint8_t hash[32])
 {
     uint8_t raw[32];
@@ -95,9 +106,25 @@ static int issue_session(api_job_t *j, ig_store_t *st, const char *user_id, cons
     if (rc) return rc;
     rc = ig_token_issue(j->gw->session_key, &c, tok, sizeof tok, &tlen);
     if (rc) return rc;
-    ig_buf_appendf(&j->out, "\"token\":\"%s\",\"expires_at\":%lld", tok, (long long)c.exp);
+    ig_buf_appendf(&j->out, "\"token\":\"%s\",\"expires_at\":%lld}", tok, (long long)c.exp);
     ig_wipe(tok, sizeof tok);
     return IG_OK;
+}
+
+/* Ends j's answer with a new session for the user in the org (`"token":…,"expires_at":…}`); on failure sets
+ * j->err and returns false. */
+static bool end_with_session(api_job_t *j, ig_store_t *st, const char *user_id, const char *org_id)
+{
+    int rc = issue_session(j, st, user_id, org_id);
+    if (rc) j->err = rc;
+    return rc == IG_OK;
+}
+
+/* `,"org":{"id","slug","role"},` of an answer that ends with a session */
+static void org_role_json(api_job_t *j, const ig_org_t *org, int role)
+{
+    ig_buf_appendf(&j->out, ",\"org\":{\"id\":\"%s\",\"slug\":\"%s\",\"role\":\"%s\"},", org->id, org->slug,
+                   ig_api_role_names[role & 3]);
 }
 
 /* "orgs":[{id,slug,name,role,plan}...] of the user; *chosen = the org matching `want` (id or slug; "" = the
@@ -181,12 +208,7 @@ static void work_signup(api_job_t *j, ig_store_t *st)
     ig_api_user_json(&j->out, &user);
     ig_buf_appendf(&j->out, ",\"api_key\":\"%s\",\"key\":{\"id\":\"%s\",\"role\":\"member\"},", key, kr.id);
     ig_wipe(key, sizeof key);
-    rc = issue_session(j, st, user.id, org.id);
-    if (rc) {
-        j->err = rc;
-        return;
-    }
-    ig_buf_lit(&j->out, "}");
+    end_with_session(j, st, user.id, org.id);
 }
 
 void ig_api_signup(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
@@ -202,12 +224,7 @@ void ig_api_signup(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
         goto out;
     }
     if (!ig_api_only_keys(req, doc, allowed)) goto out;
-    if (ig_api_need_str(req, doc, "email", 3, 254, j->email, sizeof j->email)) goto out;
-    if (!ig_api_valid_email(j->email, strlen(j->email))) {
-        ig_api_bad_field(req, "email", "email must be a valid email address");
-        goto out;
-    }
-    ig_api_lower(j->email);
+    if (ig_api_need_email(req, doc, j->email, sizeof j->email)) goto out;
     if (take_password(req, doc, "password", &j->secret, &j->secret_len)) goto out;
     if (ig_password_policy(ig_iov(j->secret, j->secret_len), &why) != IG_OK) {
         ig_api_error(req, 400, "invalid_password", why, "password");
@@ -286,14 +303,8 @@ static void work_login(api_job_t *j, ig_store_t *st)
         j->field = j->ref[0] ? "org" : NULL;
         return;
     }
-    ig_buf_appendf(&j->out, ",\"org\":{\"id\":\"%s\",\"slug\":\"%s\",\"role\":\"%s\"},", chosen.id,
-                   chosen.slug, ig_api_role_names[role & 3]);
-    rc = issue_session(j, st, u.id, chosen.id);
-    if (rc) {
-        j->err = rc;
-        return;
-    }
-    ig_buf_lit(&j->out, "}");
+    org_role_json(j, &chosen, role);
+    if (!end_with_session(j, st, u.id, chosen.id)) return;
     ig_api_audit_org(j, st, chosen.id, "login.success", u.id);
 }
 
@@ -349,14 +360,8 @@ static void work_refresh(api_job_t *j, ig_store_t *st)
         j->field = "org";
         return;
     }
-    ig_buf_appendf(&j->out, ",\"org\":{\"id\":\"%s\",\"slug\":\"%s\",\"role\":\"%s\"},", chosen.id,
-                   chosen.slug, ig_api_role_names[role & 3]);
-    rc = issue_session(j, st, j->user_id, chosen.id);
-    if (rc) {
-        j->err = rc;
-        return;
-    }
-    ig_buf_lit(&j->out, "}");
+    org_role_json(j, &chosen, role);
+    if (!end_with_session(j, st, j->user_id, chosen.id)) return;
     /* the presented token is replaced: it stops working now */
     rc = ig_store_session_revoke(st, j->jti);
     if (rc) IG_WARN("api", "refreshed session not revoked (%s)", ig_err_name(rc));
@@ -457,12 +462,7 @@ static void work_password(api_job_t *j, ig_store_t *st)
     }
     ig_api_audit(j, st, "user.password_change", u.id);
     ig_buf_lit(&j->out, "{");
-    rc = issue_session(j, st, u.id, j->org_id); /* a fresh session for this client */
-    if (rc) {
-        j->err = rc;
-        return;
-    }
-    ig_buf_lit(&j->out, "}");
+    end_with_session(j, st, u.id, j->org_id); /* a fresh session for this client */
 }
 
 void ig_api_me_password(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
@@ -561,14 +561,8 @@ static void work_invite_accept(api_job_t *j, ig_store_t *st)
     j->status = 201;
     ig_buf_lit(&j->out, "{\"user\":");
     ig_api_user_json(&j->out, &joined);
-    ig_buf_appendf(&j->out, ",\"org\":{\"id\":\"%s\",\"slug\":\"%s\",\"role\":\"%s\"},", org.id, org.slug,
-                   ig_api_role_names[mem.role & 3]);
-    rc = issue_session(j, st, joined.id, org.id);
-    if (rc) {
-        j->err = rc;
-        return;
-    }
-    ig_buf_lit(&j->out, "}");
+    org_role_json(j, &org, mem.role);
+    end_with_session(j, st, joined.id, org.id);
 }
 
 void ig_api_invite_accept(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)

@@ -112,6 +112,9 @@ int ig_api_need_str(ig_req_t *req, cJSON *doc, const char *field, size_t minlen,
 bool ig_api_valid_email(const char *s, size_t len);
 /* Lower-cases ASCII in place (emails are compared case-insensitively). */
 void ig_api_lower(char *s);
+/* The required member "email" of doc into dst (cap ≥ 255): a plausible address (ig_api_valid_email),
+ * lower-cased. Otherwise answers 400 naming the field and gives IG_EINVAL. */
+int ig_api_need_email(ig_req_t *req, cJSON *doc, char *dst, size_t cap);
 
 /* Invitation tokens: "ig_inv_" + 43 base64url chars (32 random bytes); only the SHA-256 is stored. */
 #define IG_API_INVITE_PREFIX    "ig_inv_"

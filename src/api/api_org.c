@@ -460,12 +460,7 @@ void ig_api_members_add(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
         goto out;
     }
     if (!ig_api_only_keys(req, doc, allowed)) goto out;
-    if (ig_api_need_str(req, doc, "email", 3, 254, j->email, sizeof j->email)) goto out;
-    if (!ig_api_valid_email(j->email, strlen(j->email))) {
-        ig_api_bad_field(req, "email", "email must be a valid email address");
-        goto out;
-    }
-    ig_api_lower(j->email);
+    if (ig_api_need_email(req, doc, j->email, sizeof j->email)) goto out;
     if (ig_api_take_role(req, doc, "role", &role) == IG_EINVAL) goto out;
     if (role > rs->who.role || (role == IG_STORE_ROLE_OWNER && rs->who.role < IG_STORE_ROLE_OWNER)) {
         ig_api_error(req, 403, "forbidden", "you cannot grant a role above your own", "role");
