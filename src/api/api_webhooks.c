@@ -16,6 +16,7 @@
  * the description; limit = enabled (-1: not given), or the page size of a deliveries listing.
  */
 #include "api/api_int.h"
+#include "capture/orgset.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
 #include "webhook/webhook.h"
@@ -122,10 +123,21 @@ static bool plan_ok(api_job_t *j, ig_store_t *st)
 
 /* Checks j->text with the outbound validator into norm; false with a 400 invalid_url (or j->err) otherwise.
  */
-static bool url_ok(api_job_t *j, char norm[IG_OUTBOUND_URL_MAX])
+static bool url_ok(api_job_t *j, ig_store_t *st, char norm[IG_OUTBOUND_URL_MAX])
 {
     const char *why = NULL;
-    int rc = ig_webhook_check_url(j->text, norm, &why);
+    ig_org_t *o = malloc(sizeof *o);
+    int rc = o ? ig_store_org_get(st, j->org_id, o) : IG_ENOMEM;
+    if (rc) {
+        free(o);
+        j->err = rc;
+        return false;
+    }
+    ig_orgset_t set; /* the org's own outbound_allowlist (ports it opens for its https webhooks) */
+    ig_orgset_parse_text(o->settings, &set);
+    free(o);
+    rc = ig_webhook_check_url(j->text, set.allowlist, norm, &why);
+    ig_orgset_clear(&set);
     if (rc == IG_OK) return true;
     j->err = rc == IG_ENOMEM ? rc : IG_EINVAL;
     j->code = "invalid_url";
@@ -143,7 +155,7 @@ static void work_create(api_job_t *j, ig_store_t *st)
         j->err = IG_ENOMEM;
         goto out;
     }
-    if (!plan_ok(j, st) || !url_ok(j, norm)) goto out;
+    if (!plan_ok(j, st) || !url_ok(j, st, norm)) goto out;
     int rc = ig_webhook_create(st, j->org_id, norm, (uint32_t)j->num, j->name2, secret, w);
     if (rc) {
         j->err = rc;
@@ -207,7 +219,7 @@ static void work_put(api_job_t *j, ig_store_t *st)
     if (!w || !norm) goto out;
     /* an unknown id answers 404 before the URL is even resolved */
     if ((rc = ig_store_webhook_get(st, j->org_id, j->param, w))) goto out;
-    if (j->text && !url_ok(j, norm)) {
+    if (j->text && !url_ok(j, st, norm)) {
         rc = j->err;
         goto out;
     }

@@ -4,6 +4,7 @@
 #include "capture/orgset.h"
 #include "core/err.h"
 #include "core/json.h"
+#include "net/outbound.h"
 #include "store/store.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@ void ig_orgset_clear(ig_orgset_t *s)
     for (size_t i = 0; i < s->ncustom; i++)
         free(s->custom[i]);
     free(s->custom);
+    free(s->allowlist);
     memset(s, 0, sizeof *s);
     s->retention_days = -1;
     s->detectors = IG_PII_DEFAULTS;
@@ -103,9 +105,51 @@ bad_detectors:
     return IG_EINVAL;
 }
 
+/* "outbound_allowlist": an array of entries, joined with commas for the validator (which reads that form) */
+static int parse_allowlist(const cJSON *a, ig_orgset_t *out, const char **why)
+{
+    static const char bad[] =
+        "settings.outbound_allowlist must be an array of at most 256 host, host:port, ip or "
+        "cidr entries (see docs/webhooks.md)";
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    if (n < 0 || n > IG_OUTBOUND_MAX_ENTRIES) {
+        *why = bad;
+        return IG_EINVAL;
+    }
+    size_t len = 1;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a)
+    {
+        if (!cJSON_IsString(it) || !it->valuestring[0] || strchr(it->valuestring, ',') ||
+            strlen(it->valuestring) > IG_OUTBOUND_HOST_MAX + 8) {
+            *why = bad;
+            return IG_EINVAL;
+        }
+        len += strlen(it->valuestring) + 1;
+    }
+    if (n == 0) return IG_OK;
+    if (len > IG_OUTBOUND_ALLOWLIST_MAX || !(out->allowlist = calloc(1, len))) {
+        *why = bad;
+        return len > IG_OUTBOUND_ALLOWLIST_MAX ? IG_EINVAL : IG_ENOMEM;
+    }
+    size_t at = 0;
+    cJSON_ArrayForEach(it, a)
+    {
+        size_t k = strlen(it->valuestring);
+        if (at) out->allowlist[at++] = ',';
+        memcpy(out->allowlist + at, it->valuestring, k);
+        at += k;
+    }
+    if (ig_outbound_allowlist_validate(out->allowlist, NULL) != IG_OK) {
+        *why = bad;
+        return IG_EINVAL;
+    }
+    return IG_OK;
+}
+
 int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"capture", "retention_days", "redaction", NULL};
+    static const char *const keys[] = {"capture", "retention_days", "redaction", "outbound_allowlist", NULL};
     const char *bad = NULL, *s = NULL;
     size_t len = 0;
     int64_t days = 0;
@@ -118,7 +162,7 @@ int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *
         return IG_EINVAL;
     }
     if (ig_json_only_keys(set, keys, &bad) != IG_OK) {
-        *why = "unknown setting (known: capture, retention_days, redaction)";
+        *why = "unknown setting (known: capture, retention_days, redaction, outbound_allowlist)";
         return IG_EINVAL;
     }
     int rc = ig_json_get_str(set, "capture", &s, &len);
@@ -145,6 +189,11 @@ int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *
     if (rc == IG_OK) out->retention_days = (int)days;
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(set, "redaction");
     if (r && (rc = parse_redaction(r, out, why, err, errlen))) {
+        ig_orgset_clear(out);
+        return rc;
+    }
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(set, "outbound_allowlist");
+    if (a && (rc = parse_allowlist(a, out, why))) {
         ig_orgset_clear(out);
         return rc;
     }

@@ -5,7 +5,8 @@
  *   {"capture": "full" | "metadata" | "off",
  *    "retention_days": 7 | 30 | 60 | 90 | 0,          0 = unlimited
  *    "redaction": {"enabled": bool, "mode": "pattern" | "hash" | "drop",
- *                  "detectors": ["email", "ssn", "card", "phone"], "custom": ["<PCRE2 pattern>", ...]}}
+ *                  "detectors": ["email", "ssn", "card", "phone"], "custom": ["<PCRE2 pattern>", ...]},
+ *    "outbound_allowlist": ["hooks.example.com:8443", "203.0.113.0/24:9000", ...]}
  *
  * Every member is optional. capture: full (default) keeps bodies; metadata keeps everything but the bodies;
  * off keeps only what usage and budgets need (time, key, provider, model, status, tokens, cost, latency):
@@ -13,6 +14,10 @@
  * days whatever they ask; enterprise orgs choose 30, 60, 90 days or unlimited (default 30). Redaction is an
  * Enterprise feature (the operator can turn it on for every org: `redact_all_orgs`); detectors default to all
  * four; custom patterns are compiled when the settings are saved, so a bad one is refused then.
+ * outbound_allowlist is the org's own allowlist for its webhook URLs (net/outbound.h: entries name,
+ * name:port, ip[:port], cidr[:port]): it lets the org's https webhooks use the ports it names and nothing
+ * more — it never allows plain http nor an internal address (only the operator's `outbound_allowlist` option
+ * can).
  */
 #ifndef IG_CAPTURE_ORGSET_H
 #define IG_CAPTURE_ORGSET_H
@@ -35,6 +40,7 @@ typedef struct {
     unsigned detectors; /* IG_PII_* */
     char **custom;      /* malloc'd patterns */
     size_t ncustom;
+    char *allowlist; /* malloc'd, the entries joined with ","; NULL = none */
 } ig_orgset_t;
 
 /* Parses a settings object (already strict-parsed JSON). IG_OK, or IG_EINVAL with *why (static text, naming

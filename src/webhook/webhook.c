@@ -13,6 +13,7 @@
  * static messages or the validator's static reasons.
  */
 #include "webhook/webhook.h"
+#include "capture/orgset.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
@@ -264,10 +265,11 @@ void ig_webhook_shutdown(void)
     g.init = false;
 }
 
-int ig_webhook_check_url(const char *url, char norm[IG_OUTBOUND_URL_MAX], const char **why)
+int ig_webhook_check_url(const char *url, const char *org_allowlist, char norm[IG_OUTBOUND_URL_MAX],
+                         const char **why)
 {
     ig_outbound_target_t *t = malloc(sizeof *t);
-    int rc = t ? ig_outbound_check(g.policy, NULL, url, t, why) : IG_ENOMEM;
+    int rc = t ? ig_outbound_check(g.policy, org_allowlist, url, t, why) : IG_ENOMEM;
     if (rc == IG_OK) memcpy(norm, t->url, strlen(t->url) + 1);
     free(t);
     return rc;
@@ -436,8 +438,8 @@ static struct curl_slist *add_header(struct curl_slist *list, bool *ok, const ch
 }
 
 /* POSTs body to w's URL, checked again now and pinned to the checked address. */
-static void post(const ig_webhook_t *w, const ig_webhook_delivery_t *d, ig_iov_t body, const char *secret,
-                 attempt_t *r)
+static void post(const ig_webhook_t *w, const ig_webhook_delivery_t *d, const char *org_allowlist,
+                 ig_iov_t body, const char *secret, attempt_t *r)
 {
     ig_outbound_target_t *t = malloc(sizeof *t);
     CURL *curl = NULL;
@@ -451,7 +453,7 @@ static void post(const ig_webhook_t *w, const ig_webhook_delivery_t *d, ig_iov_t
         goto out;
     }
     /* the URL was checked at registration; DNS may answer differently now (rebinding) */
-    int rc = ig_outbound_check(g.policy, NULL, w->url, t, &why);
+    int rc = ig_outbound_check(g.policy, org_allowlist, w->url, t, &why);
     if (rc) {
         set_error(r, rc == IG_EUNAVAILABLE ? "DNS: " : "URL refused: ", why ? why : ig_err_message(rc));
         goto out;
@@ -544,7 +546,10 @@ static int deliver_one(ig_store_t *st, const ig_webhook_delivery_t *d)
         set_error(&r, "the sealed payload or secret cannot be opened (was the master key changed?)", NULL);
         r.final = true;
     } else {
-        post(w, d, ig_buf_iov(&body), secret, &r);
+        ig_orgset_t set; /* the org's allowlist as it is now: an entry removed since registration counts */
+        ig_orgset_parse_text(org->settings, &set);
+        post(w, d, set.allowlist, ig_buf_iov(&body), secret, &r);
+        ig_orgset_clear(&set);
     }
     if (r.aborted) { /* shutting down: not an attempt; give the lease back so a restart resumes it at once */
         rc = ig_store_webhook_lease(st, d->id, INT64_MAX, wall_ms());

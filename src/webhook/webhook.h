@@ -128,10 +128,12 @@ void ig_webhook_stop(void);
 /* Frees the policy and wipes the key (after ig_webhook_stop). Safe to call twice. */
 void ig_webhook_shutdown(void);
 
-/* Checks a webhook URL with the outbound validator (operator allowlist, no org allowlist) and writes the
+/* Checks a webhook URL with the outbound validator (the operator's allowlist and org_allowlist, the org's
+ * `outbound_allowlist` setting joined with commas, NULL for none) and writes the
  * normalised URL into norm. Blocking (DNS). IG_OK; IG_EINVAL / IG_EFORBIDDEN / IG_EUNAVAILABLE with *why
  * the validator's client-safe reason (never echoing the URL); IG_ENOMEM. */
-int ig_webhook_check_url(const char *url, char norm[IG_OUTBOUND_URL_MAX], const char **why);
+int ig_webhook_check_url(const char *url, const char *org_allowlist, char norm[IG_OUTBOUND_URL_MAX],
+                         const char **why);
 
 /* Creates a webhook of org_id for the events in mask, with a fresh secret sealed for the new row; url must
  * already be checked and normalised. secret_text receives the secret (to show ONCE; the caller wipes it);

@@ -280,6 +280,33 @@ describe('webhooks', () => {
     await bare.stop();
   });
 
+  it("an org's outbound_allowlist opens https ports for its own webhooks, never http or an internal address", async () => {
+    const publicPort = 'https://8.8.8.8:8443/hook'; // numeric: no DNS lookup
+    const body = (url) => ({ url, events: ['webhook.test'] });
+    assertFlatError(await gw.api(A.token, 'POST', '/webhooks', body(publicPort)), 400, 'invalid_url');
+    const bad = await gw.api(A.token, 'PUT', '/org', { settings: { outbound_allowlist: '8.8.8.8:8443' } });
+    assertFlatError(bad, 400, 'invalid_request');
+    assert.equal(bad.json.field, 'settings');
+    const set = await gw.api(A.token, 'PUT', '/org', {
+      settings: { outbound_allowlist: ['8.8.8.8:8443', '127.0.0.2:9443', '10.0.0.0/8:8443'] },
+    });
+    assert.equal(set.status, 200, set.text);
+    assert.deepEqual(set.json.org.settings.outbound_allowlist, ['8.8.8.8:8443', '127.0.0.2:9443', '10.0.0.0/8:8443']);
+    try {
+      const w = await create(A.token, body(publicPort));
+      assert.equal(w.url, publicPort);
+      assert.equal((await gw.api(A.token, 'DELETE', `/webhooks/${w.id}`)).status, 200);
+      // a tenant's entry never opens plain http nor the gateway's own network
+      for (const url of ['http://8.8.8.8:8443/hook', 'https://127.0.0.2:9443/', 'https://10.1.2.3:8443/'])
+        assertFlatError(await gw.api(A.token, 'POST', '/webhooks', body(url)), 400, 'invalid_url');
+      // and it is A's list only
+      assertFlatError(await gw.api(B.token, 'POST', '/webhooks', body(publicPort)), 400, 'invalid_url');
+    } finally {
+      assert.equal((await gw.api(A.token, 'PUT', '/org', { settings: {} })).status, 200);
+    }
+    assertFlatError(await gw.api(A.token, 'POST', '/webhooks', body(publicPort)), 400, 'invalid_url');
+  });
+
   it("answers another org's webhook ids like missing ones and changes nothing", async () => {
     const w = await create(A.token, hook('/iso'));
     for (const [m, p, b] of [

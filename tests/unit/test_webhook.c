@@ -662,7 +662,7 @@ TEST(delivery_signs_retries_and_rechecks)
     char norm[IG_OUTBOUND_URL_MAX];
     const char *why = NULL;
     g_answer = "127.0.0.1";
-    CHECK_EQ_INT(ig_webhook_check_url(url, norm, &why), IG_OK);
+    CHECK_EQ_INT(ig_webhook_check_url(url, NULL, norm, &why), IG_OK);
     CHECK_EQ_INT(ig_webhook_create(st, a.id, norm, 1u << IG_WEBHOOK_EV_KEY_CREATE, NULL, secret, &w), IG_OK);
     CHECK_EQ_INT(ig_webhook_emit(st, a.id, "key.create", "{\"key_id\":\"k1\"}"), IG_OK);
 
@@ -709,10 +709,10 @@ TEST(delivery_signs_retries_and_rechecks)
      * at delivery time; the attempt is refused before any connection is made (nothing on the network) */
     ig_webhook_t w2;
     g_answer = "93.184.216.34";
-    CHECK_EQ_INT(ig_webhook_check_url("https://hooks.example/rebind?token=abc", norm, &why), IG_OK);
+    CHECK_EQ_INT(ig_webhook_check_url("https://hooks.example/rebind?token=abc", NULL, norm, &why), IG_OK);
     CHECK_EQ_INT(ig_webhook_create(st, a.id, norm, 1u << IG_WEBHOOK_EV_KEY_REVOKE, NULL, secret, &w2), IG_OK);
     g_answer = "169.254.169.254";
-    CHECK_EQ_INT(ig_webhook_check_url("https://hooks.example/rebind", norm, &why), IG_EFORBIDDEN);
+    CHECK_EQ_INT(ig_webhook_check_url("https://hooks.example/rebind", NULL, norm, &why), IG_EFORBIDDEN);
     CHECK_EQ_INT(ig_webhook_emit_to(st, a.id, w2.id, "webhook.test", NULL, NULL), IG_OK);
     CHECK_EQ_INT(ig_webhook_run_due(st, &n, &more), IG_OK);
     CHECK_EQ_INT(n, 1);
