@@ -10,6 +10,7 @@
 #include "admin/admin.h"
 #include "app/keys.h"
 #include "app/serve.h"
+#include "capture/auditlog.h"
 #include "capture/retention.h"
 #include "admin/control.h"
 #include "app/datadir.h"
@@ -50,23 +51,23 @@ static const struct {
 
 void ig_admin_usage(void)
 {
-    fputs(
-        "usage: ingate admin COMMAND [options] [--data-dir DIR ...]\n"
-        "  create-org --slug SLUG [--name NAME]\n"
-        "  create-key --org ORG [--role viewer|member|admin|owner] [--name NAME] [--expires-days N]\n"
-        "  set-provider-key --org ORG --provider NAME [--mode stored|passthrough]   (key read from stdin)\n"
-        "  set-default-provider --org ORG --provider NAME\n"
-        "  set-plan --org ORG --plan free|enterprise   (the plan gates the Enterprise features)\n"
-        "  revoke-key --key ID|HASH_PREFIX [--org ORG]\n"
-        "  list-keys --org ORG\n"
-        "  verify-audit                 checks the audit log's hash chain (exit 1 at the first broken link)\n"
-        "  rotate-master-key            new master key; every data key re-wrapped in one transaction (no "
-        "data\n"
-        "                               re-encrypted); the running gateway reloads it\n"
-        "  purge-logs [--now UNIX_MS]   deletes log records past each org's retention, as the server does\n"
-        "                               hourly; --now moves the clock (e.g. to preview a later pass)\n"
-        "ORG is an org slug or id. Every serve option (e.g. --data-dir) is accepted too.\n",
-        stderr);
+    fputs("usage: ingate admin COMMAND [options] [--data-dir DIR ...]\n"
+          "  create-org --slug SLUG [--name NAME]\n"
+          "  create-key --org ORG [--role viewer|member|admin|owner] [--name NAME] [--expires-days N]\n"
+          "  set-provider-key --org ORG --provider NAME [--mode stored|passthrough]   (key read from stdin)\n"
+          "  set-default-provider --org ORG --provider NAME\n"
+          "  set-plan --org ORG --plan free|enterprise   (the plan gates the Enterprise features)\n"
+          "  revoke-key --key ID|HASH_PREFIX [--org ORG]\n"
+          "  list-keys --org ORG\n"
+          "  verify-audit                 checks the audit hash chains: the control database's and every\n"
+          "                               org's own (exit 1 naming the first broken link: chain, org, seq)\n"
+          "  rotate-master-key            new master key; every data key re-wrapped in one transaction (no "
+          "data\n"
+          "                               re-encrypted); the running gateway reloads it\n"
+          "  purge-logs [--now UNIX_MS]   deletes log records past each org's retention, as the server does\n"
+          "                               hourly; --now moves the clock (e.g. to preview a later pass)\n"
+          "ORG is an org slug or id. Every serve option (e.g. --data-dir) is accepted too.\n",
+          stderr);
 }
 
 static int parse_role(const char *s)
@@ -94,10 +95,12 @@ static int parse_plan(const char *s)
 }
 
 /* Operator changes are audited like API ones, with actor "operator" (the CLI runs as whoever can read the
- * data directory). A failed append is reported but does not undo the change. */
-static void op_audit(ig_store_t *st, const char *org_id, const char *action, const char *target)
+ * data directory), in the org's own chain (capture/auditlog.h). A failed append is reported but does not
+ * undo the change. */
+static void op_audit(ig_store_t *st, ig_orgcache_t *oc, const char *org_id, const char *action,
+                     const char *target)
 {
-    int rc = ig_store_audit_append(st, org_id, "operator", action, target, NULL, NULL, NULL);
+    int rc = ig_auditlog_append(st, oc, org_id, "operator", action, target, NULL, NULL, NULL);
     if (rc)
         fprintf(stderr, "ingate admin: warning: audit entry %s not written: %s\n", action,
                 ig_err_message(rc));
@@ -256,6 +259,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
     ig_datadir_t dd;
     memset(&dd, 0, sizeof dd);
     ig_store_t *st = NULL;
+    ig_orgcache_t *oc = NULL;
+    char logs_dir[4200];
     ig_keys_t keys;
     memset(&keys, 0, sizeof keys);
     char err[1024];
@@ -286,6 +291,13 @@ int ig_admin_main(int argc, char **argv, char **envp)
         code = 1;
         goto out;
     }
+    /* each org's data key and database, for its audit chain */
+    snprintf(logs_dir, sizeof logs_dir, "%s/orgs", dd.dir);
+    ig_orgctx_conf_t occ = {logs_dir, keys.kek, keys.kek_id, cfg.redact_all_orgs};
+    if (!(oc = ig_orgcache_new(&occ, 16))) {
+        code = 1;
+        goto out;
+    }
     code = 1;
     ig_org_t org;
     if (strcmp(cmd, "create-org") == 0) {
@@ -304,7 +316,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
                     rc == IG_EINVAL ? "slug must be 2-64 of a-z, 0-9 and -" : ig_err_message(rc));
             goto out;
         }
-        op_audit(st, org.id, "org.create", org.id);
+        op_audit(st, oc, org.id, "org.create", org.id);
         printf("{\"id\":\"%s\",\"slug\":", org.id);
         print_json_str(org.slug);
         printf(",\"name\":");
@@ -355,7 +367,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         char line[100];
         snprintf(line, sizeof line, "invalidate-key %s\n", hex);
         notify(&dd, line); /* drops a remembered "unknown" answer for this hash */
-        op_audit(st, org.id, "key.create", kr.id);
+        op_audit(st, oc, org.id, "key.create", kr.id);
         printf("{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"%s\",\"hash_prefix\":\"%s\",\"key\":\"%s\"}\n",
                kr.id, org.id, role_name(role), prefix, key);
         fflush(stdout);
@@ -387,7 +399,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         if (def) {
             if (ig_store_org_set_default_provider(st, org.id, p->name) != IG_OK) goto out;
             notify(&dd, line);
-            op_audit(st, org.id, "org.settings_update", org.id);
+            op_audit(st, oc, org.id, "org.settings_update", org.id);
             printf("{\"org\":\"%s\",\"default_provider\":\"%s\"}\n", org.id, p->name);
             code = 0;
             goto out;
@@ -435,7 +447,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         notify(&dd, line);
         char target[80];
         snprintf(target, sizeof target, "provider:%s", p->name);
-        op_audit(st, org.id, "provider.update", target);
+        op_audit(st, oc, org.id, "provider.update", target);
         printf("{\"org\":\"%s\",\"provider\":\"%s\",\"auth_mode\":\"%s\"}\n", org.id, p->name,
                mode == IG_STORE_AUTH_STORED ? "stored" : "passthrough");
         code = 0;
@@ -455,7 +467,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         char line[128];
         snprintf(line, sizeof line, "invalidate-org %s\n", org.id);
         notify(&dd, line); /* the running gateway re-reads the org (and its plan) on the next request */
-        op_audit(st, org.id, "org.billing_update", PLAN_NAMES[plan]);
+        op_audit(st, oc, org.id, "org.billing_update", PLAN_NAMES[plan]);
         printf("{\"org\":\"%s\",\"plan\":\"%s\"}\n", org.id, PLAN_NAMES[plan]);
         code = 0;
     } else if (strcmp(cmd, "revoke-key") == 0) {
@@ -487,7 +499,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         ig_hex_encode(kr.key_hash, 32, hex);
         snprintf(line, sizeof line, "invalidate-key %s\n", hex);
         notify(&dd, line);
-        op_audit(st, kr.org_id, "key.revoke", kr.id);
+        op_audit(st, oc, kr.org_id, "key.revoke", kr.id);
         printf("{\"id\":\"%s\",\"hash_prefix\":\"%s\",\"revoked\":true}\n", kr.id, kr.hash_prefix);
         code = 0;
     } else if (strcmp(cmd, "rotate-master-key") == 0) {
@@ -509,13 +521,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
             now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         }
 
-        char logs_dir[4200];
-        snprintf(logs_dir, sizeof logs_dir, "%s/orgs", dd.dir);
-        ig_orgctx_conf_t oc = {logs_dir, keys.kek, keys.kek_id, cfg.redact_all_orgs};
-        ig_orgcache_t *cache = ig_orgcache_new(&oc, 16);
         ig_retention_stats_t rs = {0, 0, 0};
-        int rc = cache ? ig_retention_run(st, cache, now, NULL, &rs) : IG_ENOMEM;
-        ig_orgcache_free(cache);
+        int rc = ig_retention_run(st, oc, now, NULL, &rs);
         if (rc) {
             fprintf(stderr, "ingate admin: purge failed: %s\n", ig_err_message(rc));
             goto out;
@@ -550,15 +557,29 @@ int ig_admin_main(int argc, char **argv, char **envp)
         free(ks);
         code = 0;
     } else if (strcmp(cmd, "verify-audit") == 0) {
-        int64_t bad = 0;
-        int rc = ig_store_audit_verify(st, &bad);
+        /* the control chain, the chain of schemas 2-3 until it is upgraded, and every org's own chain: all
+         * hashed over the stored (sealed) bytes, so no key is used */
+        ig_auditlog_check_t chk;
+        int rc = ig_auditlog_verify(st, logs_dir, &chk);
         if (rc == IG_OK) {
-            printf("{\"audit_chain\":\"intact\"}\n");
+            printf("{\"audit_chain\":\"intact\",\"orgs\":%lld,\"org_entries\":%lld}\n", (long long)chk.orgs,
+                   (long long)chk.entries);
             code = 0;
         } else if (rc == IG_ECONFLICT) {
-            printf("{\"audit_chain\":\"broken\",\"first_bad_seq\":%lld}\n", (long long)bad);
-            fprintf(stderr, "ingate admin: the audit log's hash chain is broken at entry %lld\n",
-                    (long long)bad);
+            bool of_org = chk.org_id[0] != '\0';
+            printf("{\"audit_chain\":\"broken\",\"chain\":\"%s\",\"org\":", chk.chain);
+            if (of_org)
+                printf("\"%s\"", chk.org_id);
+            else
+                printf("null");
+            printf(",\"first_bad_seq\":%lld}\n", (long long)chk.bad_seq);
+            if (of_org)
+                fprintf(stderr, "ingate admin: the audit chain of org %s is broken at entry %lld\n",
+                        chk.org_id, (long long)chk.bad_seq);
+            else
+                fprintf(stderr, "ingate admin: the %s audit chain is broken at entry %lld\n",
+                        strcmp(chk.chain, "legacy") == 0 ? "pre-upgrade (schema 2-3)" : "control database's",
+                        (long long)chk.bad_seq);
         } else {
             fprintf(stderr, "ingate admin: cannot read the audit log: %s\n", ig_err_message(rc));
         }
@@ -568,6 +589,7 @@ int ig_admin_main(int argc, char **argv, char **envp)
         code = 2;
     }
 out:
+    ig_orgcache_free(oc);
     ig_store_close(st);
     ig_keys_clear(&keys);
     ig_store_set_identity_key(NULL);

@@ -7,6 +7,7 @@
  * api_webhooks.c (webhooks and their deliveries).
  */
 #include "api/api_int.h"
+#include "capture/auditlog.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -334,8 +335,11 @@ int ig_api_query_int(ig_iov_t q, const char *name, int64_t *val)
 void ig_api_audit_org(api_job_t *j, ig_store_t *st, const char *org_id, const char *action,
                       const char *target)
 {
-    int rc = ig_store_audit_append(st, org_id, j->actor[0] ? j->actor : "anonymous", action, target,
-                                   j->source_ip, j->request_id, NULL);
+    /* the org's own chain (its database, address sealed under its data key), or the control chain for
+     * entries without an org and for org.delete (capture/auditlog.h) */
+    int rc = ig_auditlog_append(st, j->worker ? j->worker->orgs : NULL, org_id,
+                                j->actor[0] ? j->actor : "anonymous", action, target, j->source_ip,
+                                j->request_id, NULL);
     if (rc) IG_ERROR("api", "audit entry %s not written (%s)", action, ig_err_name(rc));
 }
 

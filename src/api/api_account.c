@@ -251,8 +251,9 @@ wipe:
 /* ---------------------------------------------------------------------------------------------------- */
 /* login */
 
-/* login.failure entries go to every org of the user (their admins see the attempts); for an unknown email
- * to no org (kept in the hash chain, readable in the database by operators). The email is never written. */
+/* login.failure entries go to every org of the user (their admins see the attempts, each in its org's own
+ * chain); for an unknown email to no org (the control database's chain, for operators). The email is never
+ * written. */
 static void audit_login_failure(api_job_t *j, ig_store_t *st, const ig_user_t *u)
 {
     ig_membership_t ms[16];

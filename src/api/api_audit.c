@@ -1,8 +1,11 @@
 /*
  * api_audit.c — the org's audit log: GET /api/v1/audit (filters, cursor paging, newest first) and
- * GET /api/v1/audit/:id. Entries hold ids, action names and addresses, never a secret.
+ * GET /api/v1/audit/:id. Entries hold ids, action names and addresses, never a secret. They are read from the
+ * org's own chain in its database (capture/auditlog.h), addresses opened with the org's data key; an entry
+ * of another org is not in that file, so its id answers 404 like a missing one.
  */
 #include "api/api_int.h"
+#include "capture/auditlog.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
 
@@ -34,7 +37,8 @@ static void work_audit_list(api_job_t *j, ig_store_t *st)
         j->err = IG_ENOMEM;
         return;
     }
-    int rc = ig_store_audit_query(st, j->org_id, &j->filter, j->cursor, es, (size_t)j->limit, &n);
+    int rc = ig_auditlog_query(st, j->worker ? j->worker->orgs : NULL, j->org_id, &j->filter, j->cursor, es,
+                               (size_t)j->limit, &n);
     if (rc) {
         j->err = rc;
         free(es);
@@ -55,7 +59,7 @@ static void work_audit_list(api_job_t *j, ig_store_t *st)
 static void work_audit_get(api_job_t *j, ig_store_t *st)
 {
     ig_audit_t e;
-    int rc = ig_store_audit_get(st, j->org_id, j->param, &e);
+    int rc = ig_auditlog_get(st, j->worker ? j->worker->orgs : NULL, j->org_id, j->param, &e);
     if (rc) {
         j->err = rc;
         return;

@@ -8,6 +8,7 @@
  * request sees the change.
  */
 #include "api/api_int.h"
+#include "capture/orgctx.h"
 #include "capture/orgset.h"
 #include "core/log.h"
 #include "store/logstore.h"
@@ -189,12 +190,14 @@ static void work_org_delete(api_job_t *j, ig_store_t *st)
         return;
     }
     ig_authcache_invalidate_org(j->org_id); /* its keys stop working on the next request */
-    /* its data key went with the org row (crypto-shredding); now its log database */
+    /* its data key went with the org row (crypto-shredding); now its log database, with its audit chain
+     * (this thread's handle on it first; the other threads' caches drop theirs on the bump above) */
+    if (j->worker && j->worker->orgs) ig_orgcache_forget(j->worker->orgs, j->org_id);
     rc = ig_logstore_destroy(j->gw->logs_dir, j->org_id);
     if (rc)
         IG_ERROR("api", "the log database of deleted org %s was not removed (%s)", j->org_id,
                  ig_err_name(rc));
-    ig_api_audit(j, st, "org.delete", j->org_id);
+    ig_api_audit(j, st, "org.delete", j->org_id); /* to the control chain: it outlives the org */
     ig_buf_lit(&j->out, "{\"deleted\":true}");
 }
 

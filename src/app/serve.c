@@ -19,6 +19,7 @@
 #include "auth/clientip.h"
 #include "auth/password.h"
 #include "auth/ratelimit.h"
+#include "capture/auditlog.h"
 #include "capture/capture.h"
 #include "capture/orgctx.h"
 #include "capture/pricing.h"
@@ -317,6 +318,19 @@ static char *fix_ports(const char *list, ig_loopctx_t *first, int base_index)
     return out;
 }
 
+/* The audit chain of schemas 2-3 (one for all orgs, addresses in clear): each org's entries go into its own
+ * database, the rest into the control chain (capture/auditlog.h). Not fatal: a broken or unreadable chain is
+ * left as it is, logged, and tried again at the next start; verify-audit keeps checking it meanwhile. */
+static void upgrade_audit(ig_store_t *st, const ig_datadir_t *dd, const ig_config_t *cfg)
+{
+    char logs_dir[sizeof g_gw.logs_dir];
+    snprintf(logs_dir, sizeof logs_dir, "%s/orgs", dd->dir);
+    ig_orgctx_conf_t oc = {logs_dir, g_keys.kek, g_keys.kek_id, cfg->redact_all_orgs};
+    ig_orgcache_t *cache = ig_orgcache_new(&oc, 16);
+    if (cache) ig_auditlog_upgrade(st, cache, NULL, NULL);
+    ig_orgcache_free(cache);
+}
+
 int ig_serve(ig_config_t *cfg)
 {
     int exit_code = 1;
@@ -365,6 +379,7 @@ int ig_serve(ig_config_t *cfg)
         fprintf(stderr, "ingate: cannot seal the identity columns of the store in %s\n", dd.dir);
         goto out;
     }
+    upgrade_audit(st, &dd, cfg);
     ig_store_close(st);
     st = NULL;
 

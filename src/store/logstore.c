@@ -141,6 +141,20 @@ static const char *const migrations[] = {
     " latency_sum DOUBLE PRECISION NOT NULL,"
     " latency_hist BLOB NOT NULL,"
     " PRIMARY KEY (hour, model, provider, key_id));",
+    /* v2: the org's own audit chain (store/orgaudit.c owns the table; existing files get it empty). seq is
+     * assigned by the appender (last + 1 under the write lock) and hashed; source_ip is an envelope under
+     * the org's data key; the rest are ids and action names, in clear for filters. */
+    "CREATE TABLE audit ("
+    " seq INTEGER NOT NULL PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " target TEXT,"
+    " source_ip BLOB,"
+    " request_id TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+    " hash BLOB NOT NULL CHECK (length(hash) = 32));",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_LOGSTORE_SCHEMA_VERSION,
@@ -767,6 +781,11 @@ out:
     }
     if (err) *err = rc;
     return ls;
+}
+
+sqlite3 *ig_logstore_sqlite(ig_logstore_t *ls)
+{
+    return ls ? ls->db : NULL;
 }
 
 int ig_logstore_destroy(const char *dir, const char *org_id)

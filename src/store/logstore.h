@@ -1,6 +1,7 @@
 /*
  * logstore.h — one organisation's request log and usage aggregates, in a database of its own (an SQLite file
- * per org: <dir>/<org_id>.db), apart from the control store (store.h).
+ * per org: <dir>/<org_id>.db), apart from the control store (store.h). The same file holds the org's audit
+ * chain (store/orgaudit.h), which goes with it when the org is deleted.
  *
  * The log store never sees customer content in clear: request and response bodies, end-user and session
  * ids and client IPs arrive as ciphertext blobs (AES-256-GCM envelopes under the org's data key, made by the
@@ -37,7 +38,7 @@
 
 /* Schema version this binary creates (the log store's own migration list, independent of the control
  * store's IG_STORE_SCHEMA_VERSION). */
-#define IG_LOGSTORE_SCHEMA_VERSION 1
+#define IG_LOGSTORE_SCHEMA_VERSION 2
 
 /* Longest stored text fields (bytes, without the NUL); longer input is IG_EINVAL. They match the read
  * buffers of ig_logrow_t. */
@@ -83,6 +84,9 @@ typedef struct ig_logstore ig_logstore_t;
 ig_logstore_t *ig_logstore_open(const char *dir, const char *org_id, int *err);
 /* Closes the handle and frees everything it holds. NULL is a no-op. */
 void ig_logstore_close(ig_logstore_t *ls);
+/* The handle's connection, for the modules that own other tables of the org's database (store/orgaudit.c:
+ * the audit chain, schema v2). Same rules as the handle: one thread at a time, no transaction left open. */
+struct sqlite3 *ig_logstore_sqlite(ig_logstore_t *ls);
 /* Deletes the org's database files (<org_id>.db, -wal, -shm). IG_OK when they did not exist; IG_EINVAL for
  * a malformed org_id; IG_ESTORE when a file exists but cannot be removed. No handle on the org's file may be
  * open in any thread or process (an open connection would keep writing to the unlinked file). */

@@ -22,6 +22,7 @@
  */
 #include "core/err.h"
 #include "core/log.h"
+#include "crypto/crypto.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -214,6 +215,27 @@ static const char *const migrations[] = {
     " duration_ms INTEGER NOT NULL,"
     " PRIMARY KEY (delivery_id, attempt));"
     "CREATE INDEX webhook_attempts_org ON webhook_attempts (org_id);",
+    /* v4: the source address of an audit entry is identity data. The chain of v2-v3 (one for all orgs,
+     * addresses in clear) becomes audit_v1 and is kept only until the start-up upgrade (capture/auditlog.c)
+     * has moved its entries: those of existing orgs into each org's own chain (its log database,
+     * store/orgaudit.h), the rest into the new control chain. The control chain holds the entries without an
+     * org and the record of each org's deletion; the address is sealed under the identity key into
+     * source_ip_enc (source_ip only in clear mode) and hashed as stored, so the hash reveals nothing. */
+    "ALTER TABLE audit RENAME TO audit_v1;"
+    "CREATE TABLE audit ("
+    " seq INTEGER NOT NULL PRIMARY KEY,"
+    " id TEXT NOT NULL UNIQUE,"
+    " org_id TEXT,"
+    " actor TEXT NOT NULL,"
+    " action TEXT NOT NULL,"
+    " target TEXT,"
+    " source_ip TEXT,"
+    " request_id TEXT,"
+    " created_at INTEGER NOT NULL,"
+    " prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
+    " hash BLOB NOT NULL CHECK (length(hash) = 32),"
+    " source_ip_enc BLOB);"
+    "CREATE INDEX audit_control_org ON audit (org_id, seq);",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
@@ -226,8 +248,9 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
 #define USER_COLS                                                                                            \
     "id, email, password_hash, display_name, created_at, password_changed_at, email_enc, display_enc"
 #define MEM_COLS "user_id, org_id, role, created_at"
-#define AUDIT_COLS                                                                                           \
+#define AUDIT_V1_COLS                                                                                        \
     "seq, id, org_id, actor, action, target, source_ip, request_id, created_at, prev_hash, hash"
+#define AUDIT_COLS AUDIT_V1_COLS ", source_ip_enc"
 #define INV_COLS                                                                                             \
     "id, org_id, email, role, invited_by, created_at, expires_at, accepted_at, revoked_at, email_enc"
 #define TEAM_COLS "id, org_id, name, created_at"
@@ -296,8 +319,15 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(MEM_OF_USER, "SELECT " MEM_COLS " FROM memberships WHERE user_id = ?"                                  \
                    " ORDER BY created_at, org_id LIMIT ?")                                                   \
     X(AUDIT_TAIL, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")                                   \
-    X(AUDIT_INSERT, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")           \
+    X(AUDIT_INSERT, "INSERT INTO audit (" AUDIT_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")        \
     X(AUDIT_ALL, "SELECT " AUDIT_COLS " FROM audit ORDER BY seq")                                            \
+    X(AUDIT_ID_TAKEN, "SELECT COUNT(*) FROM audit WHERE id = ?")                                             \
+    X(AUDIT_V1_TAIL, "SELECT seq, hash FROM audit_v1 ORDER BY seq DESC LIMIT 1")                             \
+    X(AUDIT_V1_ALL, "SELECT " AUDIT_V1_COLS " FROM audit_v1 ORDER BY seq")                                   \
+    X(AUDIT_V1_PAGE, "SELECT " AUDIT_V1_COLS " FROM audit_v1 WHERE seq > ? ORDER BY seq LIMIT ?")            \
+    X(AUDIT_V1_REST, "SELECT " AUDIT_V1_COLS " FROM audit_v1 WHERE org_id IS NULL OR action = 'org.delete'"  \
+                     " OR org_id NOT IN (SELECT id FROM orgs) ORDER BY seq")                                 \
+    X(AUDIT_V1_CLEAR, "DELETE FROM audit_v1")                                                                \
     STMT_MAP_V3(X)
 
 /* v3 statements. Numbered parameters (?N) where one value is used twice. */
@@ -641,6 +671,7 @@ static int col_hash(sqlite3_stmt *st, int i, uint8_t out[32])
     return IG_OK;
 }
 
+/* The first 11 columns (AUDIT_V1_COLS) as stored: source_ip is the clear column ("" when sealed). */
 static int read_audit(sqlite3_stmt *st, ig_audit_t *a)
 {
     int rc;
@@ -656,6 +687,31 @@ static int read_audit(sqlite3_stmt *st, ig_audit_t *a)
         goto out;
     a->created_at = sqlite3_column_int64(st, 8);
 out:
+    return rc;
+}
+
+/* The sealed address of a control-chain row (column 11): *enc / *len, or NULL / 0 when it has none.
+ * IG_EINTERNAL when it is larger than our writer makes (the row was not written by us). */
+static int col_sealed_ip(sqlite3_stmt *st, const uint8_t **enc, size_t *len)
+{
+    *enc = sqlite3_column_blob(st, 11);
+    *len = *enc ? (size_t)sqlite3_column_bytes(st, 11) : 0;
+    if (!*len) *enc = NULL;
+    return *len <= IG_AUDIT_SEALED_IP_MAX ? IG_OK : IG_EINTERNAL;
+}
+
+/* A control-chain row (AUDIT_COLS) with its address in clear: the sealed one opened with the identity key. */
+static int read_audit_open(sqlite3_stmt *st, ig_audit_t *a)
+{
+    const uint8_t *enc;
+    size_t len;
+    int rc = read_audit(st, a);
+    if (rc == IG_OK) rc = col_sealed_ip(st, &enc, &len);
+    if (rc == IG_OK && enc) {
+        rc = ig_store_identity_open("audit", a->id, "source_ip", enc, len, a->source_ip, sizeof a->source_ip);
+        if (rc) IG_ERROR("store", "audit %s: source_ip does not decrypt (%s)", a->id, ig_err_name(rc));
+        if (rc) rc = IG_EINTERNAL;
+    }
     return rc;
 }
 
@@ -1823,14 +1879,17 @@ out:
     return rc;
 }
 
-static int sq_audit_append(ig_store_t *st, ig_audit_t *e)
+/* Appends e to the control chain inside the caller's write transaction: seq, prev_hash and hash are set
+ * here, the address sealed when the identity key is set. */
+static int chain_append(sq_store_t *s, ig_audit_t *e)
 {
-    sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
+    ig_buf_t enc;
+    const char *clear = e->source_ip;
     int rc, src;
 
-    /* BEGIN IMMEDIATE: the tail we chain onto cannot change before our COMMIT */
-    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_AUDIT_TAIL, &q))) goto out;
+    ig_buf_init(&enc, 4 * IG_AUDIT_SEALED_IP_MAX);
+    if ((rc = stmt(s, ST_AUDIT_TAIL, &q))) goto out;
     src = sqlite3_step(q);
     if (src == SQLITE_ROW) {
         e->seq = sqlite3_column_int64(q, 0) + 1;
@@ -1844,7 +1903,12 @@ static int sq_audit_append(ig_store_t *st, ig_audit_t *e)
     }
     done(q);
     q = NULL;
-    ig_store_audit_hash(e, e->hash);
+    if (e->source_ip[0] && ig_store_identity_on()) {
+        if ((rc = ig_store_identity_seal("audit", e->id, "source_ip", e->source_ip, &enc))) goto out;
+        clear = "";
+    }
+    if ((rc = ig_store_audit_hash_stored(IG_AUDIT_CHAIN_CONTROL, e, clear, ig_buf_iov(&enc), e->hash)))
+        goto out;
 
     if ((rc = stmt(s, ST_AUDIT_INSERT, &q))) goto out;
     sqlite3_bind_int64(q, 1, e->seq);
@@ -1853,47 +1917,165 @@ static int sq_audit_append(ig_store_t *st, ig_audit_t *e)
     bind_text(q, 4, e->actor);
     bind_text(q, 5, e->action);
     bind_opt_text(q, 6, e->target);
-    bind_opt_text(q, 7, e->source_ip);
+    bind_opt_text(q, 7, clear);
     bind_opt_text(q, 8, e->request_id);
     sqlite3_bind_int64(q, 9, e->created_at);
     sqlite3_bind_blob(q, 10, e->prev_hash, 32, SQLITE_STATIC);
     sqlite3_bind_blob(q, 11, e->hash, 32, SQLITE_STATIC);
-    if ((rc = step_done(s, q, "audit insert"))) goto out;
-    done(q);
-    q = NULL;
-    rc = tx_commit(s);
+    if (enc.len)
+        sqlite3_bind_blob(q, 12, enc.data, (int)enc.len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(q, 12);
+    rc = step_done(s, q, "audit insert");
 out:
     done(q);
+    ig_buf_free(&enc, false);
+    return rc;
+}
+
+static int sq_audit_append(ig_store_t *st, ig_audit_t *e)
+{
+    sq_store_t *s = sq(st);
+    /* BEGIN IMMEDIATE: the tail we chain onto cannot change before our COMMIT */
+    int rc = tx_begin(s);
+    if (rc == IG_OK) rc = chain_append(s, e);
+    if (rc == IG_OK) rc = tx_commit(s);
     if (rc) tx_rollback(s);
     return rc;
 }
 
-static int sq_audit_verify(ig_store_t *st, int64_t *bad_seq)
+/* Recomputes a chain read by statement id (in seq order). control: the v4 control chain (hashed as stored),
+ * else the legacy chain (ig_store_audit_hash). *last_seq / last_hash (may be NULL) get its newest entry. */
+static int verify_chain(sq_store_t *s, int id, bool control, int64_t *bad_seq, int64_t *last_seq,
+                        uint8_t last_hash[32])
 {
-    sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
     uint8_t prev[32] = {0}, h[32];
+    int64_t last = 0;
     ig_audit_t e;
-    int rc = stmt(s, ST_AUDIT_ALL, &q), src;
+    int rc = stmt(s, id, &q), src;
     if (rc) goto out;
     /* one statement is one read snapshot (WAL): appends running meanwhile are simply not seen */
     while ((src = sqlite3_step(q)) == SQLITE_ROW) {
         /* a value our writer could not have stored (too long, hash not 32 bytes) is tampering too */
         bool ok = read_audit(q, &e) == IG_OK && memcmp(e.prev_hash, prev, 32) == 0;
-        if (ok) {
+        if (ok && control) {
+            const uint8_t *enc;
+            size_t len;
+            ok = col_sealed_ip(q, &enc, &len) == IG_OK &&
+                 ig_store_audit_hash_stored(IG_AUDIT_CHAIN_CONTROL, &e, e.source_ip,
+                                            ig_iov((const char *)enc, len), h) == IG_OK;
+        } else if (ok) {
             ig_store_audit_hash(&e, h);
-            ok = memcmp(h, e.hash, 32) == 0;
         }
-        if (!ok) {
+        if (!ok || memcmp(h, e.hash, 32) != 0) {
             *bad_seq = sqlite3_column_int64(q, 0);
             rc = IG_ECONFLICT;
             goto out;
         }
         memcpy(prev, e.hash, 32);
+        last = e.seq;
     }
-    if (src != SQLITE_DONE) rc = map_err(s, src, "audit verify");
+    if (src != SQLITE_DONE) {
+        rc = map_err(s, src, "audit verify");
+        goto out;
+    }
+    if (last_seq) *last_seq = last;
+    if (last_hash) memcpy(last_hash, prev, 32);
 out:
     done(q);
+    return rc;
+}
+
+static int sq_audit_verify(ig_store_t *st, int64_t *bad_seq)
+{
+    return verify_chain(sq(st), ST_AUDIT_ALL, true, bad_seq, NULL, NULL);
+}
+
+static int sq_audit_legacy_verify(ig_store_t *st, int64_t *bad_seq, int64_t *last_seq, uint8_t last_hash[32])
+{
+    return verify_chain(sq(st), ST_AUDIT_V1_ALL, false, bad_seq, last_seq, last_hash);
+}
+
+static int sq_audit_legacy_list(ig_store_t *st, int64_t after_seq, ig_audit_t *out, size_t cap, size_t *n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int src, rc = stmt(s, ST_AUDIT_V1_PAGE, &q);
+    if (rc) goto out;
+    sqlite3_bind_int64(q, 1, after_seq);
+    sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
+    while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
+        if ((rc = read_audit(q, &out[*n]))) goto out;
+        (*n)++;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "audit legacy list");
+out:
+    done(q);
+    if (rc) *n = 0;
+    return rc;
+}
+
+static int sq_audit_legacy_finish(ig_store_t *st, int64_t last_seq, const uint8_t last_hash[32], int64_t now,
+                                  size_t *kept)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL, *t = NULL;
+    uint8_t tail[32];
+    char hex[65];
+    size_t n = 0;
+    int rc, src;
+    ig_audit_t e;
+
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_AUDIT_V1_TAIL, &q))) goto out;
+    src = sqlite3_step(q);
+    if (src == SQLITE_DONE) goto commit; /* nothing left to move */
+    if (src != SQLITE_ROW) {
+        rc = map_err(s, src, "audit legacy tail");
+        goto out;
+    }
+    if ((rc = col_hash(q, 1, tail))) goto out;
+    if (sqlite3_column_int64(q, 0) != last_seq || memcmp(tail, last_hash, 32) != 0) {
+        rc = IG_ECONFLICT; /* not the chain the caller verified */
+        goto out;
+    }
+    done(q);
+    q = NULL;
+    if ((rc = stmt(s, ST_AUDIT_V1_REST, &q)) || (rc = stmt(s, ST_AUDIT_ID_TAKEN, &t))) goto out;
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        if ((rc = read_audit(q, &e))) goto out;
+        bind_text(t, 1, e.id);
+        src = sqlite3_step(t);
+        int64_t taken = src == SQLITE_ROW ? sqlite3_column_int64(t, 0) : -1;
+        done(t);
+        if (taken < 0) {
+            rc = map_err(s, src, "audit id");
+            goto out;
+        }
+        if (taken) continue; /* moved by an earlier run that did not commit its end */
+        if ((rc = chain_append(s, &e))) goto out;
+        n++;
+    }
+    if (src != SQLITE_DONE) {
+        rc = map_err(s, src, "audit legacy rest");
+        goto out;
+    }
+    done(q);
+    q = NULL;
+    if ((rc = stmt(s, ST_AUDIT_V1_CLEAR, &q)) || (rc = step_done(s, q, "audit legacy clear"))) goto out;
+    done(q);
+    q = NULL;
+    ig_hex_encode(last_hash, 32, hex);
+    if ((rc = ig_store_audit_new(NULL, "system", "audit.upgrade", hex, NULL, NULL, &e))) goto out;
+    e.created_at = now;
+    if ((rc = chain_append(s, &e))) goto out;
+commit:
+    rc = tx_commit(s);
+out:
+    done(q);
+    done(t);
+    if (rc) tx_rollback(s);
+    *kept = rc ? 0 : n;
     return rc;
 }
 
@@ -2512,7 +2694,7 @@ static int sq_audit_query(ig_store_t *st, const char *org_id, const ig_audit_fil
     }
     sqlite3_bind_int64(q, 8, (sqlite3_int64)cap);
     while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
-        if ((rc = read_audit(q, &out[*n]))) goto out;
+        if ((rc = read_audit_open(q, &out[*n]))) goto out;
         (*n)++;
     }
     if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "audit query");
@@ -2524,7 +2706,7 @@ out:
 
 static int read_audit_v(sqlite3_stmt *st, void *p)
 {
-    return read_audit(st, p);
+    return read_audit_open(st, p);
 }
 
 static int sq_audit_get(ig_store_t *st, const char *org_id, const char *id, ig_audit_t *out)
@@ -2976,6 +3158,9 @@ static const ig_store_ops_t sqlite_ops = {
     .memberships_of_user = sq_memberships_of_user,
     .audit_append = sq_audit_append,
     .audit_verify = sq_audit_verify,
+    .audit_legacy_verify = sq_audit_legacy_verify,
+    .audit_legacy_list = sq_audit_legacy_list,
+    .audit_legacy_finish = sq_audit_legacy_finish,
     .org_update = sq_org_update,
     .org_set_plan = sq_org_set_plan,
     .org_delete = sq_org_delete,

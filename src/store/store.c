@@ -443,29 +443,60 @@ int ig_store_memberships_of_user(ig_store_t *st, const char *user_id, ig_members
     return st->ops->memberships_of_user(st, user_id, out, cap, n);
 }
 
+int ig_store_audit_new(const char *org_id, const char *actor, const char *action, const char *target,
+                       const char *source_ip, const char *request_id, ig_audit_t *e)
+{
+    int rc = IG_EINVAL;
+    if (!e) goto out;
+    memset(e, 0, sizeof *e);
+    if (!valid_opt_token(org_id, sizeof e->org_id - 1) || !valid_text(actor, 1, sizeof e->actor - 1) ||
+        !valid_token(action, sizeof e->action - 1) || !valid_opt_text(target, sizeof e->target - 1) ||
+        !valid_opt_token(source_ip, sizeof e->source_ip - 1) ||
+        !valid_opt_token(request_id, sizeof e->request_id - 1))
+        goto out;
+    if ((rc = new_id(e->id))) goto out;
+    copy_opt(e->org_id, org_id);
+    copy_opt(e->actor, actor);
+    copy_opt(e->action, action);
+    copy_opt(e->target, target);
+    copy_opt(e->source_ip, source_ip);
+    copy_opt(e->request_id, request_id);
+    e->created_at = now_ms();
+out:
+    return rc;
+}
+
 int ig_store_audit_append(ig_store_t *st, const char *org_id, const char *actor, const char *action,
                           const char *target, const char *source_ip, const char *request_id, ig_audit_t *out)
 {
     ig_audit_t e;
     int rc = IG_EINVAL;
-    memset(&e, 0, sizeof e);
-    if (!st || !valid_opt_token(org_id, sizeof e.org_id - 1) || !valid_text(actor, 1, sizeof e.actor - 1) ||
-        !valid_token(action, sizeof e.action - 1) || !valid_opt_text(target, sizeof e.target - 1) ||
-        !valid_opt_token(source_ip, sizeof e.source_ip - 1) ||
-        !valid_opt_token(request_id, sizeof e.request_id - 1))
-        goto out;
-    if ((rc = new_id(e.id))) goto out;
-    copy_opt(e.org_id, org_id);
-    copy_opt(e.actor, actor);
-    copy_opt(e.action, action);
-    copy_opt(e.target, target);
-    copy_opt(e.source_ip, source_ip);
-    copy_opt(e.request_id, request_id);
-    e.created_at = now_ms();
+    if (!st || (rc = ig_store_audit_new(org_id, actor, action, target, source_ip, request_id, &e))) goto out;
     rc = st->ops->audit_append(st, &e);
     if (rc == IG_OK && out) *out = e;
 out:
     return rc;
+}
+
+int ig_store_audit_legacy_verify(ig_store_t *st, int64_t *bad_seq, int64_t *last_seq, uint8_t last_hash[32])
+{
+    if (!st || !bad_seq || !last_seq || !last_hash) return IG_EINVAL;
+    *bad_seq = 0;
+    return st->ops->audit_legacy_verify(st, bad_seq, last_seq, last_hash);
+}
+
+int ig_store_audit_legacy_list(ig_store_t *st, int64_t after_seq, ig_audit_t *out, size_t cap, size_t *n)
+{
+    if (!st || !out || !n || cap == 0 || cap > 1000) return IG_EINVAL;
+    *n = 0;
+    return st->ops->audit_legacy_list(st, after_seq, out, cap, n);
+}
+
+int ig_store_audit_legacy_finish(ig_store_t *st, int64_t last_seq, const uint8_t last_hash[32], size_t *kept)
+{
+    if (!st || !last_hash || !kept || last_seq < 0) return IG_EINVAL;
+    *kept = 0;
+    return st->ops->audit_legacy_finish(st, last_seq, last_hash, now_ms(), kept);
 }
 
 int ig_store_audit_list(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
@@ -521,6 +552,42 @@ void ig_store_audit_hash(const ig_audit_t *e, uint8_t hash[32])
     p = put_str(p, e->source_ip);
     p = put_str(p, e->request_id);
     ig_sha256(buf, (size_t)(p - buf), hash);
+}
+
+int ig_store_audit_hash_stored(const char *chain, const ig_audit_t *e, const char *ip_clear,
+                               ig_iov_t ip_sealed, uint8_t hash[32])
+{
+    /* as ig_store_audit_hash, with the chain's tag and the address as stored (two fields): every part is
+     * bounded (struct fields, the tag, IG_AUDIT_SEALED_IP_MAX), so the buffer cannot overflow */
+    uint8_t buf[32 + 64 + 16 + 8 * 4 + sizeof e->id + sizeof e->org_id + sizeof e->actor + sizeof e->action +
+                sizeof e->target + sizeof e->source_ip + IG_AUDIT_SEALED_IP_MAX + sizeof e->request_id];
+    size_t tlen = chain ? strnlen(chain, 64) : 64;
+    if (tlen >= 64 || !ip_clear || strnlen(ip_clear, sizeof e->source_ip) >= sizeof e->source_ip ||
+        ip_sealed.len > IG_AUDIT_SEALED_IP_MAX || (ip_sealed.len && !ip_sealed.base) ||
+        !terminated(e->id, sizeof e->id) || !terminated(e->org_id, sizeof e->org_id) ||
+        !terminated(e->actor, sizeof e->actor) || !terminated(e->action, sizeof e->action) ||
+        !terminated(e->target, sizeof e->target) || !terminated(e->request_id, sizeof e->request_id))
+        return IG_EINVAL;
+    uint8_t *p = buf;
+    memcpy(p, e->prev_hash, 32);
+    p += 32;
+    memcpy(p, chain, tlen + 1); /* with its NUL: the tag names the chain and versions the format */
+    p += tlen + 1;
+    p = put_u64(p, (uint64_t)e->seq);
+    p = put_u64(p, (uint64_t)e->created_at);
+    p = put_str(p, e->id);
+    p = put_str(p, e->org_id);
+    p = put_str(p, e->actor);
+    p = put_str(p, e->action);
+    p = put_str(p, e->target);
+    p = put_str(p, ip_clear);
+    for (int i = 3; i >= 0; i--)
+        *p++ = (uint8_t)((uint32_t)ip_sealed.len >> (8 * i));
+    if (ip_sealed.len) memcpy(p, ip_sealed.base, ip_sealed.len);
+    p += ip_sealed.len;
+    p = put_str(p, e->request_id);
+    ig_sha256(buf, (size_t)(p - buf), hash);
+    return IG_OK;
 }
 
 /* ---- v3 ---- */
@@ -885,23 +952,30 @@ static bool filter_str(const char *s, size_t max, const char **use)
     return !*use || bounded_len(s, max) != SIZE_MAX;
 }
 
+bool ig_store_audit_filter_norm(const ig_audit_filter_t *f, ig_audit_filter_t *nf)
+{
+    const ig_audit_t *e = NULL; /* for the field sizes */
+    memset(nf, 0, sizeof *nf);
+    if (!f) return true;
+    /* a value no stored entry can hold, or an empty time range, answers an empty page */
+    if (!filter_str(f->action, sizeof e->action - 1, &nf->action) ||
+        !filter_str(f->actor, sizeof e->actor - 1, &nf->actor) ||
+        !filter_str(f->target, sizeof e->target - 1, &nf->target) ||
+        (f->since && f->until && f->until < f->since))
+        return false;
+    nf->since = f->since;
+    nf->until = f->until;
+    return true;
+}
+
 int ig_store_audit_query(ig_store_t *st, const char *org_id, const ig_audit_filter_t *f, int64_t before_seq,
                          ig_audit_t *out, size_t cap, size_t *n)
 {
-    ig_audit_filter_t nf = {0};
+    ig_audit_filter_t nf;
     if (!st || !org_id || !out || !n || cap == 0 || cap > 1000 || strlen(org_id) > 32) return IG_EINVAL;
     if (f && (f->since < 0 || f->until < 0)) return IG_EINVAL;
     *n = 0;
-    if (f) {
-        /* a value no stored entry can hold, or an empty time range, answers an empty page */
-        if (!filter_str(f->action, sizeof out->action - 1, &nf.action) ||
-            !filter_str(f->actor, sizeof out->actor - 1, &nf.actor) ||
-            !filter_str(f->target, sizeof out->target - 1, &nf.target) ||
-            (f->since && f->until && f->until < f->since))
-            return IG_OK;
-        nf.since = f->since;
-        nf.until = f->until;
-    }
+    if (!ig_store_audit_filter_norm(f, &nf)) return IG_OK;
     return st->ops->audit_query(st, org_id, f ? &nf : NULL, before_seq, out, cap, n);
 }
 

@@ -1,7 +1,8 @@
 /*
  * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log, users and their
- * org memberships, the hash-chained audit log; v3: sessions, invitations, teams and apps, outbound webhooks
- * with their queued deliveries and every attempt) behind one backend-independent interface.
+ * org memberships, the control database's hash-chained audit log; v3: sessions, invitations, teams and apps,
+ * outbound webhooks with their queued deliveries and every attempt) behind one backend-independent interface.
+ * (An org's own audit entries live in its log database: store/orgaudit.h.)
  *
  * A store is a vtable (ig_store_ops_t) plus thin ig_store_* wrappers. The wrappers validate arguments,
  * generate ids (16 bytes from RAND_bytes as 32 lowercase hex chars) and timestamps (unix milliseconds), so
@@ -30,7 +31,7 @@
 #include <stdint.h>
 
 /* Schema version this binary creates: every backend has exactly this many migrations. */
-#define IG_STORE_SCHEMA_VERSION 3
+#define IG_STORE_SCHEMA_VERSION 4
 
 /* Largest provider secret envelope accepted: a sealed provider key is well under 1 KiB. */
 #define IG_STORE_MAX_SECRET (64u * 1024)
@@ -110,8 +111,10 @@ typedef struct {
     int64_t created_at;
 } ig_membership_t;
 
-/* One audit log entry. Optional text (org_id, target, source_ip, request_id) is "" when absent. hash =
- * SHA-256(prev_hash || canonical serialization of the other fields), see ig_store_audit_hash. */
+/* One audit log entry, of the control chain or of an org's chain (store/orgaudit.h). Optional text (org_id,
+ * target, source_ip, request_id) is "" when absent. source_ip is always the address in clear: each chain
+ * stores it sealed and hashes it as stored (ig_store_audit_hash_stored). hash = SHA-256(prev_hash ||
+ * canonical serialization of the other fields). */
 typedef struct {
     int64_t seq;
     char id[33];
@@ -224,24 +227,52 @@ int ig_store_membership_get(ig_store_t *st, const char *user_id, const char *org
 int ig_store_memberships_of_user(ig_store_t *st, const char *user_id, ig_membership_t *out, size_t cap,
                                  size_t *n);
 
-/* Appends an audit entry with a fresh id, created_at = now and seq = the last seq + 1. The log is ONE chain
- * over the whole table (all orgs): prev_hash is the hash of the previous entry (32 zero bytes for the first)
- * and hash = ig_store_audit_hash(entry); reading the tail and inserting happen under the write lock, so
- * concurrent appenders (threads or processes) cannot fork the chain. actor: 1..64 bytes without control
- * characters (a user id, "key:<prefix>", "system"); action: 1..64 printable ASCII bytes without spaces
- * ("org.create"); org_id (≤32), target (≤128 bytes, no control characters), source_ip (≤45) and request_id
- * (≤36) are optional: NULL or "". Never pass secrets: only ids and action names. IG_EINVAL on bad input.
- * out (may be NULL) gets the stored entry. */
+/* Checks the fields of a new audit entry and fills e with them, a fresh id and created_at = now (seq and the
+ * hashes are the appender's). actor: 1..64 bytes without control characters (a user id, "key:<prefix>",
+ * "system"); action: 1..64 printable ASCII bytes without spaces ("org.create"); org_id (≤32), target (≤128
+ * bytes, no control characters), source_ip (≤45 printable bytes) and request_id (≤36) are optional: NULL or
+ * "". Never pass secrets: only ids and action names. IG_EINVAL on bad input; IG_ECRYPTO (id). Both chains'
+ * appenders take entries made by it. */
+int ig_store_audit_new(const char *org_id, const char *actor, const char *action, const char *target,
+                       const char *source_ip, const char *request_id, ig_audit_t *e);
+/* Appends an entry (fields as ig_store_audit_new) to the CONTROL chain: entries without an org, the record of
+ * an org's deletion, and entries of orgs deleted before their own chains existed (store/orgaudit.h holds
+ * every other org entry). seq = the last seq + 1, prev_hash = the previous entry's hash (32 zero bytes for
+ * the first), hash = ig_store_audit_hash_stored(IG_AUDIT_CHAIN_CONTROL, …); reading the tail and inserting
+ * happen under the write lock, so concurrent appenders (threads or processes) cannot fork the chain. With
+ * the identity key set, source_ip is stored sealed under it (AAD "ingate/identity/v1:audit:<id>:source_ip")
+ * and never in clear. IG_EINVAL on bad input. out (may be NULL) gets the stored entry. */
 int ig_store_audit_append(ig_store_t *st, const char *org_id, const char *actor, const char *action,
                           const char *target, const char *source_ip, const char *request_id, ig_audit_t *out);
-/* Recomputes the chain from the first entry in seq order. IG_OK when every entry's prev_hash is the previous
- * entry's hash (zeros for the first) and its hash matches its content; otherwise IG_ECONFLICT with *bad_seq
- * = the seq of the first entry that does not (an edited entry, or the one after a deleted entry). Deleting
- * the newest entries cannot be detected by the chain alone: compare with an externally kept head. *bad_seq
- * is 0 on IG_OK. Reads one consistent snapshot; other errors as listed at the top. */
+/* Recomputes the control chain from the first entry in seq order, over the stored bytes (no key needed).
+ * IG_OK when every entry's prev_hash is the previous entry's hash (zeros for the first) and its hash matches
+ * its content; otherwise IG_ECONFLICT with *bad_seq = the seq of the first entry that does not (an edited
+ * entry, or the one after a deleted entry). Deleting the newest entries cannot be detected by the chain
+ * alone: compare with an externally kept head. *bad_seq is 0 on IG_OK. Reads one consistent snapshot; other
+ * errors as listed at the top. */
 int ig_store_audit_verify(ig_store_t *st, int64_t *bad_seq);
-/* One page of an org's audit entries, newest first: entries with seq < before_seq (INT64_MAX = from the
- * newest), at most cap (1..1000) of them into out; *n = how many. The last entry's seq is the next cursor. */
+
+/* ---- v4: the audit chain of schemas 2-3 ("legacy": one chain for all orgs, addresses in clear) ----
+ * Schema v4 renamed it to audit_v1 and began the control chain above. At start-up the audit log module
+ * (capture/auditlog.h) verifies it, copies each entry of an existing org into that org's chain and calls
+ * ig_store_audit_legacy_finish, which moves the rest into the control chain and empties audit_v1. */
+
+/* As ig_store_audit_verify for the legacy chain (hashes of ig_store_audit_hash). *last_seq and last_hash get
+ * its newest entry (*last_seq = 0 when it is empty) on IG_OK. */
+int ig_store_audit_legacy_verify(ig_store_t *st, int64_t *bad_seq, int64_t *last_seq, uint8_t last_hash[32]);
+/* Legacy entries with seq > after_seq, oldest first, at most cap (1..1000) into out; *n = how many. */
+int ig_store_audit_legacy_list(ig_store_t *st, int64_t after_seq, ig_audit_t *out, size_t cap, size_t *n);
+/* Ends the upgrade in ONE transaction: IG_ECONFLICT (nothing changed) unless the legacy chain's newest entry
+ * is still (last_seq, last_hash) as verified. Every legacy entry that has no org, whose org no longer exists
+ * or whose action is "org.delete" is appended to the control chain (same id, created_at and fields; its
+ * address sealed; skipped when the id is there already); every other one must already have been copied to
+ * its org's chain by the caller. Then the legacy table is emptied and an entry "audit.upgrade" (actor
+ * "system", target = hex of last_hash, so the old chain's head stays on record) appended. *kept = entries
+ * appended, that one excluded. A no-op (IG_OK, *kept = 0) when the legacy table is empty. */
+int ig_store_audit_legacy_finish(ig_store_t *st, int64_t last_seq, const uint8_t last_hash[32], size_t *kept);
+/* One page of an org's entries in the CONTROL chain (its deletion record, entries of orgs deleted before v4),
+ * newest first: entries with seq < before_seq (INT64_MAX = from the newest), at most cap (1..1000) of them
+ * into out; *n = how many. The last entry's seq is the next cursor. */
 int ig_store_audit_list(ig_store_t *st, const char *org_id, int64_t before_seq, ig_audit_t *out, size_t cap,
                         size_t *n);
 
@@ -287,6 +318,10 @@ typedef struct {
     const char *target;
     int64_t since, until;
 } ig_audit_filter_t;
+/* The filter f (may be NULL: none) as the chains' queries apply it: strings NULL or non-empty into *nf.
+ * false when no entry can match (a value longer than its field, until < since): the answer is an empty
+ * page. IG_EINVAL cases (negative times) are the caller's to refuse first. */
+bool ig_store_audit_filter_norm(const ig_audit_filter_t *f, ig_audit_filter_t *nf);
 
 /* Updates an org: name (as for org_create) when not NULL; default_provider when not NULL ("" clears it, else
  * as for ig_store_org_set_default_provider); settings when not NULL (1..IG_STORE_MAX_SETTINGS bytes, stored
@@ -297,8 +332,8 @@ int ig_store_org_update(ig_store_t *st, const char *org_id, const char *name, co
 int ig_store_org_set_plan(ig_store_t *st, const char *org_id, int plan);
 /* Deletes an org and, in ONE transaction, everything scoped to it: keys, provider credentials,
  * memberships, invitations, sessions, teams, apps, webhooks (with their deliveries and attempts) and call
- * records. Users are kept (they may belong to other orgs). Audit entries are kept (ids only, and the chain
- * must stay verifiable). IG_ENOTFOUND. */
+ * records. Users are kept (they may belong to other orgs). Its entries in the control audit chain are kept
+ * (the chain must stay verifiable); its own chain goes with its log database. IG_ENOTFOUND. */
 int ig_store_org_delete(ig_store_t *st, const char *org_id);
 /* In ONE transaction: from_user must be an owner of the org (IG_EFORBIDDEN otherwise) and to_user a member
  * (IG_ENOTFOUND otherwise, also for an unknown org); to_user becomes owner and from_user admin (keys created
@@ -406,10 +441,10 @@ int ig_store_org_data_key_init(ig_store_t *st, const char *org_id, const uint8_t
 /* Removes an org's credential for a provider. IG_ENOTFOUND when none is stored. */
 int ig_store_provider_delete(ig_store_t *st, const char *org_id, const char *provider);
 
-/* As ig_store_audit_list with filters (f may be NULL). */
+/* As ig_store_audit_list with filters (f may be NULL) (the control chain). */
 int ig_store_audit_query(ig_store_t *st, const char *org_id, const ig_audit_filter_t *f, int64_t before_seq,
                          ig_audit_t *out, size_t cap, size_t *n);
-/* The org's audit entry with this id. IG_ENOTFOUND otherwise (another org's entry too). */
+/* The org's entry with this id in the control chain. IG_ENOTFOUND otherwise (another org's entry too). */
 int ig_store_audit_get(ig_store_t *st, const char *org_id, const char *id, ig_audit_t *out);
 
 /* ---- v3: outbound webhooks (the webhook module, webhook/webhook.h, owns event names, signing and delivery)
@@ -561,11 +596,25 @@ int ig_store_identity_open(const char *table, const char *row_id, const char *fi
 /* Seals the identity columns of rows still in clear (idempotent; a no-op in clear mode). */
 int ig_store_identity_backfill(ig_store_t *st);
 
-/* For backends: hash = SHA-256(prev_hash || serialization) of e (its hash field is not read). The
- * serialization is a version tag, then seq and created_at as 8-byte big-endian, then id, org_id, actor,
- * action, target, source_ip, request_id each as a 4-byte big-endian length and its bytes, so no two distinct
- * entries serialize alike. Every char field of e must be NUL-terminated. */
+/* The legacy chain's hash (schemas 2-3, address in clear): SHA-256(prev_hash || serialization) of e (its hash
+ * field is not read). The serialization is a version tag, then seq and created_at as 8-byte big-endian, then
+ * id, org_id, actor, action, target, source_ip, request_id each as a 4-byte big-endian length and its bytes,
+ * so no two distinct entries serialize alike. Every char field of e must be NUL-terminated. */
 void ig_store_audit_hash(const ig_audit_t *e, uint8_t hash[32]);
+
+/* The chains of v4 hash an entry's address AS STORED, never in clear: they verify without any key, and a
+ * hash cannot be used to test guesses of a sealed address (2^32 for IPv4). The chain's domain tag comes
+ * first, so an entry cannot be moved between chains of different kinds. */
+#define IG_AUDIT_CHAIN_CONTROL "ingate-audit-v2"     /* the control database's chain */
+#define IG_AUDIT_CHAIN_ORG     "ingate-org-audit-v1" /* each org's chain (org_id = the org of the file) */
+#define IG_AUDIT_SEALED_IP_MAX 128                   /* an envelope of a 45-byte address is 78 bytes */
+/* hash = SHA-256(prev_hash || chain tag || seq || created_at || id, org_id, actor, action, target, ip_clear,
+ * ip_sealed, request_id), integers 8-byte big-endian, each field a 4-byte big-endian length and its bytes.
+ * ip_clear is the clear address when it is stored so ("" otherwise), ip_sealed the stored envelope (empty
+ * when none); e->source_ip and e->hash are not read. IG_EINVAL when ip_sealed is longer than
+ * IG_AUDIT_SEALED_IP_MAX or a char field of e is not terminated. */
+int ig_store_audit_hash_stored(const char *chain, const ig_audit_t *e, const char *ip_clear,
+                               ig_iov_t ip_sealed, uint8_t hash[32]);
 
 /*
  * Backend interface. The wrappers above have already validated every argument (lengths fit the structs,
@@ -606,6 +655,11 @@ typedef struct ig_store_ops {
                                size_t *n);
     int (*audit_append)(ig_store_t *st, ig_audit_t *e);
     int (*audit_verify)(ig_store_t *st, int64_t *bad_seq);
+    /* v4: the legacy chain (audit_v1) */
+    int (*audit_legacy_verify)(ig_store_t *st, int64_t *bad_seq, int64_t *last_seq, uint8_t last_hash[32]);
+    int (*audit_legacy_list)(ig_store_t *st, int64_t after_seq, ig_audit_t *out, size_t cap, size_t *n);
+    int (*audit_legacy_finish)(ig_store_t *st, int64_t last_seq, const uint8_t last_hash[32], int64_t now,
+                               size_t *kept);
     /* v3. key_insert (above) also stores app_id, created_by and last_used_at, and refuses (IG_ENOTFOUND) an
      * app_id that is not an app of rec->org_id. user_set_password also revokes the user's sessions.
      * calls_insert also raises api_keys.last_used_at. The audit filter's strings are NULL or non-empty.

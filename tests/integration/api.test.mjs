@@ -18,6 +18,7 @@ describe('management API: keys and providers', () => {
       headers: { 'x-ingate-key': key, 'content-type': 'application/json' },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
+  const orgDb = (orgId) => path.join(gw.dataDir, 'orgs', `${orgId}.db`);
   const chat = (key) =>
     gw.request({
       method: 'POST',
@@ -135,9 +136,13 @@ describe('management API: keys and providers', () => {
     const k = (await api(a.key, 'POST', '/keys', { name: 'audited' })).json;
     await api(a.key, 'DELETE', `/keys/${k.key.id}`);
     await api(a.key, 'PUT', '/providers/openai', { api_key: 'sk-prov-api-audit-secret' });
-    const db = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true, fileMustExist: true });
-    const rows = db.prepare('SELECT * FROM audit WHERE org_id = ? ORDER BY seq').all(a.org.id);
+    // the org's entries are in its own database (data-dir/orgs/<org id>.db), none in the control database
+    const db = new Database(orgDb(a.org.id), { readonly: true, fileMustExist: true });
+    const rows = db.prepare('SELECT * FROM audit ORDER BY seq').all();
     db.close();
+    const control = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true, fileMustExist: true });
+    assert.equal(control.prepare('SELECT count(*) AS n FROM audit WHERE org_id = ?').get(a.org.id).n, 0);
+    control.close();
     const mine = rows.filter((r) => r.actor === `key:${a.keyInfo.id}`);
     const actions = mine.map((r) => `${r.action} ${r.target}`);
     assert.ok(actions.includes(`key.create ${k.key.id}`), actions.join('\n'));
@@ -145,7 +150,9 @@ describe('management API: keys and providers', () => {
     assert.ok(actions.includes('provider.update provider:openai'));
     for (const r of mine) {
       assert.match(r.request_id, /^[0-9a-f-]{36}$/);
-      assert.equal(r.source_ip, '127.0.0.1');
+      // sealed under the org's data key: an AES-256-GCM envelope (33 bytes of overhead), never the address
+      assert.ok(Buffer.isBuffer(r.source_ip) && r.source_ip.length === '127.0.0.1'.length + 33, 'source_ip not sealed');
+      assert.ok(!r.source_ip.includes('127.0.0.1'));
       assert.ok(!JSON.stringify(r).includes('sk-'), 'a secret in an audit row');
     }
     // the read API: newest first, paged with a cursor, scoped to the caller's org, readable by a viewer
@@ -155,6 +162,8 @@ describe('management API: keys and providers', () => {
     assert.equal(page1.json.entries[0].action, 'provider.update');
     assert.ok(page1.json.entries[0].seq > page1.json.entries[1].seq);
     assert.match(page1.json.entries[0].hash, /^[0-9a-f]{64}$/);
+    assert.equal(page1.json.entries[0].source_ip, '127.0.0.1'); // opened for the API
+    assert.equal(page1.json.entries[0].seq, rows[rows.length - 1].seq); // the org's own chain
     const page2 = await api(viewer, 'GET', `/audit?limit=200&cursor=${page1.json.next_cursor}`);
     assert.ok(page2.json.entries.every((e) => e.seq < page1.json.next_cursor));
     assert.equal(page2.json.next_cursor, null);
@@ -180,13 +189,15 @@ describe('management API: keys and providers', () => {
       for (const s of secrets) assert.equal(data.indexOf(s), -1, `${s.slice(0, 12)}… found in ${file}`);
     }
     for (const s of secrets) assert.ok(!out.includes(s), `${s.slice(0, 12)}… found in the server output`);
-    // a tampered audit row is found by verify-audit
-    const db = new Database(path.join(gw.dataDir, 'ingate.db'));
+    // a tampered audit row of an org's database is found by verify-audit, which names the org and the entry
+    const db = new Database(orgDb(a.org.id));
     const second = db.prepare('SELECT seq FROM audit ORDER BY seq LIMIT 1 OFFSET 1').get();
     db.prepare("UPDATE audit SET action = 'key.nothing' WHERE seq = ?").run(second.seq);
     db.close();
     const bad = await gw.adminRaw(['verify-audit']);
-    assert.notEqual(bad.code, 0);
-    assert.equal(JSON.parse(bad.stdout).first_bad_seq, second.seq);
+    assert.equal(bad.code, 1, bad.stderr);
+    const v = JSON.parse(bad.stdout);
+    assert.deepEqual([v.audit_chain, v.chain, v.org, v.first_bad_seq], ['broken', 'org', a.org.id, second.seq]);
+    assert.match(bad.stderr, new RegExp(`org ${a.org.id} is broken at entry ${second.seq}`));
   });
 });

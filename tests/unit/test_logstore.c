@@ -181,7 +181,8 @@ TEST(open_creates_private_files)
     ls = open_ls("perm", ORG_A);
     CHECK_EQ_INT(count_of(ls), 1);
     ig_logstore_close(ls);
-    CHECK_EQ_INT(raw_int("perm", ORG_A, "SELECT COUNT(*) FROM schema_migrations"), 1);
+    CHECK_EQ_INT(raw_int("perm", ORG_A, "SELECT COUNT(*) FROM schema_migrations"),
+                 IG_LOGSTORE_SCHEMA_VERSION);
 
     /* loose modes on an existing directory and file are tightened */
     CHECK_EQ_INT(chmod(sub(dir, sizeof dir, "perm"), 0755), 0);

@@ -431,6 +431,26 @@ TEST(audit_hash_is_injective)
     CHECK(memcmp(ha, hb, 32) != 0);
     ig_store_audit_hash(&a, hb);
     CHECK_MEM(ha, hb, 32);
+
+    /* the v4 form: the chain tag, and the clear and sealed address fields, are all distinct inputs */
+    uint8_t h1[32], h2[32];
+    b = a;
+    CHECK_EQ_INT(ig_store_audit_hash_stored(IG_AUDIT_CHAIN_CONTROL, &a, "1.2.3.4", IG_IOV_NULL, h1), IG_OK);
+    CHECK_EQ_INT(ig_store_audit_hash_stored(IG_AUDIT_CHAIN_CONTROL, &a, "", IG_IOV_LIT("1.2.3.4"), h2),
+                 IG_OK);
+    CHECK(memcmp(h1, h2, 32) != 0);
+    CHECK_EQ_INT(ig_store_audit_hash_stored(IG_AUDIT_CHAIN_ORG, &a, "1.2.3.4", IG_IOV_NULL, h2), IG_OK);
+    CHECK(memcmp(h1, h2, 32) != 0);
+    snprintf(b.source_ip, sizeof b.source_ip, "9.9.9.9"); /* the clear field of e is not read */
+    CHECK_EQ_INT(ig_store_audit_hash_stored(IG_AUDIT_CHAIN_CONTROL, &b, "1.2.3.4", IG_IOV_NULL, h2), IG_OK);
+    CHECK_MEM(h1, h2, 32);
+    snprintf(b.target, sizeof b.target, "a");
+    CHECK_EQ_INT(ig_store_audit_hash_stored(IG_AUDIT_CHAIN_CONTROL, &b, "b1.2.3.4", IG_IOV_NULL, h2), IG_OK);
+    CHECK(memcmp(h1, h2, 32) != 0);
+    char big[IG_AUDIT_SEALED_IP_MAX + 1];
+    memset(big, 'x', sizeof big);
+    CHECK_EQ_INT(ig_store_audit_hash_stored(IG_AUDIT_CHAIN_CONTROL, &a, "", ig_iov(big, sizeof big), h2),
+                 IG_EINVAL);
 }
 
 /* Appends n entries to name; seq i's action is "act.i". */
@@ -458,8 +478,10 @@ TEST(audit_chain)
     CHECK_EQ_INT(ig_store_audit_append(st, "org1", "user1", "org.create", "org1", "::1", "r1", &e1), IG_OK);
     CHECK_EQ_INT(e1.seq, 1);
     CHECK_MEM(e1.prev_hash, zero, 32);
-    ig_store_audit_hash(&e1, h);
+    /* no identity key here (clear mode): the address is stored, and hashed, in clear */
+    CHECK_EQ_INT(ig_store_audit_hash_stored(IG_AUDIT_CHAIN_CONTROL, &e1, "::1", IG_IOV_NULL, h), IG_OK);
     CHECK_MEM(e1.hash, h, 32);
+    CHECK_EQ_STR(e1.source_ip, "::1");
     CHECK_EQ_STR(e1.action, "org.create");
     CHECK(e1.created_at > 0 && strlen(e1.id) == 32);
     CHECK_EQ_INT(ig_store_audit_append(st, NULL, "system", "gc.run", NULL, NULL, NULL, &e2), IG_OK);
