@@ -168,8 +168,8 @@ TEST(v2_upgrades_in_place)
     if (!st) return;
     int v = 0;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
-    CHECK_EQ_INT(v, 3);
-    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 3);
+    CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION);
+    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 4); /* v4: log_batches (test_expiring.c) */
 
     /* v2 rows read back with the v3 defaults */
     ig_org_t org;
@@ -206,12 +206,13 @@ TEST(v2_upgrades_in_place)
     st = open_db("v2.db");
     if (!st) return;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
-    CHECK_EQ_INT(v, 3);
+    CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION);
     CHECK_EQ_INT(ig_store_org_get(st, org.id, &org), IG_OK);
     CHECK_EQ_INT(org.plan, IG_STORE_PLAN_ENTERPRISE);
     ig_store_close(st);
-    CHECK_EQ_INT(raw_int("v2.db", "SELECT COUNT(*) FROM schema_migrations", NULL), 3);
-    CHECK_EQ_INT(raw_int("v2.db", "SELECT MAX(version) FROM schema_migrations", NULL), 3);
+    CHECK_EQ_INT(raw_int("v2.db", "SELECT COUNT(*) FROM schema_migrations", NULL), IG_STORE_SCHEMA_VERSION);
+    CHECK_EQ_INT(raw_int("v2.db", "SELECT MAX(version) FROM schema_migrations", NULL),
+                 IG_STORE_SCHEMA_VERSION);
     CHECK_EQ_INT(
         raw_int("v2.db",
                 "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('sessions', 'invitations', 'teams',"
