@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
+#include "webhook/webhook.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,7 +66,9 @@ void ig_admin_usage(void)
           "data\n"
           "                               re-encrypted); the running gateway reloads it\n"
           "  purge-logs [--now UNIX_MS]   deletes log records past each org's retention, as the server does\n"
-          "                               hourly; --now moves the clock (e.g. to preview a later pass)\n"
+          "                               hourly; --now moves the clock (e.g. to preview a later pass);\n"
+          "                               records due to a logs.expiring webhook are queued to it and kept\n"
+          "                               until delivered (the running gateway sends them)\n"
           "ORG is an org slug or id. Every serve option (e.g. --data-dir) is accepted too.\n",
           stderr);
 }
@@ -521,14 +524,30 @@ int ig_admin_main(int argc, char **argv, char **envp)
             now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
         }
 
-        ig_retention_stats_t rs = {0, 0, 0};
-        int rc = ig_retention_run(st, oc, now, NULL, &rs);
+        /* logs.expiring batches are sealed like every webhook payload; the running gateway delivers them */
+        ig_webhook_conf_t wc = {.store_url = dd.store_url,
+                                .key = keys.webhook,
+                                .outbound_allowlist = cfg.outbound_allowlist,
+                                .retry_base_ms = cfg.webhook_retry_base_ms};
+        const char *why = NULL;
+        int rc = ig_webhook_init(&wc, &why);
+        if (rc) {
+            fprintf(stderr, "ingate admin: outbound_allowlist: %s\n", why ? why : ig_err_message(rc));
+            goto out;
+        }
+        ig_retention_stats_t rs;
+        memset(&rs, 0, sizeof rs);
+        rc = ig_retention_run(st, oc, now, cfg.logs_expiring_grace_ms, NULL, &rs);
+        ig_webhook_shutdown();
+        if (rs.queued) notify(&dd, "wake-webhooks\n"); /* a running gateway sends them now */
         if (rc) {
             fprintf(stderr, "ingate admin: purge failed: %s\n", ig_err_message(rc));
             goto out;
         }
-        printf("{\"orgs\":%llu,\"purged\":%llu,\"failed_orgs\":%llu}\n", (unsigned long long)rs.orgs,
-               (unsigned long long)rs.purged, (unsigned long long)rs.failed_orgs);
+        printf("{\"orgs\":%llu,\"purged\":%llu,\"failed_orgs\":%llu,\"batches_queued\":%llu,"
+               "\"gated_orgs\":%llu}\n",
+               (unsigned long long)rs.orgs, (unsigned long long)rs.purged, (unsigned long long)rs.failed_orgs,
+               (unsigned long long)rs.queued, (unsigned long long)rs.gated_orgs);
         code = rs.failed_orgs ? 1 : 0;
     } else if (strcmp(cmd, "list-keys") == 0) {
         if (!a.org) {

@@ -4,6 +4,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
+#include "webhook/webhook.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,10 @@ static const char *handle(char *line)
     if (strcmp(line, "reload-master") == 0) {
         if (!g_reload_master) return "error not supported\n";
         return g_reload_master() == IG_OK ? "ok\n" : "error reload failed\n";
+    }
+    if (strcmp(line, "wake-webhooks") == 0) { /* purge-logs queued logs.expiring deliveries */
+        ig_webhook_wake();
+        return "ok\n";
     }
     if (strcmp(line, "invalidate-all") == 0) {
         ig_authcache_invalidate_all();

@@ -3,7 +3,8 @@
  *
  * The operator CLI changes the store directly and then tells a running gateway what to forget, so a revoked
  * key is refused on the very next request. Line protocol: "invalidate-key <64 hex>", "invalidate-org <id>",
- * "invalidate-all", "ping"; the answer is "ok" or "error <reason>".
+ * "invalidate-all", "wake-webhooks" (deliveries were queued: send them now rather than at the next poll),
+ * "ping"; the answer is "ok" or "error <reason>".
  */
 #ifndef IG_ADMIN_CONTROL_H
 #define IG_ADMIN_CONTROL_H

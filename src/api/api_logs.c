@@ -10,6 +10,7 @@
  * milliseconds or UTC dates YYYY-MM-DD; a date as `end`/`until` includes that whole day.
  */
 #include "api/api_int.h"
+#include "capture/logjson.h"
 #include "capture/orgctx.h"
 #include "core/err.h"
 #include "core/limits.h"
@@ -186,75 +187,7 @@ static void tag_filters(logq_t *q, const ig_orgctx_t *o)
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* records as JSON */
-
-static bool opt_i64(ig_buf_t *b, const char *name, int64_t v)
-{
-    if (v >= 0) return ig_buf_appendf(b, ",\"%s\":%lld", name, (long long)v) == IG_OK;
-    return ig_buf_appendf(b, ",\"%s\":null", name) == IG_OK;
-}
-
-/* A sealed field, opened and written as a JSON string (null when absent or when it does not open). */
-static bool sealed_str(ig_buf_t *b, const ig_orgctx_t *o, const char *rec_id, const char *field,
-                       const uint8_t *ct, size_t len)
-{
-    if (ig_buf_appendf(b, ",\"%s\":", field) != IG_OK) return false;
-    if (!ct || !len) return ig_buf_lit(b, "null") == IG_OK;
-    ig_buf_t pt;
-    ig_buf_init(&pt, IG_LOGSTORE_MAX_BLOB);
-    bool ok;
-    if (ig_field_open(o->dk, o->org_id, rec_id, field, ig_iov((const char *)ct, len), &pt) == IG_OK)
-        ok = ig_json_append_str(b, ig_buf_iov(&pt)) == IG_OK;
-    else
-        ok = ig_buf_lit(b, "null") == IG_OK; /* never happens unless the database was tampered with */
-    ig_buf_free(&pt, true);
-    return ok;
-}
-
-static bool record_json(ig_buf_t *b, const ig_orgctx_t *o, const ig_logrec_t *r, bool bodies)
-{
-    bool ok = true;
-#define W(call) ok &= (call) == IG_OK
-    W(ig_buf_appendf(b, "{\"id\":\"%s\",\"created_at\":%lld,\"key_id\":", r->id, (long long)r->created_at));
-    W(ig_json_append_str(b, ig_iov_str(r->key_id)));
-    W(ig_buf_lit(b, ",\"key_prefix\":"));
-    W(ig_json_append_str(b, ig_iov_str(r->key_prefix)));
-    W(ig_buf_lit(b, ",\"provider\":"));
-    W(ig_json_append_str(b, ig_iov_str(r->provider)));
-    W(ig_buf_lit(b, ",\"model\":"));
-    W(r->model ? ig_json_append_str(b, ig_iov_str(r->model)) : ig_buf_lit(b, "null"));
-    W(ig_buf_lit(b, ",\"method\":"));
-    W(ig_json_append_str(b, ig_iov_str(r->method)));
-    W(ig_buf_lit(b, ",\"path\":"));
-    W(ig_json_append_str(b, ig_iov_str(r->path)));
-    W(ig_buf_appendf(b, ",\"status\":%d,\"stream\":%s,\"latency_ms\":%.3f,\"ttfb_ms\":%.3f", r->status,
-                     r->stream ? "true" : "false", r->latency_ms, r->ttfb_ms));
-    ok &= opt_i64(b, "input_tokens", r->input_tokens);
-    ok &= opt_i64(b, "output_tokens", r->output_tokens);
-    ok &= opt_i64(b, "cached_tokens", r->cached_tokens);
-    if (r->cost_micros >= 0)
-        W(ig_buf_appendf(b, ",\"cost_usd\":%lld.%06lld", (long long)(r->cost_micros / 1000000),
-                         (long long)(r->cost_micros % 1000000)));
-    else
-        W(ig_buf_lit(b, ",\"cost_usd\":null"));
-    W(ig_buf_appendf(b,
-                     ",\"req_bytes\":%lld,\"resp_bytes\":%lld,\"req_truncated\":%s,\"resp_truncated\":%s,"
-                     "\"cache_hit\":%s,\"error\":",
-                     (long long)r->req_bytes, (long long)r->resp_bytes, r->req_truncated ? "true" : "false",
-                     r->resp_truncated ? "true" : "false", r->cache_hit ? "true" : "false"));
-    W(r->error ? ig_json_append_str(b, ig_iov_str(r->error)) : ig_buf_lit(b, "null"));
-    ok &= sealed_str(b, o, r->id, "user_id", r->user_id, r->user_id_len);
-    ok &= sealed_str(b, o, r->id, "session_id", r->session_id, r->session_id_len);
-    ok &= sealed_str(b, o, r->id, "client_ip", r->client_ip, r->client_ip_len);
-    if (bodies) {
-        /* named as sealed: req_body / resp_body are the AAD field names too */
-        ok &= sealed_str(b, o, r->id, "req_body", r->req_body, r->req_body_len);
-        ok &= sealed_str(b, o, r->id, "resp_body", r->resp_body, r->resp_body_len);
-    }
-    W(ig_buf_lit(b, "}"));
-#undef W
-    return ok;
-}
+/* records as JSON: capture/logjson.h */
 
 /* The caller's org context and log database (worker side). */
 static int org_logs(api_job_t *j, ig_store_t *st, ig_orgctx_t **o, ig_logstore_t **ls)
@@ -295,7 +228,7 @@ static void work_logs_list(api_job_t *j, ig_store_t *st)
     ig_buf_lit(&j->out, "{\"logs\":[");
     for (size_t i = 0; i < n; i++) {
         if (i) ig_buf_lit(&j->out, ",");
-        record_json(&j->out, o, &rows[i].r, false);
+        ig_logjson_record(&j->out, o, &rows[i].r, false);
         ig_logrow_free(&rows[i]);
     }
     ig_buf_lit(&j->out, "],\"next_cursor\":");
@@ -324,7 +257,7 @@ static void work_logs_get(api_job_t *j, ig_store_t *st)
     ig_buf_free(&j->out, true);
     ig_buf_init(&j->out, 12u * IG_LOGSTORE_MAX_BLOB);
     ig_buf_lit(&j->out, "{\"log\":");
-    if (!record_json(&j->out, o, &row->r, true)) j->err = IG_ENOMEM;
+    if (!ig_logjson_record(&j->out, o, &row->r, true)) j->err = IG_ENOMEM;
     ig_buf_lit(&j->out, "}");
     ig_logrow_free(row);
     free(row);
@@ -528,13 +461,7 @@ static int ex_row(void *ctx, const ig_logrow_t *row)
     scan_ctx_t *sc = ctx;
     exporter_t *ex = sc->ex;
     /* one line per record, whole or not at all: a line that cannot be built says so instead */
-    size_t mark = ex->chunk.len;
-    if (!record_json(&ex->chunk, sc->o, &row->r, true)) {
-        ex->chunk.len = mark;
-        if (ig_buf_appendf(&ex->chunk, "{\"id\":\"%s\",\"error\":\"record_too_large\"}", row->r.id) != IG_OK)
-            return IG_ENOMEM;
-    }
-    if (ig_buf_lit(&ex->chunk, "\n") != IG_OK) return IG_ENOMEM;
+    if (ig_logjson_line(&ex->chunk, sc->o, &row->r) != IG_OK) return IG_ENOMEM;
     if (ex->chunk.len >= EXPORT_CHUNK && !ex_handover(ex, false)) return IG_EIO;
     return IG_OK;
 }

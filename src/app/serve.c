@@ -21,6 +21,7 @@
 #include "auth/ratelimit.h"
 #include "capture/auditlog.h"
 #include "capture/capture.h"
+#include "capture/expiring.h"
 #include "capture/orgctx.h"
 #include "capture/pricing.h"
 #include "capture/retention.h"
@@ -66,10 +67,13 @@ static void *retention_main(void *arg)
         ig_store_t *st = ig_store_open(g_store_url, &err);
         if (st && cache) {
             ig_retention_stats_t rs;
-            int rc = ig_retention_run(st, cache, ig_wall_ms(), &g_ret_stop, &rs);
+            int rc =
+                ig_retention_run(st, cache, ig_wall_ms(), g_gw.cfg->logs_expiring_grace_ms, &g_ret_stop, &rs);
             if (rc) IG_WARN("retention", "pass failed (%s)", ig_err_name(rc));
             if (rs.purged)
                 IG_INFO("retention", "%llu expired log records purged", (unsigned long long)rs.purged);
+            if (rs.queued)
+                IG_INFO("retention", "%llu logs.expiring batches queued", (unsigned long long)rs.queued);
         }
         ig_store_close(st);
         pthread_mutex_lock(&g_ret_mu);
@@ -343,6 +347,7 @@ int ig_serve(ig_config_t *cfg)
     ig_store_t *st = NULL;
     bool capture_on = false, control_on = false;
     char *tls_list = NULL, *plain_list = NULL;
+    ig_expiring_body_t *expiring = NULL;
 
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -421,14 +426,26 @@ int ig_serve(ig_config_t *cfg)
     ig_loop_global_init();
 
     memcpy(g_gw.org_kek, g_keys.kek, 32);
-    ig_webhook_conf_t wc = {dd.store_url, g_keys.webhook, cfg->outbound_allowlist,
-                            cfg->webhook_retry_base_ms};
+    snprintf(g_gw.logs_dir, sizeof g_gw.logs_dir, "%s/orgs", dd.dir);
+    /* logs.expiring bodies are read from the org databases by the delivery thread, with a cache of its own */
+    ig_orgctx_conf_t eoc = {g_gw.logs_dir, g_gw.org_kek, 0, cfg->redact_all_orgs};
+    if (!(expiring = ig_expiring_body_new(&eoc))) {
+        fprintf(stderr, "ingate: out of memory\n");
+        goto out;
+    }
+    ig_webhook_conf_t wc = {
+        .store_url = dd.store_url,
+        .key = g_keys.webhook,
+        .outbound_allowlist = cfg->outbound_allowlist,
+        .retry_base_ms = cfg->webhook_retry_base_ms,
+        .logs_body = ig_expiring_body,
+        .logs_body_ctx = expiring,
+    };
     int wrc = ig_webhook_init(&wc, &why);
     if (wrc != IG_OK) {
         fprintf(stderr, "ingate: outbound_allowlist: %s\n", why ? why : ig_err_message(wrc));
         goto out;
     }
-    snprintf(g_gw.logs_dir, sizeof g_gw.logs_dir, "%s/orgs", dd.dir);
     snprintf(g_gw.spool_dir, sizeof g_gw.spool_dir, "%s/spool", dd.dir);
     if (ig_pricing_load(cfg->pricing_file[0] ? cfg->pricing_file : NULL, &g_gw.pricing, err, sizeof err) !=
         IG_OK) {
@@ -569,6 +586,7 @@ out:
     ig_store_set_identity_key(NULL);
     ig_wipe(g_gw.org_kek, sizeof g_gw.org_kek);
     ig_webhook_shutdown();
+    ig_expiring_body_free(expiring); /* after the delivery thread, its only user, stopped */
     ig_pricing_free(g_gw.pricing);
     ig_ratelimit_free(g_gw.auth_limiter);
     ig_trusted_free(g_gw.trusted);

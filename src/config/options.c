@@ -164,6 +164,9 @@ static const ig_option_t g_options[] = {
     OPT_INT(DURATION_MS, webhook_retry_base_ms, 10000, 10, 3600000,
             "delay before the first webhook retry; retry n waits base x 3^(n-1) +/- 20 %; lower it only for "
             "testing"),
+    OPT_INT(DURATION_MS, logs_expiring_grace_ms, 86400000, 0, 604800000,
+            "how long expired log records whose logs.expiring delivery failed for good (retries exhausted) are "
+            "still kept before they are purged anyway; at most 7 days"),
 };
 /* clang-format on */
 

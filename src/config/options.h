@@ -88,6 +88,7 @@ typedef struct {
     bool redact_all_orgs;
     char *outbound_allowlist; /* operator allowlist of webhook targets (net/outbound.h syntax) */
     int webhook_retry_base_ms;
+    int logs_expiring_grace_ms; /* how long a failed logs.expiring delivery still holds its records back */
 } ig_config_t;
 
 /* One row of the options table (read-only; exposed for tests and tooling). */

@@ -222,6 +222,12 @@ enum {
     X(LOG_OLDEST, "SELECT COALESCE(MIN(created_at), 0) FROM logs")                                           \
     X(LOG_PURGE, "DELETE FROM logs WHERE seq IN"                                                             \
                  " (SELECT seq FROM logs WHERE created_at < ? ORDER BY created_at, seq LIMIT ?)")            \
+    X(LOG_PURGE_THROUGH, "DELETE FROM logs WHERE seq IN (SELECT seq FROM logs WHERE created_at < ?1"         \
+                         " AND created_at <= ?2 AND (created_at < ?2 OR seq <= ?3)"                          \
+                         " ORDER BY created_at, seq LIMIT ?4)")                                              \
+    X(LOG_SPAN, "SELECT created_at, seq, COALESCE(length(req_body), 0) + COALESCE(length(resp_body), 0) +"   \
+                " length(path) FROM logs WHERE created_at < ?1 AND created_at >= ?2"                         \
+                " AND (created_at > ?2 OR seq > ?3) ORDER BY created_at, seq LIMIT ?4")                      \
     X(PAGE_COUNT, "PRAGMA page_count")                                                                       \
     X(FREE_COUNT, "PRAGMA freelist_count")                                                                   \
     X(USAGE_HIST, "SELECT latency_hist FROM usage_hourly"                                                    \
@@ -1358,6 +1364,77 @@ int ig_logstore_count(ig_logstore_t *ls, int64_t *n)
 int ig_logstore_oldest(ig_logstore_t *ls, int64_t *created_at)
 {
     return ls && created_at ? query_int(ls, ST_LOG_OLDEST, "log oldest", created_at) : IG_EINVAL;
+}
+
+/* ---- logs.expiring: batches by position, and a purge that stops at a position ---- */
+
+/* Per record of a span, on top of its stored blobs: the metadata and the JSON around it, roughly. */
+#define SPAN_RECORD_OVERHEAD 512
+
+int ig_logstore_span(ig_logstore_t *ls, int64_t before, int64_t after_at, int64_t after_seq,
+                     size_t max_records, int64_t max_bytes, ig_logspan_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    ig_logspan_t s = {0, 0, 0, 0, 0, 0};
+    int rc = IG_EINVAL, src;
+
+    if (!ls || !out || before < 0 || after_at < 0 || after_seq < 0 || max_records == 0 ||
+        max_records > IG_LOGSTORE_MAX_PAGE || max_bytes <= 0)
+        goto out;
+    if ((rc = stmt(ls, ST_LOG_SPAN, &q))) goto out;
+    sqlite3_bind_int64(q, 1, before);
+    sqlite3_bind_int64(q, 2, after_at);
+    sqlite3_bind_int64(q, 3, after_seq);
+    sqlite3_bind_int64(q, 4, (int64_t)max_records);
+    /* length() of a blob reads the record header only: no body is loaded */
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t size = sqlite3_column_int64(q, 2) + SPAN_RECORD_OVERHEAD;
+        if (s.records > 0 && s.bytes + size > max_bytes) break; /* the first record always fits */
+        if (s.records == 0) {
+            s.first_at = sqlite3_column_int64(q, 0);
+            s.first_seq = sqlite3_column_int64(q, 1);
+        }
+        s.last_at = sqlite3_column_int64(q, 0);
+        s.last_seq = sqlite3_column_int64(q, 1);
+        s.records++;
+        s.bytes += size;
+    }
+    if (src != SQLITE_ROW && src != SQLITE_DONE) {
+        rc = map_err(ls, src, "log span");
+        goto out;
+    }
+    *out = s;
+    rc = IG_OK;
+out:
+    done(q);
+    return rc;
+}
+
+int ig_logstore_purge_through(ig_logstore_t *ls, int64_t before, int64_t through_at, int64_t through_seq,
+                              size_t limit, size_t *deleted)
+{
+    sqlite3_stmt *q = NULL;
+    size_t changed = 0;
+    int rc = IG_EINVAL;
+
+    if (!ls || !deleted || before < 0 || through_at < 0 || through_seq < 0 || limit == 0 ||
+        limit > IG_LOGSTORE_MAX_PURGE)
+        goto out;
+    if ((rc = tx_begin(ls)) || (rc = stmt(ls, ST_LOG_PURGE_THROUGH, &q))) goto out;
+    sqlite3_bind_int64(q, 1, before);
+    sqlite3_bind_int64(q, 2, through_at);
+    sqlite3_bind_int64(q, 3, through_seq);
+    sqlite3_bind_int64(q, 4, (int64_t)limit);
+    if ((rc = step_done(ls, q, "log purge"))) goto out;
+    changed = (size_t)sqlite3_changes(ls->db);
+    done(q);
+    q = NULL;
+    if ((changed && (rc = shrink(ls))) || (rc = tx_commit(ls))) goto out;
+    *deleted = changed;
+out:
+    done(q);
+    if (rc && ls && ls->db) tx_rollback(ls);
+    return rc;
 }
 
 /* ---- usage ---- */

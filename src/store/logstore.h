@@ -193,6 +193,26 @@ int ig_logstore_count(ig_logstore_t *ls, int64_t *n);
  * logs.expiring webhook). */
 int ig_logstore_oldest(ig_logstore_t *ls, int64_t *created_at);
 
+/* logs.expiring (capture/expiring.h) hands records to webhooks in batches before purging them. A record's
+ * position is (created_at, seq): records are ordered by created_at, then by seq. */
+typedef struct {
+    int64_t records;             /* records in the span, 0 = none */
+    int64_t bytes;               /* their approximate size: stored bodies and path + 512 bytes each */
+    int64_t first_at, first_seq; /* position of the first record */
+    int64_t last_at, last_seq;   /* and of the last */
+} ig_logspan_t;
+/* The next batch of records to hand over: those with created_at < before positioned after (after_at,
+ * after_seq) — (0, 0) starts at the oldest — oldest first, as many as fit in max_records
+ * (1..IG_LOGSTORE_MAX_PAGE) and max_bytes (> 0) of approximate size, but always at least one whatever its
+ * size. out->records = 0 when there is none. Reads positions and lengths only (no body is loaded), in one
+ * short read. IG_EINVAL for a negative bound or a limit out of range. */
+int ig_logstore_span(ig_logstore_t *ls, int64_t before, int64_t after_at, int64_t after_seq,
+                     size_t max_records, int64_t max_bytes, ig_logspan_t *out);
+/* As ig_logstore_purge, but only records positioned at or before (through_at, through_seq): records past
+ * that point wait for a delivery. (0, 0) deletes nothing. */
+int ig_logstore_purge_through(ig_logstore_t *ls, int64_t before, int64_t through_at, int64_t through_seq,
+                              size_t limit, size_t *deleted);
+
 /* Usage over a range, from the hourly aggregates (never from the records, and unaffected by purging).
  * Hour-granular: since is rounded down and until up to a whole hour (UTC), and since/until in the result are
  * the range actually covered, [since, until); 0 = open on that side (and stays 0). Counted per newly stored

@@ -236,6 +236,25 @@ static const char *const migrations[] = {
     " hash BLOB NOT NULL CHECK (length(hash) = 32),"
     " source_ip_enc BLOB);"
     "CREATE INDEX audit_control_org ON audit (org_id, seq);",
+    /* v5: the batch of log records a logs.expiring delivery carries, named by the positions (created_at,
+     * seq) of its first and last record in the org's log database: the records themselves are read from
+     * there when the delivery is attempted, never copied here. done = 1 once the batch no longer holds its
+     * records back (delivered, or failed longer ago than the grace period); the partial index keeps the
+     * open ones cheap to find. */
+    "CREATE TABLE log_batches ("
+    " delivery_id TEXT NOT NULL PRIMARY KEY REFERENCES webhook_deliveries(id),"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " webhook_id TEXT NOT NULL REFERENCES webhooks(id),"
+    " first_at INTEGER NOT NULL,"
+    " first_seq INTEGER NOT NULL,"
+    " last_at INTEGER NOT NULL,"
+    " last_seq INTEGER NOT NULL,"
+    " records INTEGER NOT NULL,"
+    " cutoff INTEGER NOT NULL,"
+    " done INTEGER NOT NULL CHECK (done IN (0, 1)),"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX log_batches_hook ON log_batches (org_id, webhook_id, first_at, first_seq);"
+    "CREATE INDEX log_batches_open ON log_batches (org_id, webhook_id, first_at, first_seq) WHERE done = 0;",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
@@ -262,7 +281,10 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     "id, org_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, last_status,"          \
     " last_error, created_at, updated_at"
 #define ATT_COLS "attempt, started_at, status_code, error, duration_ms"
-/* The finished deliveries a purge removes, oldest first (the same rows for both of its statements). */
+#define LB_COLS                                                                                              \
+    "delivery_id, org_id, webhook_id, first_at, first_seq, last_at, last_seq, records, cutoff, done, "       \
+    "created_at"
+/* The finished deliveries a purge removes, oldest first (the same rows for each of its statements). */
 #define DEL_PURGEABLE                                                                                        \
     "SELECT id FROM webhook_deliveries WHERE status <> 0 AND updated_at < ?1 ORDER BY updated_at, id LIMIT " \
     "?2"
@@ -399,7 +421,8 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                    " AND (?5 IS NULL OR target = ?5) AND (?6 IS NULL OR created_at >= ?6)"                   \
                    " AND (?7 IS NULL OR created_at <= ?7) ORDER BY seq DESC LIMIT ?8")                       \
     X(AUDIT_GET, "SELECT " AUDIT_COLS " FROM audit WHERE id = ? AND org_id = ?")                             \
-    STMT_MAP_WEBHOOKS(X)
+    STMT_MAP_WEBHOOKS(X)                                                                                     \
+    STMT_MAP_LOGBATCHES(X)
 
 /* Webhook statements: every one of an org's rows is reached through org_id, except those of the delivery
  * thread (due, next due, lease, purge), which serves all orgs. */
@@ -438,6 +461,22 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                 " ORDER BY attempt LIMIT ?3")                                                                \
     X(DEL_PURGE_ATTEMPTS, "DELETE FROM webhook_attempts WHERE delivery_id IN (" DEL_PURGEABLE ")")           \
     X(DEL_PURGE, "DELETE FROM webhook_deliveries WHERE id IN (" DEL_PURGEABLE ")")
+
+/* logs.expiring batches (v5): reached through org_id, and deleted with their delivery, webhook or org. */
+#define STMT_MAP_LOGBATCHES(X)                                                                               \
+    X(ORG_DEL_LOGBATCHES, "DELETE FROM log_batches WHERE org_id = ?")                                        \
+    X(WH_DEL_LOGBATCHES, "DELETE FROM log_batches WHERE webhook_id = ? AND org_id = ?")                      \
+    X(DEL_PURGE_LOGBATCHES, "DELETE FROM log_batches WHERE delivery_id IN (" DEL_PURGEABLE ")")              \
+    X(LB_INSERT, "INSERT INTO log_batches (" LB_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")           \
+    X(LB_GET, "SELECT " LB_COLS " FROM log_batches WHERE delivery_id = ? AND org_id = ?")                    \
+    X(LB_LAST, "SELECT last_at, last_seq FROM log_batches WHERE org_id = ?1 AND webhook_id = ?2"             \
+               " ORDER BY first_at DESC, first_seq DESC LIMIT 1")                                            \
+    X(LB_CLOSE, "UPDATE log_batches SET done = 1 WHERE org_id = ?1 AND webhook_id = ?2 AND done = 0"         \
+                " AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.id = log_batches.delivery_id"   \
+                " AND (d.status = 0 OR (d.status = 2 AND d.updated_at > ?3)))")                              \
+    X(LB_OPEN, "SELECT COUNT(*) FROM log_batches WHERE org_id = ?1 AND webhook_id = ?2 AND done = 0")        \
+    X(LB_OPEN_FIRST, "SELECT first_at, first_seq FROM log_batches WHERE org_id = ?1 AND webhook_id = ?2"     \
+                     " AND done = 0 ORDER BY first_at, first_seq LIMIT 1")
 
 enum {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -2209,6 +2248,8 @@ static int sq_org_delete(ig_store_t *st, const char *org_id)
     sq_store_t *s = sq(st);
     int rc;
     if ((rc = tx_begin(s)) || (rc = org_exists(s, org_id))) goto out;
+    /* v5: the log batches of its deliveries, before those */
+    if ((rc = exec_tt(s, ST_ORG_DEL_LOGBATCHES, "org delete", org_id, NULL, NULL))) goto out;
     for (size_t i = 0; i < IG_ARRAY_LEN(org_delete_steps); i++)
         if ((rc = exec_tt(s, org_delete_steps[i], "org delete", org_id, NULL, NULL))) goto out;
     rc = tx_commit(s);
@@ -2913,7 +2954,8 @@ static int sq_webhook_delete(ig_store_t *st, const char *org_id, const char *id)
     sq_store_t *s = sq(st);
     int64_t changed = 0;
     int rc;
-    if ((rc = tx_begin(s)) || (rc = exec_tt(s, ST_WH_DEL_ATTEMPTS, "webhook delete", id, org_id, NULL)) ||
+    if ((rc = tx_begin(s)) || (rc = exec_tt(s, ST_WH_DEL_LOGBATCHES, "webhook delete", id, org_id, NULL)) ||
+        (rc = exec_tt(s, ST_WH_DEL_ATTEMPTS, "webhook delete", id, org_id, NULL)) ||
         (rc = exec_tt(s, ST_WH_DEL_DELIVERIES, "webhook delete", id, org_id, NULL)) ||
         (rc = exec_tt(s, ST_WH_DELETE, "webhook delete", id, org_id, &changed)))
         goto out;
@@ -3111,14 +3153,16 @@ static int sq_delivery_purge(ig_store_t *st, int64_t before, size_t max, size_t 
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
     int rc;
-    /* both statements select the same rows (same order, same limit) under one write lock */
+    /* the statements select the same rows (same order, same limit) under one write lock; the deliveries go
+     * last, so the selection cannot move before then */
+    static const int steps[] = {ST_DEL_PURGE_LOGBATCHES, ST_DEL_PURGE_ATTEMPTS, ST_DEL_PURGE};
     if ((rc = tx_begin(s))) goto out;
-    for (int i = 0; i < 2; i++) {
-        if ((rc = stmt(s, i == 0 ? ST_DEL_PURGE_ATTEMPTS : ST_DEL_PURGE, &q))) goto out;
+    for (size_t i = 0; i < IG_ARRAY_LEN(steps); i++) {
+        if ((rc = stmt(s, steps[i], &q))) goto out;
         sqlite3_bind_int64(q, 1, before);
         sqlite3_bind_int64(q, 2, (sqlite3_int64)max);
         if ((rc = step_done(s, q, "delivery purge"))) goto out;
-        if (i == 1) *purged = (size_t)sqlite3_changes64(s->db);
+        if (steps[i] == ST_DEL_PURGE) *purged = (size_t)sqlite3_changes64(s->db);
         done(q);
         q = NULL;
     }
@@ -3129,6 +3173,140 @@ out:
         tx_rollback(s);
         *purged = 0;
     }
+    return rc;
+}
+
+/* ---- v5: logs.expiring batches ---- */
+
+static int read_logbatch(sqlite3_stmt *st, void *p)
+{
+    ig_logbatch_t *b = p;
+    int rc;
+    memset(b, 0, sizeof *b);
+    if ((rc = col_text(st, 0, b->delivery_id, sizeof b->delivery_id)) ||
+        (rc = col_text(st, 1, b->org_id, sizeof b->org_id)) ||
+        (rc = col_text(st, 2, b->webhook_id, sizeof b->webhook_id)))
+        return rc;
+    b->first_at = sqlite3_column_int64(st, 3);
+    b->first_seq = sqlite3_column_int64(st, 4);
+    b->last_at = sqlite3_column_int64(st, 5);
+    b->last_seq = sqlite3_column_int64(st, 6);
+    b->records = sqlite3_column_int64(st, 7);
+    b->cutoff = sqlite3_column_int64(st, 8);
+    b->done = sqlite3_column_int(st, 9) != 0;
+    b->created_at = sqlite3_column_int64(st, 10);
+    return IG_OK;
+}
+
+/* Steps a bound query of two integer columns into *a, *b; *found = whether it had a row. */
+static int query_pair(sq_store_t *s, sqlite3_stmt *q, const char *what, bool *found, int64_t *a, int64_t *b)
+{
+    int src = sqlite3_step(q);
+    *found = src == SQLITE_ROW;
+    if (src == SQLITE_DONE) return IG_OK;
+    if (src != SQLITE_ROW) return map_err(s, src, what);
+    *a = sqlite3_column_int64(q, 0);
+    *b = sqlite3_column_int64(q, 1);
+    return IG_OK;
+}
+
+/* The position of the last record queued to a webhook (bound query, no transaction of its own). */
+static int logbatch_last(sq_store_t *s, const char *org_id, const char *webhook_id, bool *found, int64_t *at,
+                         int64_t *seq)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_LB_LAST, &q);
+    if (rc == IG_OK) {
+        bind_text(q, 1, org_id);
+        bind_text(q, 2, webhook_id);
+        rc = query_pair(s, q, "log batch last", found, at, seq);
+    }
+    done(q);
+    return rc;
+}
+
+static int sq_logbatch_insert(ig_store_t *st, const ig_webhook_delivery_t *d, const uint8_t *payload,
+                              size_t len, const ig_logbatch_t *b)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    bool found = false;
+    int64_t at = 0, seq = 0;
+    int rc;
+    /* under the write lock: two passes (the server's and the CLI's) cannot both queue the same records */
+    if ((rc = tx_begin(s)) || (rc = logbatch_last(s, d->org_id, d->webhook_id, &found, &at, &seq))) goto out;
+    rc = IG_ECONFLICT;
+    if (found && (b->first_at < at || (b->first_at == at && b->first_seq <= seq))) goto out;
+    if ((rc = sq_delivery_insert(st, d, payload, len)) || (rc = stmt(s, ST_LB_INSERT, &q))) goto out;
+    bind_text(q, 1, d->id);
+    bind_text(q, 2, d->org_id);
+    bind_text(q, 3, d->webhook_id);
+    sqlite3_bind_int64(q, 4, b->first_at);
+    sqlite3_bind_int64(q, 5, b->first_seq);
+    sqlite3_bind_int64(q, 6, b->last_at);
+    sqlite3_bind_int64(q, 7, b->last_seq);
+    sqlite3_bind_int64(q, 8, b->records);
+    sqlite3_bind_int64(q, 9, b->cutoff);
+    sqlite3_bind_int(q, 10, 0);
+    sqlite3_bind_int64(q, 11, d->created_at);
+    if ((rc = step_done(s, q, "log batch insert"))) goto out;
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_logbatch_get(ig_store_t *st, const char *org_id, const char *delivery_id, ig_logbatch_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_LB_GET, &q);
+    if (rc == IG_OK) {
+        bind_text(q, 1, delivery_id);
+        bind_text(q, 2, org_id);
+        rc = get_row(s, q, read_logbatch, out, "log batch get");
+    }
+    done(q);
+    return rc;
+}
+
+static int sq_logbatch_state(ig_store_t *st, const char *org_id, const char *webhook_id,
+                             int64_t failed_before, ig_logbatch_state_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    ig_logbatch_state_t r;
+    bool found = false;
+    int rc;
+    memset(&r, 0, sizeof r);
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_LB_CLOSE, &q))) goto out;
+    bind_text(q, 1, org_id);
+    bind_text(q, 2, webhook_id);
+    sqlite3_bind_int64(q, 3, failed_before);
+    if ((rc = step_done(s, q, "log batch close"))) goto out;
+    done(q);
+    q = NULL;
+    if ((rc = count2(s, ST_LB_OPEN, org_id, webhook_id, &r.open))) goto out;
+    if (r.open) {
+        if ((rc = stmt(s, ST_LB_OPEN_FIRST, &q))) goto out;
+        bind_text(q, 1, org_id);
+        bind_text(q, 2, webhook_id);
+        if ((rc = query_pair(s, q, "log batch open", &found, &r.open_at, &r.open_seq))) goto out;
+        done(q);
+        q = NULL;
+        rc = IG_EINTERNAL;
+        if (!found) goto out; /* counted a moment ago under the same lock */
+    }
+    if ((rc = logbatch_last(s, org_id, webhook_id, &r.queued, &r.last_at, &r.last_seq)) ||
+        (rc = tx_commit(s)))
+        goto out;
+    *out = r;
+out:
+    done(q);
+    if (rc) tx_rollback(s);
     return rc;
 }
 
@@ -3209,4 +3387,7 @@ static const ig_store_ops_t sqlite_ops = {
     .delivery_list = sq_delivery_list,
     .attempt_list = sq_attempt_list,
     .delivery_purge = sq_delivery_purge,
+    .logbatch_insert = sq_logbatch_insert,
+    .logbatch_get = sq_logbatch_get,
+    .logbatch_state = sq_logbatch_state,
 };

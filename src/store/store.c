@@ -1207,6 +1207,63 @@ int ig_store_webhook_purge(ig_store_t *st, int64_t before, size_t max, size_t *p
     return st->ops->delivery_purge(st, before, max, purged);
 }
 
+/* ---- v5: logs.expiring batches ---- */
+
+int ig_store_logbatch_add(ig_store_t *st, const char *org_id, const char *webhook_id, const char *event_id,
+                          const char *event_type, const ig_logbatch_t *b, ig_store_seal_fn seal, void *ctx,
+                          ig_webhook_delivery_t *out)
+{
+    ig_webhook_delivery_t d;
+    ig_logbatch_t lb;
+    ig_buf_t blob = {0};
+    int rc = IG_EINVAL;
+    memset(&d, 0, sizeof d);
+    if (!st || !org_id || !webhook_id || !b || !valid_token(event_id, sizeof d.event_id - 1) ||
+        !valid_token(event_type, sizeof d.event_type - 1) || !seal || b->first_at < 0 || b->first_seq < 0 ||
+        b->last_at < b->first_at || (b->last_at == b->first_at && b->last_seq < b->first_seq) ||
+        b->last_seq < 0 || b->records < 1 || b->cutoff <= 0)
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id) || !id_fits(webhook_id)) goto out;
+    if ((rc = new_id(d.id))) goto out;
+    if ((rc = seal_for(seal, ctx, org_id, d.id, IG_STORE_WEBHOOK_PAYLOAD_MAX, &blob))) goto out;
+    memcpy(d.org_id, org_id, strlen(org_id) + 1);
+    memcpy(d.webhook_id, webhook_id, strlen(webhook_id) + 1);
+    memcpy(d.event_id, event_id, strlen(event_id) + 1);
+    memcpy(d.event_type, event_type, strlen(event_type) + 1);
+    d.status = IG_STORE_DELIVERY_PENDING;
+    d.created_at = d.updated_at = d.next_attempt_at = now_ms();
+    lb = *b;
+    memcpy(lb.delivery_id, d.id, sizeof lb.delivery_id);
+    memcpy(lb.org_id, d.org_id, sizeof lb.org_id);
+    memcpy(lb.webhook_id, d.webhook_id, sizeof lb.webhook_id);
+    lb.done = false;
+    lb.created_at = d.created_at;
+    rc = st->ops->logbatch_insert(st, &d, (const uint8_t *)blob.data, blob.len, &lb);
+    if (rc == IG_OK && out) *out = d;
+out:
+    ig_buf_free(&blob, true);
+    return rc;
+}
+
+int ig_store_logbatch_get(ig_store_t *st, const char *org_id, const char *delivery_id, ig_logbatch_t *out)
+{
+    if (!st || !org_id || !delivery_id || !out) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(delivery_id)) return IG_ENOTFOUND;
+    return st->ops->logbatch_get(st, org_id, delivery_id, out);
+}
+
+int ig_store_logbatch_state(ig_store_t *st, const char *org_id, const char *webhook_id, int64_t failed_before,
+                            ig_logbatch_state_t *out)
+{
+    if (!st || !org_id || !webhook_id || !out) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(webhook_id)) {
+        memset(out, 0, sizeof *out);
+        return IG_OK;
+    }
+    return st->ops->logbatch_state(st, org_id, webhook_id, failed_before, out);
+}
+
 /* ---- identity columns (emails, display names): sealed under a key the process sets once ---- */
 
 static uint8_t g_id_key[32], g_tag_key[32];

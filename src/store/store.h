@@ -1,8 +1,9 @@
 /*
  * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log, users and their
  * org memberships, the control database's hash-chained audit log; v3: sessions, invitations, teams and apps,
- * outbound webhooks with their queued deliveries and every attempt) behind one backend-independent interface.
- * (An org's own audit entries live in its log database: store/orgaudit.h.)
+ * outbound webhooks with their queued deliveries and every attempt; v5: the log batches of logs.expiring
+ * deliveries) behind one backend-independent interface. (An org's own audit entries live in its log
+ * database: store/orgaudit.h.)
  *
  * A store is a vtable (ig_store_ops_t) plus thin ig_store_* wrappers. The wrappers validate arguments,
  * generate ids (16 bytes from RAND_bytes as 32 lowercase hex chars) and timestamps (unix milliseconds), so
@@ -31,7 +32,7 @@
 #include <stdint.h>
 
 /* Schema version this binary creates: every backend has exactly this many migrations. */
-#define IG_STORE_SCHEMA_VERSION 4
+#define IG_STORE_SCHEMA_VERSION 5
 
 /* Largest provider secret envelope accepted: a sealed provider key is well under 1 KiB. */
 #define IG_STORE_MAX_SECRET (64u * 1024)
@@ -331,9 +332,9 @@ int ig_store_org_update(ig_store_t *st, const char *org_id, const char *name, co
 /* plan: IG_STORE_PLAN_* (IG_EINVAL otherwise). IG_ENOTFOUND. */
 int ig_store_org_set_plan(ig_store_t *st, const char *org_id, int plan);
 /* Deletes an org and, in ONE transaction, everything scoped to it: keys, provider credentials,
- * memberships, invitations, sessions, teams, apps, webhooks (with their deliveries and attempts) and call
- * records. Users are kept (they may belong to other orgs). Its entries in the control audit chain are kept
- * (the chain must stay verifiable); its own chain goes with its log database. IG_ENOTFOUND. */
+ * memberships, invitations, sessions, teams, apps, webhooks (with their deliveries, attempts and log batches)
+ * and call records. Users are kept (they may belong to other orgs). Its entries in the control audit chain
+ * are kept (the chain must stay verifiable); its own chain goes with its log database. IG_ENOTFOUND. */
 int ig_store_org_delete(ig_store_t *st, const char *org_id);
 /* In ONE transaction: from_user must be an owner of the org (IG_EFORBIDDEN otherwise) and to_user a member
  * (IG_ENOTFOUND otherwise, also for an unknown org); to_user becomes owner and from_user admin (keys created
@@ -520,7 +521,8 @@ int ig_store_webhook_list(ig_store_t *st, const char *org_id, ig_webhook_t *out,
  * IG_ENOTFOUND. */
 int ig_store_webhook_update(ig_store_t *st, const char *org_id, const char *id, const char *url,
                             const char *events, const char *description, int enabled, ig_webhook_t *out);
-/* Deletes the org's webhook with its deliveries and their attempts, in ONE transaction. IG_ENOTFOUND. */
+/* Deletes the org's webhook with its deliveries, their attempts and log batches, in ONE transaction.
+ * IG_ENOTFOUND. */
 int ig_store_webhook_delete(ig_store_t *st, const char *org_id, const char *id);
 
 /* Queues a pending delivery (fresh id, 0 attempts, due at next_attempt_at) of event event_id (1..32
@@ -557,8 +559,51 @@ int ig_store_webhook_deliveries(ig_store_t *st, const char *org_id, const char *
 int ig_store_webhook_attempts(ig_store_t *st, const char *org_id, const char *delivery_id,
                               ig_webhook_attempt_t *out, size_t cap, size_t *n);
 /* Deletes up to max (1..10000) finished deliveries (succeeded or failed) last updated before `before`
- * (unix ms), oldest first, with their attempts, in ONE transaction; *purged = how many. */
+ * (unix ms), oldest first, with their attempts and log batches, in ONE transaction; *purged = how many. */
 int ig_store_webhook_purge(ig_store_t *st, int64_t before, size_t max, size_t *purged);
+
+/* ---- v5: logs.expiring batches (capture/expiring.h owns the policy) ----
+ * A logs.expiring delivery carries a batch of the org's log records, named here by the positions of its first
+ * and last record in the org's log database (store/logstore.h: (created_at, seq), both ends included), never
+ * the records themselves: the body is built from the log database when the delivery is attempted. The
+ * batches of one webhook are queued in position order and never overlap. A batch is open while its delivery
+ * is pending or failed less than a grace period ago; records from an open batch's first position on are not
+ * purged. Batches go with their delivery (purge), webhook and org. */
+typedef struct {
+    char delivery_id[33];
+    char org_id[33];
+    char webhook_id[33];
+    int64_t first_at, first_seq; /* position of the first record */
+    int64_t last_at, last_seq;   /* and of the last */
+    int64_t records;             /* records in the range when it was queued */
+    int64_t cutoff;              /* the retention cut-off it was queued for (unix ms) */
+    bool done;                   /* no longer open */
+    int64_t created_at;
+} ig_logbatch_t;
+
+/* One webhook's batches, as ig_store_logbatch_state reports them. */
+typedef struct {
+    bool queued;               /* it has a batch */
+    int64_t last_at, last_seq; /* when queued: the last position of its last batch */
+    int64_t open;              /* open batches */
+    int64_t open_at, open_seq; /* when open > 0: the first position of the oldest open batch */
+} ig_logbatch_state_t;
+
+/* Queues a pending delivery exactly as ig_store_webhook_delivery_add and, in the same transaction, its batch:
+ * b's positions, records and cutoff are used (first <= last, positions >= 0, records >= 1, cutoff > 0, else
+ * IG_EINVAL); ids, done and created_at are filled. IG_ECONFLICT when b does not start after the webhook's
+ * last batch (checked under the write lock: another pass queued these records meanwhile); IG_ENOTFOUND when
+ * the org has no such webhook. out (may be NULL) gets the delivery. */
+int ig_store_logbatch_add(ig_store_t *st, const char *org_id, const char *webhook_id, const char *event_id,
+                          const char *event_type, const ig_logbatch_t *b, ig_store_seal_fn seal, void *ctx,
+                          ig_webhook_delivery_t *out);
+/* The batch of the org's delivery. IG_ENOTFOUND (another org's delivery, or one without a batch). */
+int ig_store_logbatch_get(ig_store_t *st, const char *org_id, const char *delivery_id, ig_logbatch_t *out);
+/* In ONE transaction: closes the webhook's open batches whose delivery succeeded, failed with its last
+ * attempt at or before failed_before (unix ms), or is gone; then reports the webhook's batches into out. An
+ * unknown webhook has none (IG_OK, all zero). */
+int ig_store_logbatch_state(ig_store_t *st, const char *org_id, const char *webhook_id, int64_t failed_before,
+                            ig_logbatch_state_t *out);
 
 /* ---- wrapped keys (the key hierarchy of docs/security.md) ---- */
 /* A process-wide data key by name ("control"): its wrapped form, malloc'd into *out. With init set, stores
@@ -736,6 +781,13 @@ typedef struct ig_store_ops {
     int (*attempt_list)(ig_store_t *st, const char *org_id, const char *delivery_id,
                         ig_webhook_attempt_t *out, size_t cap, size_t *n);
     int (*delivery_purge)(ig_store_t *st, int64_t before, size_t max, size_t *purged);
+    /* v5. logbatch_insert inserts d (as delivery_insert) and b (ids and created_at filled) in one
+     * transaction, refusing (IG_ECONFLICT) a b that does not start after the webhook's last batch. */
+    int (*logbatch_insert)(ig_store_t *st, const ig_webhook_delivery_t *d, const uint8_t *payload, size_t len,
+                           const ig_logbatch_t *b);
+    int (*logbatch_get)(ig_store_t *st, const char *org_id, const char *delivery_id, ig_logbatch_t *out);
+    int (*logbatch_state)(ig_store_t *st, const char *org_id, const char *webhook_id, int64_t failed_before,
+                          ig_logbatch_state_t *out);
     int (*identity_backfill)(ig_store_t *st);
     int (*control_key)(ig_store_t *st, const char *name, const uint8_t *init, size_t init_len, int64_t now,
                        uint8_t **out, size_t *outlen);

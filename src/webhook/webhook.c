@@ -54,6 +54,8 @@ static struct {
     ig_outbound_policy_t *policy;
     char store_url[4200];
     int64_t retry_base_ms;
+    ig_webhook_body_fn logs_body;
+    void *logs_body_ctx;
     /* the delivery thread */
     pthread_t thread;
     bool running;
@@ -157,7 +159,7 @@ int ig_webhook_sign(const char *secret_text, int64_t ts, ig_iov_t body, char out
     memcpy(out, "v1=", 3);
     ig_hex_encode(mac, sizeof mac, out + 3);
 out:
-    ig_buf_free(&msg, false);
+    ig_buf_free(&msg, true); /* a logs.expiring body holds customer content */
     return rc;
 }
 
@@ -248,6 +250,8 @@ int ig_webhook_init(const ig_webhook_conf_t *c, const char **why)
     g.policy = p;
     snprintf(g.store_url, sizeof g.store_url, "%s", c->store_url ? c->store_url : "");
     g.retry_base_ms = c->retry_base_ms > 0 ? c->retry_base_ms : 10000;
+    g.logs_body = c->logs_body;
+    g.logs_body_ctx = c->logs_body_ctx;
     g.init = true;
     return IG_OK;
 }
@@ -262,6 +266,8 @@ void ig_webhook_shutdown(void)
     ig_outbound_policy_free(g.policy);
     g.policy = NULL;
     ig_wipe(g.key, sizeof g.key);
+    g.logs_body = NULL;
+    g.logs_body_ctx = NULL;
     g.init = false;
 }
 
@@ -303,6 +309,11 @@ static void wake(void)
     g.kick = true;
     pthread_cond_signal(&g_cv);
     pthread_mutex_unlock(&g_mu);
+}
+
+void ig_webhook_wake(void)
+{
+    wake();
 }
 
 /* The event's payload into out: {"id","type","org_id","timestamp","data"}; *event_id = the new id. */
@@ -392,6 +403,26 @@ out:
     return rc;
 }
 
+int ig_webhook_emit_batch(ig_store_t *st, const char *org_id, const char *webhook_id, const char *data_json,
+                          const ig_logbatch_t *b, ig_webhook_delivery_t *out)
+{
+    const char *type = g_event_names[IG_WEBHOOK_EV_LOGS_EXPIRING];
+    ig_buf_t payload;
+    char event_id[33];
+    int rc = IG_EINVAL;
+    ig_buf_init(&payload, IG_WEBHOOK_DATA_MAX + 512);
+    if (!st || !org_id || !webhook_id || !b) goto out;
+    rc = IG_EUNAVAILABLE;
+    if (!g.init) goto out;
+    if ((rc = build_payload(org_id, type, data_json, event_id, &payload))) goto out;
+    rc = ig_store_logbatch_add(st, org_id, webhook_id, event_id, type, b, seal_row,
+                               &(seal_ctx_t){AAD_PAYLOAD, ig_buf_iov(&payload)}, out);
+    if (rc == IG_OK) wake();
+out:
+    ig_buf_free(&payload, false);
+    return rc;
+}
+
 /* ---------------------------------------------------------------------------------------------------- */
 /* delivery */
 
@@ -437,9 +468,10 @@ static struct curl_slist *add_header(struct curl_slist *list, bool *ok, const ch
     return l ? l : list;
 }
 
-/* POSTs body to w's URL, checked again now and pinned to the checked address. */
+/* POSTs body (of content_type) to w's URL, checked again now (with the org's own allowlist) and pinned to the
+ * checked address. */
 static void post(const ig_webhook_t *w, const ig_webhook_delivery_t *d, const char *org_allowlist,
-                 ig_iov_t body, const char *secret, attempt_t *r)
+                 ig_iov_t body, const char *content_type, const char *secret, attempt_t *r)
 {
     ig_outbound_target_t *t = malloc(sizeof *t);
     CURL *curl = NULL;
@@ -464,12 +496,15 @@ static void post(const ig_webhook_t *w, const ig_webhook_delivery_t *d, const ch
         set_error(r, "signing failed", NULL);
         goto out;
     }
+    /* a large body (logs.expiring) gets more time to go out */
+    long timeout_ms =
+        (long)(IG_WEBHOOK_TIMEOUT_MS + (int64_t)(body.len >> 20) * IG_WEBHOOK_TIMEOUT_PER_MIB_MS);
     curl = curl_easy_init();
     if (!curl || ig_outbound_curl_pin(curl, t, &pin) != IG_OK) {
         set_error(r, "cannot set up the request", NULL);
         goto out;
     }
-    hdrs = add_header(hdrs, &ok, "Content-Type", "application/json");
+    hdrs = add_header(hdrs, &ok, "Content-Type", content_type);
     hdrs = add_header(hdrs, &ok, "X-Ingate-Event", d->event_type);
     hdrs = add_header(hdrs, &ok, "X-Ingate-Delivery", d->id);
     hdrs = add_header(hdrs, &ok, "X-Ingate-Timestamp", ts);
@@ -481,7 +516,7 @@ static void post(const ig_webhook_t *w, const ig_webhook_delivery_t *d, const ch
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body.len) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.base) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)IG_WEBHOOK_CONNECT_TIMEOUT_MS) != CURLE_OK ||
-        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)IG_WEBHOOK_TIMEOUT_MS) != CURLE_OK ||
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK ||
         curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L) != CURLE_OK ||
@@ -510,6 +545,21 @@ out:
     free(t);
 }
 
+/* The rest of a logs.expiring body (its records) after the envelope; false with r set when it cannot be
+ * built. */
+static bool logs_body(ig_store_t *st, const ig_webhook_delivery_t *d, ig_buf_t *body, attempt_t *r)
+{
+    int rc = g.logs_body ? g.logs_body(g.logs_body_ctx, st, d, body) : IG_EUNAVAILABLE;
+    if (rc == IG_OK) return true;
+    if (rc == IG_ENOTFOUND) {
+        set_error(r, "the batch of log records is gone", NULL);
+        r->final = true;
+    } else {
+        set_error(r, "the log records cannot be read: ", ig_err_message(rc));
+    }
+    return false;
+}
+
 /* Attempts one due delivery and records the outcome. IG_OK unless the store fails. */
 static int deliver_one(ig_store_t *st, const ig_webhook_delivery_t *d)
 {
@@ -524,10 +574,12 @@ static int deliver_one(ig_store_t *st, const ig_webhook_delivery_t *d)
     int rc = IG_ENOMEM;
 
     memset(&r, 0, sizeof r);
-    ig_buf_init(&body, IG_STORE_WEBHOOK_PAYLOAD_MAX);
+    bool logs = strcmp(d->event_type, g_event_names[IG_WEBHOOK_EV_LOGS_EXPIRING]) == 0;
+    ig_buf_init(&body, logs ? IG_WEBHOOK_LOGS_BODY_MAX : IG_STORE_WEBHOOK_PAYLOAD_MAX);
     if (!org || !w) goto out;
     /* the lease: nobody else (thread, process) attempts it until it expires or we record the outcome */
-    rc = ig_store_webhook_lease(st, d->id, now, now + IG_WEBHOOK_LEASE_MS);
+    rc =
+        ig_store_webhook_lease(st, d->id, now, now + (logs ? IG_WEBHOOK_LOGS_LEASE_MS : IG_WEBHOOK_LEASE_MS));
     if (rc) goto out;
     int64_t started = wall_ms(), t0 = mono_ms();
     if ((rc = ig_store_org_get(st, d->org_id, org))) goto out; /* deleted: its deliveries went with it */
@@ -545,10 +597,11 @@ static int deliver_one(ig_store_t *st, const ig_webhook_delivery_t *d)
                ig_webhook_open_secret(w, secret) != IG_OK) {
         set_error(&r, "the sealed payload or secret cannot be opened (was the master key changed?)", NULL);
         r.final = true;
-    } else {
+    } else if (!logs || logs_body(st, d, &body, &r)) {
         ig_orgset_t set; /* the org's allowlist as it is now: an entry removed since registration counts */
         ig_orgset_parse_text(org->settings, &set);
-        post(w, d, set.allowlist, ig_buf_iov(&body), secret, &r);
+        post(w, d, set.allowlist, ig_buf_iov(&body), logs ? "application/x-ndjson" : "application/json",
+             secret, &r);
         ig_orgset_clear(&set);
     }
     if (r.aborted) { /* shutting down: not an attempt; give the lease back so a restart resumes it at once */
@@ -572,7 +625,7 @@ static int deliver_one(ig_store_t *st, const ig_webhook_delivery_t *d)
 out:
     if (rc == IG_ENOTFOUND || rc == IG_ECONFLICT) rc = IG_OK; /* leased elsewhere, finished, or deleted */
     ig_wipe(secret, sizeof secret);
-    ig_buf_free(&body, false);
+    ig_buf_free(&body, logs); /* log records: customer content in clear */
     free(blob);
     free(w);
     free(org);

@@ -14,10 +14,12 @@
  * deliveries failed with the error "plan".
  *
  * Request: POST <url>, body = the payload {"id","type","org_id","timestamp","data"} (data: ids and names of
- * the objects concerned, never a secret), headers X-Ingate-Event (type), X-Ingate-Delivery (delivery id),
- * X-Ingate-Timestamp (unix seconds, fresh for every attempt) and X-Ingate-Signature
- * "v1=" + hex(HMAC-SHA256(secret, "<timestamp>.<body>")), where the HMAC key is the whole secret string as
- * shown once at creation ("whsec_" + base64url of 32 random bytes). docs/webhooks.md shows how to verify.
+ * the objects concerned, never a secret; a logs.expiring body is that envelope as its first line followed by
+ * the batch's records as JSON lines, built at delivery time from the org's log database), headers
+ * X-Ingate-Event (type), X-Ingate-Delivery (delivery id), X-Ingate-Timestamp (unix seconds, fresh for every
+ * attempt) and X-Ingate-Signature "v1=" + hex(HMAC-SHA256(secret, "<timestamp>.<body>")), where the HMAC key
+ * is the whole secret string as shown once at creation ("whsec_" + base64url of 32 random bytes).
+ * docs/webhooks.md shows how to verify.
  *
  * Secrets at rest: the signing secret and every payload are sealed (crypto.h envelope) under the key the
  * server derives from the master key for "webhook-secrets", with AAD binding the org and the row id
@@ -77,6 +79,14 @@ typedef enum {
 #define IG_WEBHOOK_BATCH 16
 /* Finished deliveries (and their attempts) are purged this long after their last attempt. */
 #define IG_WEBHOOK_KEEP_MS (30LL * 86400 * 1000)
+/* Ceiling of a logs.expiring body (the envelope and its records as JSON lines): batches are formed far below
+ * it (capture/expiring.h), so only a single pathological record reaches it (it is then sent as a
+ * record_too_large line). */
+#define IG_WEBHOOK_LOGS_BODY_MAX (64u * 1024 * 1024)
+/* A large body gets this much more time per MiB on top of IG_WEBHOOK_TIMEOUT_MS (at least 1 MiB/s), and its
+ * lease as much longer as the largest body may need. */
+#define IG_WEBHOOK_TIMEOUT_PER_MIB_MS 1000
+#define IG_WEBHOOK_LOGS_LEASE_MS      (IG_WEBHOOK_LEASE_MS + (IG_WEBHOOK_LOGS_BODY_MAX >> 20) * 1000LL)
 
 /* The index of the event named name (exact, case-sensitive), or -1. */
 int ig_webhook_event_index(ig_iov_t name);
@@ -107,11 +117,20 @@ int64_t ig_webhook_backoff_ms(int attempts, int64_t base_ms, uint32_t rnd);
 int ig_webhook_next_state(int attempts, bool ok, bool final, int64_t now, int64_t base_ms, uint32_t rnd,
                           int64_t *next_at);
 
+/* Builds the rest of a logs.expiring delivery's body: body holds the opened envelope; the function appends
+ * "\n" and one JSON line per record of the delivery's batch (ig_store_logbatch_get), each ending in "\n",
+ * within body's ceiling. Called by whichever thread attempts the delivery, with its store handle. IG_OK;
+ * IG_ENOTFOUND when the delivery has no batch (it then fails for good); any other error fails this attempt
+ * only (it is retried). */
+typedef int (*ig_webhook_body_fn)(void *ctx, ig_store_t *st, const ig_webhook_delivery_t *d, ig_buf_t *body);
+
 typedef struct {
     const char *store_url;          /* the delivery thread opens its own handle with this */
     const uint8_t *key;             /* 32 bytes: ig_derive_key(master, "webhook-secrets"); copied */
     const char *outbound_allowlist; /* operator allowlist (net/outbound.h syntax); NULL or "" = none */
     int64_t retry_base_ms;          /* first retry delay (ig_webhook_backoff_ms) */
+    ig_webhook_body_fn logs_body;   /* NULL: logs.expiring deliveries cannot be built here (retried) */
+    void *logs_body_ctx;            /* passed to logs_body; used by one thread at a time */
 } ig_webhook_conf_t;
 
 /* Copies the key and the store URL and builds the outbound policy. IG_OK; IG_EINVAL for a malformed
@@ -152,6 +171,19 @@ int ig_webhook_emit(ig_store_t *st, const char *org_id, const char *type, const 
  * event). out (may be NULL) gets the queued delivery. IG_ENOTFOUND when the org has no such webhook. */
 int ig_webhook_emit_to(ig_store_t *st, const char *org_id, const char *webhook_id, const char *type,
                        const char *data_json, ig_webhook_delivery_t *out);
+
+/* Queues ONE logs.expiring delivery to the org's webhook webhook_id (the caller picked it: enabled and
+ * subscribed) carrying the batch b of the org's log records: the sealed payload is the envelope
+ * {"id","type":"logs.expiring","org_id","timestamp","data"} with data_json (as for ig_webhook_emit), stored
+ * with the batch in one transaction (ig_store_logbatch_add); the records themselves are read when the
+ * delivery is attempted (ig_webhook_conf_t.logs_body), and the body sent is the envelope line followed by one
+ * line per record. Wakes the delivery thread. IG_ECONFLICT when these records are already queued to the
+ * webhook; IG_ENOTFOUND, IG_EINVAL as ig_store_logbatch_add; IG_EUNAVAILABLE before ig_webhook_init. */
+int ig_webhook_emit_batch(ig_store_t *st, const char *org_id, const char *webhook_id, const char *data_json,
+                          const ig_logbatch_t *b, ig_webhook_delivery_t *out);
+/* Wakes the delivery thread: another process queued deliveries (the control socket's "wake-webhooks"). A
+ * no-op when the thread does not run. Thread-safe. */
+void ig_webhook_wake(void);
 
 /* Opens a delivery's sealed payload (appends the JSON to out; the caller frees it with ig_buf_free) and a
  * webhook's sealed secret (its text form). IG_ECRYPTO when it was not sealed for this org and row under the

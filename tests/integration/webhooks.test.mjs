@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { startGateway, assertFlatError, LOOSE_AUTH_ARGS, randomId, waitFor, listFiles, T } from './lib/harness.mjs';
+import { startGateway, startMock, assertFlatError, LOOSE_AUTH_ARGS, randomId, waitFor, listFiles, T } from './lib/harness.mjs';
 
 const SECRET_RE = /^whsec_[A-Za-z0-9_-]{43}$/;
 const ID_RE = /^[0-9a-f]{32}$/;
@@ -524,5 +524,181 @@ describe('webhooks', () => {
       }
     }
     await gw2.stop(T(20000));
+  });
+});
+
+// logs.expiring: `ingate admin purge-logs --now` (a month ahead) next to a running gateway. An Enterprise org
+// whose webhook subscribes to logs.expiring keeps its expired records while the receiver fails, gets them as
+// one signed JSONL body (the envelope line, then each record exactly as the JSONL export writes it, bodies
+// redacted as stored) once it answers 2xx, and loses them at the next pass; a receiver that never answers
+// 2xx runs out of retries and the records are purged after the grace period; an org without such a webhook
+// (or with it disabled) purges at once. The control database never holds the records themselves.
+describe('logs.expiring', () => {
+  const DAY_MS = 86400000;
+  let rx, mock, gw;
+  let failing = true;
+
+  before(async () => {
+    rx = await startReceiver();
+    rx.on('/expiring', () => ({ status: failing ? 503 : 200 }));
+    rx.on('/dead', () => ({ status: 503 }));
+    mock = await startMock();
+    // retries after ~10 ms, 30 ms, 90 ms … : 8 attempts take ~11 s
+    gw = await startGateway({ mock, args: [...LOOSE_AUTH_ARGS, '--outbound-allowlist', `127.0.0.1:${rx.port}`, '--webhook-retry-base-ms', '10'] });
+  });
+  after(async () => {
+    await gw?.destroy();
+    await mock?.stop();
+    await rx?.close();
+  });
+
+  const ok = async (cred, method, p, body, status = 200) => {
+    const r = await gw.api(cred, method, p, body);
+    assert.equal(r.status, status, `${method} ${p}: ${r.status} ${r.text}`);
+    return r;
+  };
+  async function enterpriseOrg(settings) {
+    const o = await gw.signup();
+    await ok(o.token, 'PUT', '/org/billing', { plan: 'enterprise' });
+    await ok(o.token, 'PUT', '/providers/openai', { api_key: `sk-prov-${randomId()}` });
+    if (settings) await ok(o.token, 'PUT', '/org', { settings });
+    return o;
+  }
+  async function hook(o, p, events = ['logs.expiring']) {
+    const r = await ok(o.token, 'POST', '/webhooks', { url: rx.url(p), events }, 201);
+    return { ...r.json.webhook, secret: r.json.secret };
+  }
+  const logs = async (o) => (await ok(o.token, 'GET', '/logs?limit=200')).json.logs;
+  /** n proxied calls; resolves once their records are stored. */
+  async function calls(o, n, text) {
+    const ids = [];
+    for (let i = 0; i < n; i++) {
+      const r = await gw.request({
+        method: 'POST',
+        path: '/v1/chat/completions',
+        headers: { 'x-ingate-key': o.api_key, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `${text} #${i}` }] }),
+      });
+      assert.equal(r.status, 200, r.text);
+      ids.push(r.headers['x-ingate-request-id']);
+    }
+    await waitFor(async () => {
+      const have = new Set((await logs(o)).map((l) => l.id));
+      return ids.every((id) => have.has(id));
+    }, { what: 'records stored' });
+    return ids;
+  }
+  const purge = (now) => gw.admin(['purge-logs', '--now', String(now)]);
+  const deliveriesOf = async (o, w) => (await ok(o.token, 'GET', `/webhooks/${w.id}/deliveries`)).json.deliveries;
+
+  it('holds records back until delivered, sends them as signed JSONL, then purges; others purge at once', async () => {
+    const tag = `expiring-${randomId()}`;
+    const email = `pii.${randomId().slice(0, 10)}@example.com`;
+    const E = await enterpriseOrg({ capture: 'full', redaction: { enabled: true, mode: 'pattern' } });
+    const w = await hook(E, '/expiring');
+    const F = await enterpriseOrg(); // no gating webhook: one disabled, one for other events
+    const off = await hook(F, '/expiring-off');
+    await ok(F.token, 'PUT', `/webhooks/${off.id}`, { enabled: false });
+    await hook(F, '/expiring-other', ['key.create']);
+    const D = await enterpriseOrg();
+    const dead = await hook(D, '/dead');
+
+    await calls(E, 3, `${tag} write to ${email}`);
+    await calls(F, 2, tag);
+    await calls(D, 2, tag);
+    const exported = await ok(E.token, 'GET', '/logs?format=jsonl');
+    const exportLines = exported.text.split('\n').filter(Boolean);
+    assert.equal(exportLines.length, 3);
+    assert.ok(exported.text.includes('[REDACTED]') && !exported.text.includes(email), 'stored redacted');
+
+    // a pass a month from now: F's records go; E's and D's are queued to their webhooks and kept
+    const later = Date.now() + 31 * DAY_MS;
+    let r = await purge(later);
+    assert.equal(r.failed_orgs, 0);
+    assert.equal(r.purged, 2, JSON.stringify(r));
+    assert.equal(r.batches_queued, 2);
+    assert.equal(r.gated_orgs, 2);
+    assert.equal((await logs(F)).length, 0, 'an org without a gating webhook purges at once');
+    assert.equal((await deliveriesOf(F, off)).length, 0, 'nothing for a disabled webhook');
+
+    // the CLI woke the running gateway: the receiver is tried at once (not at the next 30 s poll), and fails
+    await waitFor(() => rx.at('/expiring').length >= 2, { what: 'two failed attempts' });
+    r = await purge(later);
+    assert.equal(r.purged, 0, 'nothing purged while the receiver fails');
+    assert.equal(r.batches_queued, 0, 'queued once');
+    assert.equal((await logs(E)).length, 3);
+    let ds = await deliveriesOf(E, w);
+    assert.equal(ds.length, 1);
+    assert.equal(ds[0].type, 'logs.expiring');
+    assert.equal(ds[0].status, 'pending');
+    assert.equal(ds[0].last_status, 503);
+
+    // the receiver recovers: one delivery, retried, succeeds
+    failing = false;
+    ds = await waitFor(async () => {
+      const d = await deliveriesOf(E, w);
+      return d[0]?.status === 'succeeded' && d;
+    }, { timeoutMs: T(15000), what: 'delivered' });
+    const got = rx.at('/expiring');
+    const last = got[got.length - 1];
+    for (const rec of got) {
+      assert.equal(rec.headers['x-ingate-delivery'], ds[0].id, 'one delivery, retried');
+      assert.equal(rec.body, last.body, 'the same body every attempt');
+    }
+    assert.equal(last.headers['content-type'], 'application/x-ndjson');
+    assert.equal(last.headers['x-ingate-event'], 'logs.expiring');
+    const ts = last.headers['x-ingate-timestamp'];
+    assert.equal(last.headers['x-ingate-signature'], expectedSignature(w.secret, ts, last.body), 'signature');
+    assert.ok(last.body.endsWith('\n'));
+    const [envLine, ...recLines] = last.body.slice(0, -1).split('\n');
+    const env = JSON.parse(envLine);
+    assert.deepEqual(Object.keys(env).sort(), ['data', 'id', 'org_id', 'timestamp', 'type']);
+    assert.equal(env.type, 'logs.expiring');
+    assert.equal(env.org_id, E.org.id);
+    assert.equal(env.id, ds[0].event_id);
+    const created = exportLines.map((l) => JSON.parse(l).created_at);
+    assert.deepEqual(env.data, {
+      records: 3,
+      from: Math.min(...created),
+      until: Math.max(...created),
+      cutoff: later - 30 * DAY_MS,
+      retention_days: 30,
+    });
+    assert.deepEqual(recLines, exportLines, 'every expiring record, exactly as the export writes it');
+    assert.ok(!last.body.includes(email) && last.body.includes(tag), 'bodies as stored (redacted)');
+
+    // delivered: the next pass purges them
+    r = await purge(later);
+    assert.equal(r.purged, 3, JSON.stringify(r));
+    assert.equal((await logs(E)).length, 0);
+
+    // D's receiver never answers 2xx: after 8 attempts the delivery fails; a month later the grace period
+    // (24 h) is over too, so its records are purged anyway
+    const dd = await waitFor(async () => {
+      const d = await deliveriesOf(D, dead);
+      return d[0]?.status === 'failed' && d;
+    }, { timeoutMs: T(40000), intervalMs: 250, what: 'retries exhausted' });
+    assert.equal(dd[0].attempts, 8);
+    assert.equal(rx.at('/dead').length, 8);
+    assert.equal((await logs(D)).length, 2, 'kept until the pass');
+    r = await purge(later);
+    assert.equal(r.purged, 2, JSON.stringify(r));
+    assert.equal((await logs(D)).length, 0);
+    assert.equal(rx.at('/expiring-off').length + rx.at('/expiring-other').length, 0, "nothing to F's webhooks");
+
+    // the control database holds positions and sealed envelopes, never a record
+    const db = new Database(path.join(gw.dataDir, 'ingate.db'), { readonly: true, fileMustExist: true });
+    try {
+      const rows = db.prepare('SELECT * FROM log_batches WHERE org_id IN (?, ?)').all(E.org.id, D.org.id);
+      assert.equal(rows.length, 2);
+      for (const row of rows) assert.equal(row.records, row.org_id === E.org.id ? 3 : 2);
+    } finally {
+      db.close();
+    }
+    for (const f of ['ingate.db', 'ingate.db-wal']) {
+      const p = path.join(gw.dataDir, f);
+      if (fs.existsSync(p)) assert.ok(!fs.readFileSync(p).includes(tag), `${f} holds no record content`);
+    }
+    await gw.stop(T(20000)); // a clean exit (and no sanitizer report) with the delivery thread's org cache
   });
 });

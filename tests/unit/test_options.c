@@ -104,7 +104,7 @@ TEST(table_is_consistent)
 {
     size_t n = 0;
     const ig_option_t *opts = ig_config_options(&n);
-    CHECK_EQ_INT(n, 39);
+    CHECK_EQ_INT(n, 40);
     for (size_t i = 0; i < n; i++) {
         const ig_option_t *o = &opts[i];
         CHECK(o->help && o->help[0]);

@@ -554,7 +554,10 @@ static bool init_module(int port)
 {
     char allow[64];
     snprintf(allow, sizeof allow, "127.0.0.1:%d,hooks.example:%d", port, port);
-    ig_webhook_conf_t c = {":memory:", TEST_KEY, allow, 200}; /* retries after 160..240 ms */
+    ig_webhook_conf_t c = {.store_url = ":memory:",
+                           .key = TEST_KEY,
+                           .outbound_allowlist = allow,
+                           .retry_base_ms = 200}; /* retries after 160..240 ms */
     const char *why = NULL;
     int rc = ig_webhook_init(&c, &why);
     CHECK_EQ_INT(rc, IG_OK);
