@@ -619,6 +619,38 @@ static int col_text(sqlite3_stmt *st, int i, char *dst, size_t cap)
     return IG_OK;
 }
 
+/* Steps the bound statement q, reading rows of `size` bytes into out[0..cap) through read(). A row beyond
+ * cap gives IG_ETOOBIG when strict (list statements ask for cap + 1 rows to tell "more" from "exactly cap"),
+ * and is left unread otherwise. *n = the rows read (0 on any other error). */
+static int step_rows(sq_store_t *s, sqlite3_stmt *q, void *out, size_t size, size_t cap, size_t *n,
+                     int (*read)(sqlite3_stmt *, void *), bool strict, const char *what)
+{
+    size_t got = 0;
+    int src, rc = IG_OK;
+    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+        if (got == cap) {
+            if (strict) rc = IG_ETOOBIG;
+            goto out;
+        }
+        if ((rc = read(q, (char *)out + got * size))) goto out;
+        got++;
+    }
+    if (src != SQLITE_DONE) rc = map_err(s, src, what);
+out:
+    *n = rc == IG_OK || rc == IG_ETOOBIG ? got : 0;
+    return rc;
+}
+
+/* an id column (32 hex chars) into a char[33] */
+static int read_id_v(sqlite3_stmt *st, void *p)
+{
+    const unsigned char *id = sqlite3_column_text(st, 0);
+    size_t len = id ? strlen((const char *)id) : 0;
+    if (!id || len > 32) return IG_EINTERNAL;
+    memcpy(p, id, len + 1);
+    return IG_OK;
+}
+
 static int read_org(sqlite3_stmt *st, ig_org_t *o)
 {
     int rc;
@@ -752,6 +784,17 @@ static int read_audit_open(sqlite3_stmt *st, ig_audit_t *a)
         if (rc) rc = IG_EINTERNAL;
     }
     return rc;
+}
+
+/* void * forms for step_rows */
+static int read_audit_legacy_v(sqlite3_stmt *st, void *p)
+{
+    return read_audit(st, p);
+}
+
+static int read_audit_v(sqlite3_stmt *st, void *p)
+{
+    return read_audit_open(st, p);
 }
 
 /* The v3 row readers take void * so one list loop (list_rows) serves them all. */
@@ -1293,79 +1336,52 @@ out:
     return rc;
 }
 
-static int sq_provider_get(ig_store_t *st, const char *org_id, const char *provider, int *auth_mode,
-                           uint8_t **secret, size_t *secret_len)
+/* Steps q once and copies its blob column col into *out (malloc'd; NULL, 0 for NULL or empty). IG_ENOTFOUND
+ * when there is no row. */
+static int step_blob(sq_store_t *s, sqlite3_stmt *q, int col, uint8_t **out, size_t *outlen, const char *what)
 {
-    sq_store_t *s = sq(st);
-    sqlite3_stmt *q = NULL;
-    uint8_t *copy = NULL;
-    size_t len = 0;
-    int rc = stmt(s, ST_PROV_GET, &q);
-    if (rc) goto out;
-    bind_text(q, 1, org_id);
-    bind_text(q, 2, provider);
     int src = sqlite3_step(q);
-    if (src == SQLITE_DONE) {
-        rc = IG_ENOTFOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = map_err(s, src, "provider get");
-        goto out;
-    }
-    const void *blob = sqlite3_column_blob(q, 1);
-    len = (size_t)sqlite3_column_bytes(q, 1);
-    if (blob && len) {
-        rc = IG_ENOMEM;
-        if (!(copy = malloc(len))) goto out;
-        memcpy(copy, blob, len);
-    } else {
-        len = 0;
-    }
-    *auth_mode = sqlite3_column_int(q, 0);
-    *secret = copy;
-    *secret_len = len;
-    copy = NULL;
-    rc = IG_OK;
-out:
-    done(q);
-    free(copy);
-    return rc;
-}
-
-static int org_dk_read(sq_store_t *s, const char *org_id, uint8_t **out, size_t *outlen)
-{
-    sqlite3_stmt *q = NULL;
+    if (src == SQLITE_DONE) return IG_ENOTFOUND;
+    if (src != SQLITE_ROW) return map_err(s, src, what);
+    const void *blob = sqlite3_column_blob(q, col);
+    size_t len = (size_t)sqlite3_column_bytes(q, col);
     uint8_t *copy = NULL;
-    size_t len = 0;
-    int rc = stmt(s, ST_ORG_DK_GET, &q);
-    if (rc) goto out;
-    bind_text(q, 1, org_id);
-    int src = sqlite3_step(q);
-    if (src == SQLITE_DONE) {
-        rc = IG_ENOTFOUND;
-        goto out;
-    }
-    if (src != SQLITE_ROW) {
-        rc = map_err(s, src, "org data key get");
-        goto out;
-    }
-    const void *blob = sqlite3_column_blob(q, 0);
-    len = (size_t)sqlite3_column_bytes(q, 0);
     if (blob && len) {
-        rc = IG_ENOMEM;
-        if (!(copy = malloc(len))) goto out;
+        if (!(copy = malloc(len))) return IG_ENOMEM;
         memcpy(copy, blob, len);
     } else {
         len = 0;
     }
     *out = copy;
     *outlen = len;
-    copy = NULL;
-    rc = IG_OK;
+    return IG_OK;
+}
+
+static int sq_provider_get(ig_store_t *st, const char *org_id, const char *provider, int *auth_mode,
+                           uint8_t **secret, size_t *secret_len)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_PROV_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, org_id);
+    bind_text(q, 2, provider);
+    if ((rc = step_blob(s, q, 1, secret, secret_len, "provider get")) == IG_OK)
+        *auth_mode = sqlite3_column_int(q, 0);
 out:
     done(q);
-    free(copy);
+    return rc;
+}
+
+static int org_dk_read(sq_store_t *s, const char *org_id, uint8_t **out, size_t *outlen)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_ORG_DK_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, org_id);
+    rc = step_blob(s, q, 0, out, outlen, "org data key get");
+out:
+    done(q);
     return rc;
 }
 
@@ -1373,21 +1389,12 @@ static int sq_org_ids(ig_store_t *st, const char *after, char (*ids)[33], size_t
 {
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
-    int src, rc = stmt(s, ST_ORG_IDS, &q);
+    int rc = stmt(s, ST_ORG_IDS, &q);
     *n = 0;
     if (rc) goto out;
     bind_text(q, 1, after);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
-    while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
-        const unsigned char *id = sqlite3_column_text(q, 0);
-        if (!id || strlen((const char *)id) > 32) {
-            rc = IG_EINTERNAL;
-            goto out;
-        }
-        memcpy(ids[*n], id, strlen((const char *)id) + 1);
-        (*n)++;
-    }
-    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "org ids");
+    rc = step_rows(s, q, ids, sizeof *ids, cap, n, read_id_v, false, "org ids");
 out:
     done(q);
     if (rc) *n = 0;
@@ -2040,15 +2047,11 @@ static int sq_audit_legacy_list(ig_store_t *st, int64_t after_seq, ig_audit_t *o
 {
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
-    int src, rc = stmt(s, ST_AUDIT_V1_PAGE, &q);
+    int rc = stmt(s, ST_AUDIT_V1_PAGE, &q);
     if (rc) goto out;
     sqlite3_bind_int64(q, 1, after_seq);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
-    while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
-        if ((rc = read_audit(q, &out[*n]))) goto out;
-        (*n)++;
-    }
-    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "audit legacy list");
+    rc = step_rows(s, q, out, sizeof *out, cap, n, read_audit_legacy_v, false, "audit legacy list");
 out:
     done(q);
     if (rc) *n = 0;
@@ -2170,26 +2173,17 @@ static int list_rows(sq_store_t *s, int id, const char *org_id, bool with_now, i
                      const char *what)
 {
     sqlite3_stmt *q = NULL;
-    size_t got = 0;
-    int rc = stmt(s, id, &q), src;
+    int rc = stmt(s, id, &q);
     if (rc) goto out;
     bind_text(q, 1, org_id);
     if (with_now) sqlite3_bind_int64(q, 2, now);
     /* one more than fits tells "there are more" apart from "exactly cap" */
     sqlite3_bind_int64(q, sqlite3_bind_parameter_count(q),
                        cap < (size_t)INT64_MAX ? (int64_t)cap + 1 : INT64_MAX);
-    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
-        if (got == cap) {
-            rc = IG_ETOOBIG;
-            goto out;
-        }
-        if ((rc = read(q, (char *)out + got * size))) goto out;
-        got++;
-    }
-    if (src != SQLITE_DONE) rc = map_err(s, src, what);
+    rc = step_rows(s, q, out, size, cap, n, read, true, what);
 out:
     done(q);
-    *n = rc == IG_OK || rc == IG_ETOOBIG ? got : 0;
+    if (rc && rc != IG_ETOOBIG) *n = 0;
     return rc;
 }
 
@@ -2721,7 +2715,7 @@ static int sq_audit_query(ig_store_t *st, const char *org_id, const ig_audit_fil
 {
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
-    int src, rc = stmt(s, ST_AUDIT_QUERY, &q);
+    int rc = stmt(s, ST_AUDIT_QUERY, &q);
     *n = 0;
     if (rc) goto out;
     bind_text(q, 1, org_id);
@@ -2734,20 +2728,11 @@ static int sq_audit_query(ig_store_t *st, const char *org_id, const ig_audit_fil
         bind_opt_i64(q, 7, f->until);
     }
     sqlite3_bind_int64(q, 8, (sqlite3_int64)cap);
-    while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
-        if ((rc = read_audit_open(q, &out[*n]))) goto out;
-        (*n)++;
-    }
-    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "audit query");
+    rc = step_rows(s, q, out, sizeof *out, cap, n, read_audit_v, false, "audit query");
 out:
     done(q);
     if (rc) *n = 0;
     return rc;
-}
-
-static int read_audit_v(sqlite3_stmt *st, void *p)
-{
-    return read_audit_open(st, p);
 }
 
 static int sq_audit_get(ig_store_t *st, const char *org_id, const char *id, ig_audit_t *out)
@@ -2843,24 +2828,15 @@ static int list_rows2(sq_store_t *s, int id, const char *a, const char *b, void 
                       size_t *n, int (*read)(sqlite3_stmt *, void *), const char *what)
 {
     sqlite3_stmt *q = NULL;
-    size_t got = 0;
-    int rc = stmt(s, id, &q), src;
+    int rc = stmt(s, id, &q);
     if (rc) goto out;
     bind_text(q, 1, a);
     bind_text(q, 2, b);
     sqlite3_bind_int64(q, 3, cap < (size_t)INT64_MAX ? (int64_t)cap + 1 : INT64_MAX);
-    while ((src = sqlite3_step(q)) == SQLITE_ROW) {
-        if (got == cap) {
-            rc = IG_ETOOBIG;
-            goto out;
-        }
-        if ((rc = read(q, (char *)out + got * size))) goto out;
-        got++;
-    }
-    if (src != SQLITE_DONE) rc = map_err(s, src, what);
+    rc = step_rows(s, q, out, size, cap, n, read, true, what);
 out:
     done(q);
-    *n = rc == IG_OK || rc == IG_ETOOBIG ? got : 0;
+    if (rc && rc != IG_ETOOBIG) *n = 0;
     return rc;
 }
 
@@ -3030,15 +3006,11 @@ static int sq_delivery_due(ig_store_t *st, int64_t now, ig_webhook_delivery_t *o
 {
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
-    int src, rc = stmt(s, ST_DEL_DUE, &q);
+    int rc = stmt(s, ST_DEL_DUE, &q);
     if (rc) goto out;
     sqlite3_bind_int64(q, 1, now);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
-    while ((src = sqlite3_step(q)) == SQLITE_ROW && *n < cap) {
-        if ((rc = read_delivery(q, &out[*n]))) goto out;
-        (*n)++;
-    }
-    if (src != SQLITE_ROW && src != SQLITE_DONE) rc = map_err(s, src, "delivery due");
+    rc = step_rows(s, q, out, sizeof *out, cap, n, read_delivery, false, "delivery due");
 out:
     done(q);
     if (rc) *n = 0;
