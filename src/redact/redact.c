@@ -20,6 +20,15 @@
  * Escapes: a JSON string is decoded (escs_t records where each escape was) and matched decoded; a span found
  * in decoded text maps back to raw bytes through the escape list, widened to whole escapes, so pattern mode
  * rewrites only the raw bytes of the match and keeps every other escape as it was written.
+ *
+ * Streams: the strings that carry a streamed answer's text are not units of their own. The walker records
+ * them and copies them unchanged; after the body, each stream's text is matched whole and piece by piece,
+ * and the output is rewritten from the first piece that changed (see "streams" below).
+ *
+ * Broken JSON bodies: how a body is cut into units must not change when it is read back redacted, or the
+ * second reading finds what the first did not (fuzz/fuzz_redact.c checks it). A JSON body is walked value
+ * by value, and only the lines a failing value touches go line by line (walk_body); since redacting those
+ * lines can still change how the body reads, such a body is read again until it settles (reread).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "redact/redact.h"
@@ -92,6 +101,40 @@ typedef struct {
     size_t n, cap;
 } sbuf_t;
 
+/* A fragment of streamed text: a JSON string at a known path of one event (see "streams" below). */
+typedef struct {
+    size_t q;      /* input offset of the opening quote; the content is in[q+1, q+1+len) */
+    size_t opos;   /* output offset where the walk copied the token unchanged */
+    uint64_t key;  /* stream: the rule, then the index-like members of each enclosing object */
+    uint32_t len;  /* raw content bytes */
+    uint32_t next; /* next fragment of the same stream (NO_FRAG: none) */
+} frag_t;
+
+typedef struct {
+    frag_t *v;
+    size_t n, cap;
+} frags_t;
+
+typedef struct {
+    uint64_t key;
+    uint32_t head, tail, n;
+} strm_t;
+
+/* Working state of one fragment of the stream being redacted. */
+typedef struct {
+    size_t b, n;   /* current decoded text: [b, b+n) of the stream text */
+    size_t e0, ne; /* escapes of the original text, in fesc (decoded offsets relative to the fragment) */
+    size_t ro, rn; /* FS_RAW: the rewritten raw content, in fraw */
+    uint32_t f;    /* index in frag */
+    uint8_t st;    /* FS_* */
+} fw_t;
+
+/* A rewritten fragment: its new token is rep[off, off+len). */
+typedef struct {
+    uint32_t f;
+    size_t off, len;
+} chg_t;
+
 typedef struct {
     pcre2_match_data *md;
     pcre2_match_context *mctx;
@@ -107,6 +150,23 @@ typedef struct {
     spans_t dsp; /* widened spans, decoded side */
     uint64_t deadline_ns;
     bool over_budget;
+    /* streams (see "streams" below) */
+    frags_t frag; /* fragments of the body, in order */
+    strm_t *strm; /* streams, in order of first fragment */
+    size_t nstrm, strmcap;
+    uint32_t *slot; /* open-addressing table: stream key -> index in strm */
+    size_t slotcap;
+    fw_t *fw; /* the stream being redacted */
+    size_t fwcap;
+    chg_t *chg; /* rewritten fragments */
+    size_t nchg, chgcap;
+    escs_t fesc;  /* escapes of the stream's fragments */
+    spans_t ssp;  /* matches in the stream's text */
+    sbuf_t cc[2]; /* the stream's text, before and after a round */
+    sbuf_t fraw;  /* raw-side rewrites of escaped fragments */
+    sbuf_t rep;   /* replacement tokens */
+    sbuf_t tail;  /* output after the first rewritten fragment, while it is rebuilt */
+    sbuf_t again; /* a JSON body's output, read again (see reread()) */
 } tls_t;
 
 static void sbuf_reset(sbuf_t *b)
@@ -182,6 +242,21 @@ static void esc_push(escs_t *s, size_t d, size_t r, size_t dl, size_t rl)
     s->v[s->n++] = (esc_t){d, r, (uint8_t)dl, (uint8_t)rl};
 }
 
+/* v with room for `need` elements of `size` bytes (capacity *cap, doubled as needed); NULL when out of
+ * memory (v is then unchanged and still owned by the caller). */
+static void *grow(void *v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) return v;
+    size_t c = *cap ? *cap : 16;
+    while (c < need) {
+        if (c > SIZE_MAX / 2 / size) return NULL;
+        c *= 2;
+    }
+    void *p = realloc(v, c * size);
+    if (p) *cap = c;
+    return p;
+}
+
 static void tls_free(tls_t *t)
 {
     if (!t) return;
@@ -198,6 +273,19 @@ static void tls_free(tls_t *t)
     free(t->sp.v);
     free(t->aux.v);
     free(t->dsp.v);
+    free(t->frag.v);
+    free(t->strm);
+    free(t->slot);
+    free(t->fw);
+    free(t->chg);
+    free(t->fesc.v);
+    free(t->ssp.v);
+    sbuf_free(&t->cc[0]);
+    sbuf_free(&t->cc[1]);
+    sbuf_free(&t->fraw);
+    sbuf_free(&t->rep);
+    sbuf_free(&t->tail);
+    sbuf_free(&t->again);
     free(t);
 }
 
@@ -256,6 +344,16 @@ static int tls_pcre(tls_t *t)
     return IG_OK;
 }
 
+/* Arrays above SCRATCH_KEEP bytes are freed after a call too (they hold offsets, not text). */
+#define SHRINK_ARR(p, cap)                                                                                   \
+    do {                                                                                                     \
+        if ((cap) * sizeof *(p) > SCRATCH_KEEP) {                                                            \
+            free(p);                                                                                         \
+            (p) = NULL;                                                                                      \
+            (cap) = 0;                                                                                       \
+        }                                                                                                    \
+    } while (0)
+
 static void shrink(sbuf_t *b)
 {
     sbuf_reset(b);
@@ -274,6 +372,19 @@ static void tls_release(tls_t *t, bool owned)
     shrink(&t->w[0]);
     shrink(&t->w[1]);
     shrink(&t->raw);
+    shrink(&t->cc[0]);
+    shrink(&t->cc[1]);
+    shrink(&t->fraw);
+    shrink(&t->rep);
+    shrink(&t->tail);
+    shrink(&t->again);
+    SHRINK_ARR(t->frag.v, t->frag.cap);
+    SHRINK_ARR(t->strm, t->strmcap);
+    SHRINK_ARR(t->slot, t->slotcap);
+    SHRINK_ARR(t->fw, t->fwcap);
+    SHRINK_ARR(t->chg, t->chgcap);
+    SHRINK_ARR(t->fesc.v, t->fesc.cap);
+    SHRINK_ARR(t->ssp.v, t->ssp.cap);
 }
 
 static uint64_t now_ns(void)
@@ -755,17 +866,15 @@ static size_t utf8_put(unsigned long cp, char *o)
     return 4;
 }
 
-/* Decodes the JSON escapes of raw[0..n) into d, recording each in e. Lone surrogates become U+FFFD; an
- * invalid or cut-short escape stays as literal bytes, its backslash and next byte one unit. Decoding never
- * lengthens: d->n <= n. */
-static int decode(const char *raw, size_t n, sbuf_t *d, escs_t *e)
+/* Appends the JSON-unescaped raw[0..n) to d, recording each escape in e (decoded offsets relative to where
+ * this call started writing, raw offsets relative to raw). Lone surrogates become U+FFFD; an invalid or
+ * cut-short escape stays as literal bytes, its backslash and next byte one unit. Decoding never lengthens:
+ * it appends at most n bytes. */
+static int decode_at(const char *raw, size_t n, sbuf_t *d, escs_t *e)
 {
-    sbuf_reset(d);
-    e->n = 0;
-    e->oom = false;
     int rc = sbuf_reserve(d, n);
     if (rc) return rc;
-    size_t i = 0;
+    size_t i = 0, d0 = d->n;
     while (i < n) {
         const char *b = memchr(raw + i, '\\', n - i);
         size_t stop = b ? (size_t)(b - raw) : n;
@@ -827,12 +936,21 @@ static int decode(const char *raw, size_t n, sbuf_t *d, escs_t *e)
             rl = dl = i + 1 < n ? 2 : 1;
             memcpy(o, raw + i, rl);
         }
-        esc_push(e, d->n, i, dl, rl);
+        esc_push(e, d->n - d0, i, dl, rl);
         memcpy(d->p + d->n, o, dl);
         d->n += dl;
         i += rl;
     }
     return e->oom ? IG_ENOMEM : IG_OK;
+}
+
+/* d = raw[0..n) unescaped, e = its escapes. */
+static int decode(const char *raw, size_t n, sbuf_t *d, escs_t *e)
+{
+    sbuf_reset(d);
+    e->n = 0;
+    e->oom = false;
+    return decode_at(raw, n, d, e);
 }
 
 /* The unit (an escape, or one plain byte) holding decoded byte `at`: decoded [*ds, *de), raw [*rs, *re). */
@@ -980,6 +1098,8 @@ typedef struct {
     size_t done; /* in[0, done) is accounted for in out */
     ig_buf_t *out;
     size_t nmatch;
+    bool frags;  /* JSON strings at stream paths are fragments (SSE and JSON bodies) */
+    bool broken; /* a JSON body with a value that did not parse (see walk_body()) */
 } ctx_t;
 
 static int emit_to(ctx_t *c, size_t pos)
@@ -1073,14 +1193,27 @@ static int put_string(ctx_t *c, size_t q, size_t tend, bool closed, const char *
     return rc;
 }
 
+/* Where put_json_str writes: the output (ig_buf_t) or a scratch buffer (sbuf_t). */
+typedef int (*put_fn)(void *dst, const void *p, size_t n);
+
+static int put_out(void *dst, const void *p, size_t n)
+{
+    return ig_buf_append(dst, p, n);
+}
+
+static int put_sbuf(void *dst, const void *p, size_t n)
+{
+    return sbuf_add(dst, p, n);
+}
+
 /* Appends s[0..n) as a JSON string literal. Unlike ig_json_append_str, bytes >= 0x80 are kept as they are
  * (invalid UTF-8 is not turned into U+FFFD): the text written must be exactly the text that was last
  * matched, or a replacement could create a match (a 1-byte invalid "TLD" becoming a 3-byte U+FFFD one). */
-static int put_json_str(ig_buf_t *b, const char *s, size_t n)
+static int put_json_str(put_fn put, void *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t at = 0;
-    int rc = ig_buf_lit(b, "\"");
+    int rc = put(b, "\"", 1);
     for (size_t k = 0; k < n && !rc; k++) {
         unsigned char ch = (unsigned char)s[k];
         if (ch >= 0x20 && ch != '"' && ch != '\\') continue;
@@ -1111,12 +1244,12 @@ static int put_json_str(ig_buf_t *b, const char *s, size_t n)
             e[5] = hex[ch & 15];
             el = 6;
         }
-        rc = ig_buf_append(b, s + at, k - at);
-        if (!rc) rc = ig_buf_append(b, e, el);
+        rc = put(b, s + at, k - at);
+        if (!rc) rc = put(b, e, el);
         at = k + 1;
     }
-    if (!rc) rc = ig_buf_append(b, s + at, n - at);
-    if (!rc) rc = ig_buf_lit(b, "\"");
+    if (!rc) rc = put(b, s + at, n - at);
+    if (!rc) rc = put(b, "\"", 1);
     return rc;
 }
 
@@ -1175,8 +1308,645 @@ static int string_unit(ctx_t *c, size_t q, size_t cend, size_t tend, bool esc, b
     if (rounds == 0) return put_string(c, q, tend, closed, t->raw.p, t->raw.n);
     /* a later round changed the decoded text: write it out escaped */
     rc = emit_to(c, q);
-    if (!rc) rc = put_json_str(c->out, fin->p, fin->n);
+    if (!rc) rc = put_json_str(put_out, c->out, fin->p, fin->n);
     c->done = tend;
+    return rc;
+}
+
+/* ---- streams ----------------------------------------------------------------------------------------- */
+
+/*
+ * A streamed answer carries its text in pieces, one per event, each a JSON string at a known path of its
+ * event: a "fragment". Redacting events one by one would miss PII that the model emitted across two
+ * events, so the walker does not redact a fragment where it finds it: it records it (the token is copied to
+ * the output unchanged for now) with the key of the stream it belongs to. After the body, each stream's
+ * fragments are decoded and concatenated; the stream text is matched as a whole and each fragment alone
+ * (as the per-event pass would see it: its ends are boundaries), and every match rewrites the fragments it
+ * overlaps (stream_apply). Fragments are output tokens again only when something changed (streams_write).
+ *
+ * Paths. A fragment is a string at one of the paths of RULES, counted from the top-level object of an event
+ * (an SSE "data:" value, or one NDJSON line). The walker keeps, per container depth, where the path from
+ * the top-level object down to the container is in the trie of RULES, or PDEAD once no rule goes through
+ * it: in a body without streams nearly every container is dead at once, and its strings cost one test.
+ *
+ * Stream key. The rule, then for each enclosing object the index-like members it has (choice "index",
+ * content block "index", "output_index", "content_index", "summary_index"), folded in when the object
+ * closes, so the order of members does not matter. The value folded is the member's token as it is
+ * written to the output (a card number in "index" is "[REDACTED]" there), so redacting the output again
+ * groups its fragments the same way. Fragments of different choices or content blocks are different
+ * streams; a fragment's stream only ever joins fragments of the same rule.
+ */
+
+/* Member names that make up fragment paths and stream keys (below 32: trie_next is indexed by them). */
+enum {
+    K_OTHER = 0,
+    K_CHOICES,
+    K_DELTA,
+    K_CONTENT,
+    K_TEXT,
+    K_REFUSAL,
+    K_REASONING_CONTENT,
+    K_REASONING,
+    K_TOOL_CALLS,
+    K_FUNCTION,
+    K_ARGUMENTS,
+    K_PARTIAL_JSON,
+    K_THINKING,
+    K_MESSAGE,
+    K_RESPONSE,
+    K_INDEX, /* K_INDEX..K_SUMMARY_INDEX: index-like, part of the stream key */
+    K_OUTPUT_INDEX,
+    K_CONTENT_INDEX,
+    K_SUMMARY_INDEX,
+    K_ELEM = 31, /* an array element */
+};
+
+/* Where streamed text is, for the providers ingate proxies (OpenAI and compatible servers, Anthropic,
+ * Ollama): the member names from the top-level object of an event down to the string. */
+static const struct {
+    uint8_t seg[8]; /* ends at the first 0 */
+} RULES[] = {
+    /* OpenAI chat completions chunks: choices[].delta.{content, refusal, reasoning(_content)}, and the
+     * arguments of each tool call (tool_calls[].index is part of the key) */
+    {{K_CHOICES, K_ELEM, K_DELTA, K_CONTENT}},
+    {{K_CHOICES, K_ELEM, K_DELTA, K_REFUSAL}},
+    {{K_CHOICES, K_ELEM, K_DELTA, K_REASONING_CONTENT}},
+    {{K_CHOICES, K_ELEM, K_DELTA, K_REASONING}},
+    {{K_CHOICES, K_ELEM, K_DELTA, K_TOOL_CALLS, K_ELEM, K_FUNCTION, K_ARGUMENTS}},
+    /* OpenAI completions chunks */
+    {{K_CHOICES, K_ELEM, K_TEXT}},
+    /* OpenAI Responses: every "response.*.delta" event has its text in a top-level "delta" string */
+    {{K_DELTA}},
+    /* Anthropic Messages content_block_delta: text_delta, input_json_delta, thinking_delta */
+    {{K_DELTA, K_TEXT}},
+    {{K_DELTA, K_PARTIAL_JSON}},
+    {{K_DELTA, K_THINKING}},
+    /* Ollama NDJSON: /api/chat message.{content, thinking}, /api/generate response, thinking */
+    {{K_MESSAGE, K_CONTENT}},
+    {{K_MESSAGE, K_THINKING}},
+    {{K_RESPONSE}},
+    {{K_THINKING}},
+};
+
+/* The names K_* stand for. */
+static const struct {
+    const char *s;
+    uint8_t id;
+} NAMES[] = {
+    {"choices", K_CHOICES},
+    {"delta", K_DELTA},
+    {"content", K_CONTENT},
+    {"text", K_TEXT},
+    {"refusal", K_REFUSAL},
+    {"reasoning_content", K_REASONING_CONTENT},
+    {"reasoning", K_REASONING},
+    {"tool_calls", K_TOOL_CALLS},
+    {"function", K_FUNCTION},
+    {"arguments", K_ARGUMENTS},
+    {"partial_json", K_PARTIAL_JSON},
+    {"thinking", K_THINKING},
+    {"message", K_MESSAGE},
+    {"response", K_RESPONSE},
+    {"index", K_INDEX},
+    {"output_index", K_OUTPUT_INDEX},
+    {"content_index", K_CONTENT_INDEX},
+    {"summary_index", K_SUMMARY_INDEX},
+};
+
+/* NAMES by hash of (first 4 bytes, last 4 bytes, length): every name is 4..17 bytes and these three tell
+ * them all apart. The hash's multiplier is chosen at start-up so that no two names share a slot, so a
+ * lookup is one slot and one compare (the middle bytes of a name over 8 bytes are compared only when the
+ * rest matched). */
+#define NAME_BITS 7
+static struct {
+    uint32_t head, tail;
+    uint8_t len, k; /* len 0: empty slot; k: index in NAMES */
+} name_slot[1u << NAME_BITS];
+static uint32_t name_mul;
+
+static inline uint32_t load4(const char *p)
+{
+    uint32_t w;
+    memcpy(&w, p, 4);
+    return w;
+}
+
+static inline size_t name_hash(uint32_t head, uint32_t tail, size_t n)
+{
+    return (size_t)(((head ^ (tail * 0x85EBCA77u) ^ (uint32_t)n) * name_mul) >> (32 - NAME_BITS));
+}
+
+static void names_init(void)
+{
+    for (name_mul = 0x9E3779B1u;; name_mul += 2) {
+        bool clash = false;
+        memset(name_slot, 0, sizeof name_slot);
+        for (size_t k = 0; k < IG_ARRAY_LEN(NAMES) && !clash; k++) {
+            size_t n = strlen(NAMES[k].s); /* 4..17, see key_name() */
+            uint32_t head = load4(NAMES[k].s), tail = load4(NAMES[k].s + n - 4);
+            size_t h = name_hash(head, tail, n);
+            clash = name_slot[h].len != 0;
+            name_slot[h].head = head;
+            name_slot[h].tail = tail;
+            name_slot[h].len = (uint8_t)n;
+            name_slot[h].k = (uint8_t)k;
+        }
+        if (!clash) return;
+    }
+}
+
+/* The member name in p[0..n) (K_OTHER for a name no rule uses). */
+static inline uint8_t key_name(const char *p, size_t n)
+{
+    if (n < 4 || n > 17) return K_OTHER; /* "text" .. "reasoning_content" */
+    uint32_t head = load4(p), tail = load4(p + n - 4);
+    size_t h = name_hash(head, tail, n);
+    if ((name_slot[h].head == head) & (name_slot[h].tail == tail) & (name_slot[h].len == n) &&
+        (n <= 8 || memcmp(NAMES[name_slot[h].k].s + 4, p + 4, n - 8) == 0))
+        return NAMES[name_slot[h].k].id;
+    return K_OTHER;
+}
+
+/* RULES as a trie, built once: node 0 is an event's top-level object; a path (path_t.node) is a node, or
+ * PDEAD once no rule goes through it. Each rule adds at most 8 nodes. */
+#define TRIE_NODES (1 + IG_ARRAY_LEN(RULES) * 8)
+#define PDEAD      0xFF
+_Static_assert(TRIE_NODES < PDEAD, "trie nodes are uint8_t, PDEAD excluded");
+static uint8_t trie_next[TRIE_NODES][32]; /* child by member name (0: none; the root is no one's child) */
+static int8_t trie_rule[TRIE_NODES];      /* the rule whose path ends here, or -1 */
+static bool trie_inner[TRIE_NODES];       /* some rule goes deeper */
+static pthread_once_t trie_once = PTHREAD_ONCE_INIT;
+
+static void trie_init(void)
+{
+    size_t nodes = 1;
+    memset(trie_rule, -1, sizeof trie_rule);
+    for (size_t k = 0; k < IG_ARRAY_LEN(RULES); k++) {
+        size_t at = 0;
+        for (size_t d = 0; d < sizeof RULES[k].seg && RULES[k].seg[d]; d++) {
+            uint8_t seg = RULES[k].seg[d];
+            trie_inner[at] = true;
+            if (!trie_next[at][seg]) trie_next[at][seg] = (uint8_t)nodes++;
+            at = trie_next[at][seg];
+        }
+        trie_rule[at] = (int8_t)k;
+    }
+    names_init();
+}
+
+/* Containers followed (the longest rule reaches 7 deep); deeper ones hold no fragment. */
+#define PDEPTH  8
+#define NO_FRAG UINT32_MAX
+
+/* Fragment states (fw_t.st) and the token each one writes. */
+enum {
+    FS_SAME, /* unchanged: nothing written */
+    FS_RAW,  /* changed once, had escapes: the raw content rewritten, escapes kept as written */
+    FS_TEXT, /* the current text as it is (no escapes in it: no '"' or '\\' to escape) */
+    FS_ENC,  /* the current text, JSON-escaped */
+    FS_MARK, /* "[REDACTED]" */
+    FS_NULL, /* null */
+};
+
+typedef struct {
+    uint8_t node[PDEPTH + 1]; /* path of the container at depth d (a trie node), or PDEAD */
+    uint64_t ik[PDEPTH + 1];  /* index-like members of the object at depth d (a sum: order-free) */
+    size_t f0[PDEPTH + 1];    /* fragments recorded before that container opened */
+    uint8_t key[PDEPTH + 1];  /* name of the member being read in the object at depth d */
+} path_t;
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t k = 0; k < n; k++)
+        h = (h ^ (unsigned char)p[k]) * 0x100000001b3ull;
+    return h;
+}
+
+static inline bool is_index_name(uint8_t k)
+{
+    return k >= K_INDEX && k <= K_SUMMARY_INDEX;
+}
+
+static inline bool path_live(const path_t *P, size_t d)
+{
+    return d >= 1 && d <= PDEPTH && P->node[d] != PDEAD;
+}
+
+/* The member name of the key token in[q+1, cend) (decoded first when it has escapes). */
+static uint8_t key_id(ctx_t *c, size_t q, size_t cend, bool esc)
+{
+    const char *p = c->in + q + 1;
+    size_t n = cend - q - 1;
+    if (esc && n <= 128 && decode(p, n, &c->t->vdec, &c->t->vesc) == IG_OK) {
+        p = c->t->vdec.p;
+        n = c->t->vdec.n;
+    }
+    return key_name(p, n);
+}
+
+/* Member `seg` of the live container at depth d: its path while some rule goes deeper (else PDEAD), and
+ * *rule = the rule whose path it completes (a string there is a fragment), or -1. */
+static inline uint8_t path_step(const path_t *P, size_t d, uint8_t seg, int *rule)
+{
+    *rule = -1;
+    if (seg == K_OTHER) return PDEAD;
+    uint8_t child = trie_next[P->node[d]][seg];
+    if (!child) return PDEAD;
+    *rule = trie_rule[child];
+    return trie_inner[child] ? child : PDEAD;
+}
+
+/* A container opens at depth d+1, inside the container at depth d (d = 0: top level), as an array element
+ * or (in_obj) as the member being read. Only a live path keeps state. */
+static inline void path_open(ctx_t *c, path_t *P, size_t d, bool in_obj, bool obj)
+{
+    int rule;
+    size_t nd = d + 1;
+    uint8_t node = d == 0 ? (obj ? 0 : PDEAD) : path_step(P, d, in_obj ? P->key[d] : K_ELEM, &rule);
+    P->node[nd] = node;
+    if (node == PDEAD) return;
+    P->ik[nd] = 0;
+    P->f0[nd] = c->t->frag.n;
+    P->key[nd] = K_OTHER;
+}
+
+/* The container at depth d closes (or the walk ends inside it): its index-like members join the key of
+ * every fragment recorded inside it. */
+static inline void path_close(ctx_t *c, const path_t *P, size_t d)
+{
+    frags_t *fr = &c->t->frag;
+    if (P->node[d] == PDEAD || !P->ik[d]) return;
+    uint64_t fold = mix64(P->ik[d] + d);
+    for (size_t f = P->f0[d]; f < fr->n; f++)
+        fr->v[f].key = mix64(fr->v[f].key ^ fold);
+}
+
+/* The value in[vs, ve) of an index-like member at depth d was just redacted (output was ob and done db
+ * before): adds its output token to the object's key. */
+static void path_index(ctx_t *c, path_t *P, size_t d, size_t vs, size_t ve, size_t ob, size_t db)
+{
+    uint64_t h;
+    if (c->done > vs) { /* rewritten: the token is at the end of the output */
+        size_t at = ob + (vs - db);
+        h = hash_bytes(c->out->data + at, c->out->len - at);
+    } else {
+        h = hash_bytes(c->in + vs, ve - vs);
+    }
+    P->ik[d] += mix64(h ^ P->key[d]);
+}
+
+/* Records the string token at q (content in[q+1, cend)) as a fragment of `rule`. *added = false: it is
+ * too big to record and the caller redacts it on its own. */
+static int frag_add(ctx_t *c, size_t q, size_t cend, int rule, bool *added)
+{
+    frags_t *fr = &c->t->frag;
+    size_t len = cend - q - 1;
+    *added = false;
+    if (len > UINT32_MAX || fr->n >= NO_FRAG) return IG_OK;
+    frag_t *v = grow(fr->v, &fr->cap, fr->n + 1, sizeof *v);
+    if (!v) return IG_ENOMEM;
+    fr->v = v;
+    v[fr->n++] = (frag_t){q, c->out->len + (q - c->done), mix64((uint64_t)rule + 1), (uint32_t)len, NO_FRAG};
+    *added = true;
+    return IG_OK;
+}
+
+/* Whether the fragment's token had its closing quote (only the last token of a cut-short body has not). */
+static bool frag_closed(const ctx_t *c, const frag_t *g)
+{
+    size_t cend = g->q + 1 + g->len;
+    return cend < c->n && c->in[cend] == '"';
+}
+
+/* The stream table with `cap` slots (a power of 2), filled from t->strm. */
+static int slots_build(tls_t *t, size_t cap)
+{
+    uint32_t *slot = grow(t->slot, &t->slotcap, cap, sizeof *slot);
+    if (!slot) return IG_ENOMEM;
+    t->slot = slot;
+    memset(slot, 0xff, cap * sizeof *slot);
+    for (size_t s = 0; s < t->nstrm; s++) {
+        size_t h = mix64(t->strm[s].key) & (cap - 1);
+        while (slot[h] != NO_FRAG)
+            h = (h + 1) & (cap - 1);
+        slot[h] = (uint32_t)s;
+    }
+    return IG_OK;
+}
+
+/* Groups the fragments into streams by key (chained through frag_t.next, in order). */
+static int streams_group(ctx_t *c)
+{
+    tls_t *t = c->t;
+    size_t cap = 16;
+    t->nstrm = 0;
+    int rc = slots_build(t, cap);
+    for (size_t f = 0; f < t->frag.n && !rc; f++) {
+        frag_t *g = &t->frag.v[f];
+        size_t h = mix64(g->key) & (cap - 1);
+        g->next = NO_FRAG;
+        while (t->slot[h] != NO_FRAG && t->strm[t->slot[h]].key != g->key)
+            h = (h + 1) & (cap - 1);
+        if (t->slot[h] != NO_FRAG) {
+            strm_t *s = &t->strm[t->slot[h]];
+            t->frag.v[s->tail].next = (uint32_t)f;
+            s->tail = (uint32_t)f;
+            s->n++;
+            continue;
+        }
+        strm_t *v = grow(t->strm, &t->strmcap, t->nstrm + 1, sizeof *v);
+        if (!v) return IG_ENOMEM;
+        t->strm = v;
+        v[t->nstrm++] = (strm_t){g->key, (uint32_t)f, (uint32_t)f, 1};
+        if (t->nstrm * 2 > cap) { /* keep the table at most half full */
+            cap *= 2;
+            rc = slots_build(t, cap);
+        } else {
+            t->slot[h] = (uint32_t)(t->nstrm - 1);
+        }
+    }
+    return rc;
+}
+
+/* Matches of the stream text p (fragments fw[0..m)) into t->ssp, merged: the text as a whole, and each
+ * fragment alone. *fail: the stream must be treated as matched (limits). */
+static int stream_find(ctx_t *c, const char *p, size_t n, const fw_t *fw, size_t m, bool *fail)
+{
+    tls_t *t = c->t;
+    spans_t *sp = &t->ssp;
+    size_t minlen = c->r->minlen;
+    int rc = IG_OK;
+    sp->n = 0;
+    sp->oom = false;
+    *fail = false;
+    if (n >= minlen) rc = detect(c->r, t, p, n, sp, fail);
+    for (size_t k = 0; m > 1 && k < m && !rc && !*fail; k++) {
+        if (fw[k].n < minlen) continue;
+        size_t n0 = sp->n;
+        rc = detect(c->r, t, p + fw[k].b, fw[k].n, sp, fail);
+        for (size_t j = n0; j < sp->n; j++) {
+            sp->v[j].s += fw[k].b;
+            sp->v[j].e += fw[k].b;
+        }
+    }
+    if (!rc && sp->oom) rc = IG_ENOMEM;
+    if (!rc && !*fail) merge(sp);
+    return rc;
+}
+
+/* Appends p[0..n) with each span replaced by the mark; the first span by nothing when `cont` (it continues
+ * a match whose mark is in an earlier fragment). */
+static int subst_into(const char *p, size_t n, const spans_t *sp, bool cont, sbuf_t *out)
+{
+    size_t at = 0;
+    int rc = IG_OK;
+    for (size_t k = 0; k < sp->n && !rc; k++) {
+        rc = sbuf_add(out, p + at, sp->v[k].s - at);
+        if (!rc && !(k == 0 && cont)) rc = sbuf_add(out, MARK, MARK_LEN);
+        at = sp->v[k].e;
+    }
+    if (!rc) rc = sbuf_add(out, p + at, n - at);
+    return rc;
+}
+
+/*
+ * Pattern mode, one fragment w (text old[0..n), stream offsets [b, e)) overlapped by the stream matches
+ * from t->ssp.v[j] on: the overlapped bytes go, and a mark goes where a match starts. An escaped fragment
+ * that is still as written is widened to whole escapes and its raw content rewritten too (FS_RAW), so the
+ * escapes outside the matches stay as they were written; once rewritten, a later round writes the text
+ * re-escaped (FS_ENC).
+ */
+static int frag_subst(ctx_t *c, fw_t *w, const char *old, size_t b, size_t e, size_t j, sbuf_t *nb)
+{
+    tls_t *t = c->t;
+    const spans_t *S = &t->ssp;
+    spans_t *ds = &t->dsp, *rs = &t->aux;
+    bool cont = S->v[j].s < b, raw = w->st == FS_SAME && w->ne > 0;
+    int rc;
+    ds->n = rs->n = 0;
+    ds->oom = rs->oom = false;
+    for (size_t k = j; k < S->n && S->v[k].s < e; k++)
+        span_push(ds, IG_MAX(S->v[k].s, b) - b, IG_MIN(S->v[k].e, e) - b);
+    if (raw && !ds->oom) {
+        escs_t view = {t->fesc.v + w->e0, w->ne, w->ne, false};
+        for (size_t k = 0; k < ds->n; k++) {
+            span_t d, r;
+            widen(&view, ds->v[k], &d, &r);
+            ds->v[k] = d;
+            span_push(rs, r.s, r.e);
+        }
+        /* widening can make neighbours meet: merge both sides in step (a merge into the first span gives
+         * it a match start of its own, so it gets a mark) */
+        size_t o = 0;
+        for (size_t k = 1; k < ds->n && !rs->oom; k++) {
+            if (ds->v[k].s <= ds->v[o].e) {
+                ds->v[o].e = IG_MAX(ds->v[o].e, ds->v[k].e);
+                rs->v[o].e = IG_MAX(rs->v[o].e, rs->v[k].e);
+                if (o == 0) cont = false;
+            } else {
+                o++;
+                ds->v[o] = ds->v[k];
+                rs->v[o] = rs->v[k];
+            }
+        }
+        if (ds->n) ds->n = rs->n = o + 1;
+    }
+    if (ds->oom || rs->oom) return IG_ENOMEM;
+    size_t at = nb->n;
+    rc = subst_into(old, w->n, ds, cont, nb);
+    if (rc) return rc;
+    w->n = nb->n - at;
+    if (raw) {
+        const frag_t *g = &t->frag.v[w->f];
+        w->ro = t->fraw.n;
+        rc = subst_into(c->in + g->q + 1, g->len, rs, cont, &t->fraw);
+        w->rn = t->fraw.n - w->ro;
+        w->st = FS_RAW;
+    } else {
+        w->st = w->st == FS_SAME ? FS_TEXT : w->st == FS_RAW ? FS_ENC : w->st;
+    }
+    return rc;
+}
+
+/* One round: the matches in t->ssp applied to the stream text cur, the new text into nb (fw updated). */
+static int stream_apply(ctx_t *c, const sbuf_t *cur, sbuf_t *nb, fw_t *fw, size_t m)
+{
+    const spans_t *S = &c->t->ssp;
+    size_t j = 0;
+    int rc = IG_OK;
+    sbuf_reset(nb);
+    for (size_t k = 0; k < m && !rc; k++) {
+        fw_t *w = &fw[k];
+        size_t b = w->b, e = b + w->n;
+        w->b = nb->n;
+        while (j < S->n && S->v[j].e <= b)
+            j++;
+        if (w->n == 0 || j == S->n || S->v[j].s >= e) {
+            rc = sbuf_add(nb, cur->p + b, w->n);
+        } else if (c->mode == IG_REDACT_HASH) {
+            w->st = FS_MARK;
+            w->n = MARK_LEN;
+            rc = sbuf_add(nb, MARK, MARK_LEN);
+        } else if (c->mode == IG_REDACT_DROP) {
+            w->st = FS_NULL;
+            w->n = 0;
+        } else {
+            rc = frag_subst(c, w, cur->p + b, b, e, j, nb);
+        }
+    }
+    return rc;
+}
+
+/* The new token of each changed fragment of the stream (final text in cur) into t->rep / t->chg. */
+static int stream_emit(ctx_t *c, const sbuf_t *cur, const fw_t *fw, size_t m)
+{
+    tls_t *t = c->t;
+    int rc = IG_OK;
+    for (size_t k = 0; k < m && !rc; k++) {
+        const fw_t *w = &fw[k];
+        if (w->st == FS_SAME) continue;
+        const frag_t *g = &t->frag.v[w->f];
+        bool closed = frag_closed(c, g);
+        size_t off = t->rep.n;
+        switch (w->st) {
+        case FS_RAW:
+        case FS_TEXT:
+            rc = sbuf_add(&t->rep, "\"", 1);
+            if (!rc)
+                rc = w->st == FS_RAW ? sbuf_add(&t->rep, t->fraw.p + w->ro, w->rn)
+                                     : sbuf_add(&t->rep, cur->p + w->b, w->n);
+            if (!rc && closed) rc = sbuf_add(&t->rep, "\"", 1);
+            break;
+        case FS_ENC:
+            rc = put_json_str(put_sbuf, &t->rep, cur->p + w->b, w->n);
+            break;
+        case FS_MARK:
+            rc = sbuf_add(&t->rep, QMARK, QMARK_LEN);
+            break;
+        default:
+            rc = sbuf_add(&t->rep, "null", 4);
+            break;
+        }
+        if (rc) break;
+        chg_t *v = grow(t->chg, &t->chgcap, t->nchg + 1, sizeof *v);
+        if (!v) return IG_ENOMEM;
+        t->chg = v;
+        v[t->nchg++] = (chg_t){w->f, off, t->rep.n - off};
+    }
+    return rc;
+}
+
+/*
+ * One stream (m fragments from `head`): its text is built, matched and rewritten in rounds as a text unit
+ * is (see settle()): a round whose result still matches is followed by another, at most
+ * IG_REDACT_MAX_PASSES; a limit, or a match left after them, fails closed: the whole stream text is one
+ * match, applied once.
+ */
+static int stream_redact(ctx_t *c, uint32_t head, size_t m)
+{
+    tls_t *t = c->t;
+    sbuf_t *cur = &t->cc[0], *nb = &t->cc[1];
+    int rc = IG_OK;
+    fw_t *fw = grow(t->fw, &t->fwcap, m, sizeof *fw);
+    if (!fw) return IG_ENOMEM;
+    t->fw = fw;
+    sbuf_reset(cur);
+    sbuf_reset(&t->fraw);
+    t->fesc.n = 0;
+    t->fesc.oom = false;
+    uint32_t f = head;
+    for (size_t k = 0; k < m; k++, f = t->frag.v[f].next) {
+        const frag_t *g = &t->frag.v[f];
+        fw[k] = (fw_t){.b = cur->n, .e0 = t->fesc.n, .f = f, .st = FS_SAME};
+        rc = decode_at(c->in + g->q + 1, g->len, cur, &t->fesc);
+        if (rc) return rc;
+        fw[k].n = cur->n - fw[k].b;
+        fw[k].ne = t->fesc.n - fw[k].e0;
+    }
+    for (int pass = 1;; pass++) {
+        bool fail;
+        rc = stream_find(c, cur->p, cur->n, fw, m, &fail);
+        if (rc) return rc;
+        if (!fail && t->ssp.n == 0) break;
+        bool last = fail || pass > IG_REDACT_MAX_PASSES;
+        if (fail) {
+            c->nmatch++;
+        } else if (!last) {
+            c->nmatch += t->ssp.n;
+        }
+        if (last) {
+            t->ssp.n = 0;
+            span_push(&t->ssp, 0, cur->n);
+            if (t->ssp.oom) return IG_ENOMEM;
+        }
+        rc = stream_apply(c, cur, nb, fw, m);
+        if (rc) return rc;
+        sbuf_t *x = cur;
+        cur = nb;
+        nb = x;
+        if (last) break;
+    }
+    return stream_emit(c, cur, fw, m);
+}
+
+static int cmp_chg(const void *a, const void *b)
+{
+    const chg_t *x = a, *y = b;
+    return x->f < y->f ? -1 : x->f > y->f;
+}
+
+/* Rewrites the output from the first changed fragment on: every changed token replaced by its new one. */
+static int streams_write(ctx_t *c)
+{
+    tls_t *t = c->t;
+    ig_buf_t *out = c->out;
+    if (t->nchg == 0) return IG_OK;
+    qsort(t->chg, t->nchg, sizeof *t->chg, cmp_chg);
+    size_t p0 = t->frag.v[t->chg[0].f].opos, end = out->len, at = p0;
+    sbuf_reset(&t->tail);
+    int rc = sbuf_add(&t->tail, out->data + p0, end - p0);
+    if (rc) return rc;
+    out->len = p0;
+    for (size_t k = 0; k < t->nchg && !rc; k++) {
+        const frag_t *g = &t->frag.v[t->chg[k].f];
+        rc = ig_buf_append(out, t->tail.p + (at - p0), g->opos - at);
+        if (!rc) rc = ig_buf_append(out, t->rep.p + t->chg[k].off, t->chg[k].len);
+        at = g->opos + 1 + g->len + frag_closed(c, g);
+    }
+    if (!rc) rc = ig_buf_append(out, t->tail.p + (at - p0), end - at);
+    /* the old tail held the fragments as they were */
+    if (out->len < end) explicit_bzero(out->data + out->len, end - out->len);
+    return rc;
+}
+
+/* After the walk: redacts every stream of fragments and rewrites the output where they changed. */
+static int streams_run(ctx_t *c)
+{
+    tls_t *t = c->t;
+    int rc = streams_group(c);
+    if (rc) return rc;
+    if (c->r->ncustom) { /* the stream texts are matched on top of the body: widen the budget as much */
+        size_t bytes = 0;
+        for (size_t f = 0; f < t->frag.n; f++)
+            bytes += t->frag.v[f].len;
+        double ms = IG_REDACT_BUDGET_MS_PER_MIB * ((double)bytes / (1024.0 * 1024.0)) * (double)c->r->ncustom;
+        t->deadline_ns += (uint64_t)(ms * 1e6);
+    }
+    t->nchg = 0;
+    sbuf_reset(&t->rep);
+    for (size_t s = 0; s < t->nstrm && !rc; s++)
+        rc = stream_redact(c, t->strm[s].head, t->strm[s].n);
+    if (!rc) rc = streams_write(c);
     return rc;
 }
 
@@ -1218,17 +1988,28 @@ static bool is_num_char(unsigned char ch)
 
 enum { ST_START, ST_VALUE, ST_ARR_OPEN, ST_OBJ_OPEN, ST_KEY, ST_COLON, ST_AFTER, ST_TOP_AFTER };
 
+/* Where a JSON body walk can be rolled back to: the start of the top-level value being walked (`at`), the
+ * output and the counts as they were there; and, once the walk failed, the offset of the byte it failed at.
+ */
+typedef struct {
+    size_t at, out, done, nmatch, nfrag;
+    size_t fail;
+} resync_t;
+
 /*
  * Walks in[i, end) as JSON, handing strings and numbers to the unit code. IG_OK also for a document cut
- * short; NOT_JSON at the first byte that cannot continue JSON (the caller rolls back and uses text).
+ * short; NOT_JSON at the first byte that cannot continue JSON (the caller rolls back and uses text). With
+ * rs != NULL, *rs is kept at the start of the current top-level value, and on NOT_JSON rs->fail is set (the
+ * output then holds that value's units up to the failure; the caller rolls back to *rs).
  */
-static int walk_json(ctx_t *c, size_t i, size_t end, bool body)
+static int walk_json(ctx_t *c, size_t i, size_t end, bool body, resync_t *rs)
 {
     const char *p = c->in;
     uint8_t objs[IG_REDACT_MAX_DEPTH / 8]; /* bit set: that level is an object */
     size_t depth = 0;
     int st = ST_START, rc = IG_OK;
-    bool nl = false;
+    bool nl = false, track = c->frags;
+    path_t P;
 
     if (body && end - i >= 3 && memcmp(p + i, "\xEF\xBB\xBF", 3) == 0) i += 3;
     for (;;) {
@@ -1240,10 +2021,21 @@ static int walk_json(ctx_t *c, size_t i, size_t end, bool body)
         unsigned char ch = (unsigned char)p[i];
         bool in_obj = depth && ((objs[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1);
         bool value_ok = st == ST_START || st == ST_VALUE || st == ST_ARR_OPEN || (st == ST_TOP_AFTER && nl);
+        if (rs && depth == 0 && value_ok) /* a top-level value starts here (or the junk that fails) */
+            *rs = (resync_t){i, c->out->len, c->done, c->nmatch, c->t->frag.n, 0};
+        /* an index-like member's value is part of its object's stream key: where it starts, in and out */
+        size_t vs = i, ob = 0, db = 0;
+        bool idx = false;
         switch (ch) {
         case '{':
         case '[':
-            if (!value_ok || depth == IG_REDACT_MAX_DEPTH) return NOT_JSON;
+            if (!value_ok || depth == IG_REDACT_MAX_DEPTH) goto bad;
+            if (track && depth < PDEPTH) {
+                if (depth == 0 || path_live(&P, depth))
+                    path_open(c, &P, depth, in_obj, ch == '{');
+                else
+                    P.node[depth + 1] = PDEAD;
+            }
             if (ch == '{')
                 objs[depth / 8] |= (uint8_t)(1u << (depth % 8));
             else
@@ -1256,27 +2048,43 @@ static int walk_json(ctx_t *c, size_t i, size_t end, bool body)
         case ']':
             if (!depth || in_obj != (ch == '}') ||
                 !(st == ST_AFTER || st == (ch == '}' ? ST_OBJ_OPEN : ST_ARR_OPEN)))
-                return NOT_JSON;
+                goto bad;
+            if (track && depth <= PDEPTH) path_close(c, &P, depth);
             depth--;
             i++;
             break; /* a value ended */
         case ',':
-            if (!depth || st != ST_AFTER) return NOT_JSON;
+            if (!depth || st != ST_AFTER) goto bad;
             st = in_obj ? ST_KEY : ST_VALUE;
             i++;
             continue;
         case ':':
-            if (st != ST_COLON) return NOT_JSON;
+            if (st != ST_COLON) goto bad;
             st = ST_VALUE;
             i++;
             continue;
         case '"': {
-            bool key = st == ST_OBJ_OPEN || st == ST_KEY, esc;
-            if (!key && !value_ok) return NOT_JSON;
+            bool key = st == ST_OBJ_OPEN || st == ST_KEY, esc, added = false;
+            if (!key && !value_ok) goto bad;
             size_t cend, tend;
             scan_string(p, i, end, &cend, &tend, &esc);
-            rc = string_unit(c, i, cend, tend, esc, key);
+            bool live = track && path_live(&P, depth);
+            if (live && !key && in_obj && is_index_name(P.key[depth])) {
+                idx = true;
+                ob = c->out->len;
+                db = c->done;
+            }
+            if (!key && live && cend > i + 1) {
+                int rule;
+                path_step(&P, depth, in_obj ? P.key[depth] : K_ELEM, &rule);
+                if (rule >= 0) {
+                    rc = frag_add(c, i, cend, rule, &added);
+                    if (rc) return rc;
+                }
+            }
+            if (!added) rc = string_unit(c, i, cend, tend, esc, key);
             if (rc) return rc;
+            if (key && live) P.key[depth] = key_id(c, i, cend, esc);
             i = tend;
             if (key) {
                 st = ST_COLON;
@@ -1285,7 +2093,12 @@ static int walk_json(ctx_t *c, size_t i, size_t end, bool body)
             break;
         }
         default:
-            if (!value_ok) return NOT_JSON;
+            if (!value_ok) goto bad;
+            if (track && in_obj && path_live(&P, depth) && is_index_name(P.key[depth])) {
+                idx = true;
+                ob = c->out->len;
+                db = c->done;
+            }
             if (ch == '-' || is_dig(ch)) {
                 size_t s = i;
                 while (i < end && is_num_char((unsigned char)p[i]))
@@ -1300,12 +2113,12 @@ static int walk_json(ctx_t *c, size_t i, size_t end, bool body)
                 while (i < end && (unsigned)(p[i] - 'a') < 26u)
                     i++;
                 /* exactly the literal, or a prefix of it cut off by the end of the input */
-                if (i - s > len || memcmp(p + s, lit, i - s) != 0 || (i - s < len && i < end))
-                    return NOT_JSON;
+                if (i - s > len || memcmp(p + s, lit, i - s) != 0 || (i - s < len && i < end)) goto bad;
                 break;
             }
-            return NOT_JSON;
+            goto bad;
         }
+        if (idx) path_index(c, &P, depth, vs, i, ob, db);
         /* a value ended */
         if (depth) {
             st = ST_AFTER;
@@ -1314,7 +2127,13 @@ static int walk_json(ctx_t *c, size_t i, size_t end, bool body)
             nl = false;
         }
     }
+    /* cut short inside a value: the objects still open are part of their fragments' keys all the same */
+    for (size_t d = track ? IG_MIN(depth, (size_t)PDEPTH) : 0; d > 0; d--)
+        path_close(c, &P, d);
     return IG_OK;
+bad:
+    if (rs) rs->fail = i;
+    return NOT_JSON;
 }
 
 static int walk_text(ctx_t *c, size_t i, size_t end)
@@ -1330,22 +2149,76 @@ static int walk_text(ctx_t *c, size_t i, size_t end)
     return IG_OK;
 }
 
-/* An SSE "data:" value in[s, e): JSON when it parses as JSON, else text. */
-static int sse_data(ctx_t *c, size_t s, size_t e)
+/* A unit in[s, e) that may be JSON (an SSE "data:" value, a line of a JSON body that is not one JSON text):
+ * JSON when it parses as JSON, else text. */
+static int json_or_text(ctx_t *c, size_t s, size_t e)
 {
     size_t k = s;
     while (k < e && (c->in[k] == ' ' || c->in[k] == '\t'))
         k++;
     static const char starts[] = "{[\"-0123456789tfn";
     if (k < e && memchr(starts, c->in[k], sizeof starts - 1)) {
-        size_t out0 = c->out->len, done0 = c->done, nm0 = c->nmatch;
-        int rc = walk_json(c, s, e, false);
+        size_t out0 = c->out->len, done0 = c->done, nm0 = c->nmatch, nf0 = c->t->frag.n;
+        int rc = walk_json(c, s, e, false, NULL);
         if (rc != NOT_JSON) return rc;
         c->out->len = out0;
         c->done = done0;
         c->nmatch = nm0;
+        c->t->frag.n = nf0;
     }
     return text_unit(c, s, e);
+}
+
+/* The lines of in[i, end) one by one, each JSON when it parses (its strings still join their streams), else
+ * text. */
+static int walk_lines(ctx_t *c, size_t i, size_t end)
+{
+    while (i < end) {
+        const char *nl = memchr(c->in + i, '\n', end - i);
+        size_t le = nl ? (size_t)(nl - c->in) : end;
+        size_t ce = le > i && c->in[le - 1] == '\r' ? le - 1 : le;
+        int rc = json_or_text(c, i, ce);
+        if (rc) return rc;
+        i = nl ? le + 1 : end;
+    }
+    return IG_OK;
+}
+
+/*
+ * A body announced as JSON: one JSON text, or several separated by newlines (NDJSON). When a value does not
+ * parse (NDJSON with a bad line, a syntax error), the values before it stay as walked, the lines from the
+ * one where the failing value starts to the one where it fails are redacted line by line (walk_lines), and
+ * the walk starts again on the next line: one bad line costs the lines it touches, not the whole body.
+ *
+ * Why not every line on its own: a line is not an event. An event whose string holds a raw newline is one
+ * value over two lines; cut at the newline, its first half is JSON cut short and its second half text, and
+ * the text half's answer never joins its stream. The output of such a body, once its bad line is redacted
+ * (a dropped line is an empty one), may well be JSON as a whole, and read that way, with the event whole.
+ * c->broken is set when some value did not parse (see reread()).
+ */
+static int walk_body(ctx_t *c)
+{
+    size_t i = 0;
+    for (;;) {
+        resync_t rs;
+        int rc = walk_json(c, i, c->n, i == 0, &rs);
+        if (rc != NOT_JSON) return rc;
+        c->broken = true;
+        c->out->len = rs.out;
+        c->done = rs.done;
+        c->nmatch = rs.nmatch;
+        c->t->frag.n = rs.nfrag;
+        /* a top-level value starts on a line of its own (after a newline, or the body's first value): only
+         * whitespace is before it on its line */
+        size_t ls = rs.at;
+        while (ls > i && c->in[ls - 1] != '\n')
+            ls--;
+        const char *nl = memchr(c->in + rs.fail, '\n', c->n - rs.fail);
+        size_t le = nl ? (size_t)(nl - c->in) : c->n;
+        rc = walk_lines(c, ls, le);
+        if (rc || !nl) return rc;
+        i = le + 1;
+    }
 }
 
 static int sse_line(ctx_t *c, size_t s, size_t e)
@@ -1356,7 +2229,7 @@ static int sse_line(ctx_t *c, size_t s, size_t e)
     if (!colon) return text_unit(c, s, e);
     size_t v = (size_t)(colon - c->in) + 1;
     if (v < e && c->in[v] == ' ') v++;
-    if ((size_t)(colon - (c->in + s)) == 4 && memcmp(c->in + s, "data", 4) == 0) return sse_data(c, v, e);
+    if ((size_t)(colon - (c->in + s)) == 4 && memcmp(c->in + s, "data", 4) == 0) return json_or_text(c, v, e);
     return text_unit(c, v, e);
 }
 
@@ -1412,6 +2285,7 @@ int ig_redactor_new(unsigned defaults, const char *const *custom, size_t ncustom
         set_err(err, errlen, "at most %d custom patterns", IG_REDACT_MAX_CUSTOM);
         return IG_EINVAL;
     }
+    pthread_once(&trie_once, trie_init);
     r = calloc(1, sizeof *r);
     cc = pcre2_compile_context_create(NULL);
     if (!r || !cc) {
@@ -1494,6 +2368,61 @@ ig_redact_kind_t ig_redact_kind_of(ig_iov_t ct)
     return IG_REDACT_TEXT;
 }
 
+/*
+ * A JSON body with a value that did not parse (c->broken), and changed: its output, out[out0, out->len), is
+ * redacted again, as the body it now is, until a reading changes nothing. Redacting a bad line can change
+ * how the lines around it read: a dropped line is an empty one, and without it they may parse as one value
+ * (walk_body), whose strings join streams that the first reading saw as text. The output is what is
+ * stored and read back, so it must hold nothing the same redaction still finds. A body that parses reads
+ * the same once redacted (strings stay strings, containers stay as they were), so the rounds end after the
+ * first one that parses, or that changes nothing; a body still changing after IG_REDACT_MAX_PASSES readings
+ * in all is replaced whole (the mark; nothing in drop mode), as a unit that does not settle is. Only the
+ * bodies that need it pay for it: JSON that parses and SSE (each event on its own line) are never read
+ * again.
+ */
+static int reread(ctx_t *c, size_t out0)
+{
+    tls_t *t = c->t;
+    ig_buf_t *out = c->out;
+    bool again = true;
+    int rc = IG_OK;
+    for (int pass = 2; again && !rc; pass++) {
+        size_t len = out->len - out0;
+        sbuf_reset(&t->again);
+        if (len) { /* out->data is NULL while nothing was ever appended */
+            rc = sbuf_add(&t->again, out->data + out0, len);
+            if (rc) break;
+            explicit_bzero(out->data + out0, len);
+        }
+        out->len = out0;
+        if (pass > IG_REDACT_MAX_PASSES) {
+            c->nmatch++;
+            if (c->mode != IG_REDACT_DROP) rc = ig_buf_append(out, MARK, MARK_LEN);
+            break;
+        }
+        ctx_t d = {.r = c->r,
+                   .t = t,
+                   .mode = c->mode,
+                   .in = t->again.p ? t->again.p : "",
+                   .n = len,
+                   .out = out,
+                   .frags = true};
+        if (c->r->ncustom) /* matched again: widen the budget as much */
+            t->deadline_ns += (uint64_t)(IG_REDACT_BUDGET_MS_PER_MIB * ((double)len / (1024.0 * 1024.0)) *
+                                         (double)c->r->ncustom * 1e6);
+        t->frag.n = 0;
+        rc = walk_body(&d);
+        if (!rc) rc = emit_to(&d, d.n);
+        if (!rc && t->frag.n) rc = streams_run(&d);
+        /* the same bytes again is settled too: only a custom pattern that matches the mark finds something
+         * in them, and each unit it matches is the mark already */
+        bool same = out->len - out0 == len && (!len || memcmp(out->data + out0, t->again.p, len) == 0);
+        if (!same) c->nmatch += d.nmatch;
+        again = d.broken && d.nmatch && !same;
+    }
+    return rc;
+}
+
 /* Shared set-up and tear-down of the two entry points. */
 static int run(const ig_redactor_t *r, ig_redact_mode_t mode, int kind, ig_iov_t in, ig_buf_t *out,
                bool *dropped, size_t *nmatches)
@@ -1503,8 +2432,15 @@ static int run(const ig_redactor_t *r, ig_redact_mode_t mode, int kind, ig_iov_t
     size_t out0 = out->len;
     tls_t *t = tls_get(&owned);
     if (!t) return IG_ENOMEM;
-    ctx_t c = {r, t, mode, in.base ? in.base : "", in.len, 0, out, 0};
+    ctx_t c = {.r = r,
+               .t = t,
+               .mode = mode,
+               .in = in.base ? in.base : "",
+               .n = in.len,
+               .out = out,
+               .frags = kind >= 0};
     budget_start(r, t, in.len);
+    t->frag.n = 0;
 
     if (kind < 0) { /* one field */
         bool fail;
@@ -1525,13 +2461,7 @@ static int run(const ig_redactor_t *r, ig_redact_mode_t mode, int kind, ig_iov_t
             if (!rc) rc = fin ? replace(&c, 0, c.n, fin->p, fin->n) : replace(&c, 0, c.n, MARK, MARK_LEN);
         }
     } else if (kind == IG_REDACT_JSON) {
-        rc = walk_json(&c, 0, c.n, true);
-        if (rc == NOT_JSON) {
-            out->len = out0;
-            c.done = 0;
-            c.nmatch = 0;
-            rc = walk_text(&c, 0, c.n);
-        }
+        rc = walk_body(&c);
     } else if (kind == IG_REDACT_SSE) {
         rc = walk_sse(&c);
     } else {
@@ -1539,7 +2469,10 @@ static int run(const ig_redactor_t *r, ig_redact_mode_t mode, int kind, ig_iov_t
     }
 out:
     if (!rc) rc = emit_to(&c, c.n);
+    if (!rc && t->frag.n) rc = streams_run(&c);
+    if (!rc && c.broken && c.nmatch) rc = reread(&c, out0);
     if (rc) {
+        if (out->len > out0) explicit_bzero(out->data + out0, out->len - out0);
         out->len = out0;
         c.nmatch = 0;
         if (dropped) *dropped = false;

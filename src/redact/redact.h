@@ -31,16 +31,48 @@
  *   IG_REDACT_JSON: the body is walked as JSON text (no tree is built: unchanged bytes are copied as they
  *     are, only the changed tokens are rewritten). Every string (keys included) is matched on its DECODED
  *     value, so "a\u0040b.com" is an email; every number token is matched too (a 16-digit Luhn-valid number
- *     is a card). A body cut short (the 10 MiB capture ceiling) is still handled as JSON up to its end. A
- *     body that is not JSON (a syntax error before its end) is redacted as text instead. Several top-level
- *     values are accepted when separated by newlines (NDJSON).
- *   IG_REDACT_SSE: line by line ("\n", "\r\n" or "\r"); a "data:" value that is JSON is redacted as its own
- *     JSON document (one event never merges with the next: a value split across two events is not seen as
- *     one), any other value ("[DONE]", plain text, "event:" values, comments) as a text unit. The field name
- *     is kept.
+ *     is a card). A body cut short (the 10 MiB capture ceiling) is still handled as JSON up to its end.
+ *     Several top-level values are accepted when separated by newlines (NDJSON). When a value does not
+ *     parse (a syntax error before the end), the values before it stay JSON; the lines from the one where
+ *     that value starts to the one with the error are redacted line by line (a line that is JSON as JSON,
+ *     any other as text), and JSON resumes on the next line. So one bad line of an NDJSON stream does not
+ *     keep the other events from joining streams, and an event over two lines (a raw newline in one of its
+ *     strings) stays one event. Such a body's output is then redacted again, as the body it now is, until
+ *     it parses or a reading leaves it as it was (a dropped bad line may leave the lines around it one
+ *     value, whose text joins a stream); a body still changing after IG_REDACT_MAX_PASSES readings is
+ *     replaced whole, as a text unit is.
+ *   IG_REDACT_SSE: line by line ("\n", "\r\n" or "\r"); a "data:" value that is JSON is redacted as a JSON
+ *     document, any other value ("[DONE]", plain text, "event:" values, comments) as a text unit. The field
+ *     name is kept.
+ *   In both, the text of a streamed answer is also matched across events: see "Streams".
  *   IG_REDACT_TEXT: each line (without its "\n" / "\r\n") is a unit. Custom patterns see one line at a time.
  *     A text unit that contains a backslash is matched twice, as it is and with JSON escapes decoded, so
  *     JSON that fell back to text (or JSON quoted inside text) cannot hide PII behind \u escapes.
+ *
+ * Streams (SSE and JSON bodies)
+ *   A streamed answer carries its text split across events, and PII with it ("jo", "hn@exa", "mple.com").
+ *   The pieces ("fragments") are the JSON strings at these paths of an event's top-level object (an SSE
+ *   "data:" value, an NDJSON line):
+ *     OpenAI chat      choices[].delta.content, .refusal, .reasoning_content, .reasoning;
+ *                      choices[].delta.tool_calls[].function.arguments; completions: choices[].text
+ *     OpenAI Responses delta (the text of every response.*.delta event)
+ *     Anthropic        delta.text, delta.partial_json, delta.thinking (content_block_delta)
+ *     Ollama           message.content, message.thinking, response, thinking
+ *   Fragments make one stream per path and per value of the index-like members of the objects around them
+ *   ("index" of a choice, tool call or content block; "output_index", "content_index", "summary_index"),
+ *   in body order: different choices, tool calls or blocks are never joined, nor is any other field (ids,
+ *   roles, names). Each stream's decoded fragments are concatenated and matched (every detector, the same
+ *   limits), and each fragment alone as well (its ends are boundaries, as when each event was redacted on
+ *   its own); every match rewrites each fragment it overlaps:
+ *     pattern  the matched characters are removed from each fragment and "[REDACTED]" is put in the one
+ *              where the match starts, so the fragments joined read "...[REDACTED]..."; escapes outside
+ *              matches stay as written; rounds as for a unit (below);
+ *     hash     the fragment becomes "[REDACTED]";
+ *     drop     the fragment becomes null (the joined text goes on without it, and is matched again).
+ *   A limit or the spent budget fails the whole stream closed: its whole text is one match. Everything else
+ *   in an event is redacted per event, as described above. Memory: 32 bytes per fragment; the decoded text
+ *   of one stream at a time (at most the body's size; a second copy while a match rewrites it) and 56 bytes
+ *   per fragment of that stream; and, once a fragment changed, a copy of the output from it on.
  *
  * Modes (what replaces a match)
  *   IG_REDACT_PATTERN  each match inside a unit becomes "[REDACTED]" (overlapping matches become one). The
@@ -98,7 +130,8 @@ typedef enum { IG_REDACT_TEXT = 0, IG_REDACT_JSON, IG_REDACT_SSE } ig_redact_kin
  * (a floor of ~10 MB/s per pattern; PCRE2-JIT runs typical patterns at 1 GB/s). */
 #define IG_REDACT_BUDGET_BASE_MS    100
 #define IG_REDACT_BUDGET_MS_PER_MIB 100
-/* Pattern-mode rounds per unit before it is replaced whole (see "Modes"). */
+/* Pattern-mode rounds per unit before it is replaced whole (see "Modes"); also readings of a JSON body with
+ * a value that does not parse (see "Where matching happens"). */
 #define IG_REDACT_MAX_PASSES 3
 /* JSON nesting followed; deeper documents are redacted as text (cJSON itself refuses > 1000). */
 #define IG_REDACT_MAX_DEPTH 1024
@@ -133,7 +166,9 @@ ig_redact_kind_t ig_redact_kind_of(ig_iov_t content_type);
  * Size: the result can be longer than `in`, since a match shorter than the mark grows to 10 bytes. With
  * the default detectors the shortest match is 6 bytes (a@b.co), so the result is at most 10/6 of the input
  * (plus 5 bytes per raw control byte inside a JSON string rewritten after a second round, which valid JSON
- * does not have). A custom pattern whose shortest match is n bytes allows about 10/n (10x for n = 1).
+ * does not have). In hash mode a match over many stream fragments turns each into "[REDACTED]": a 1-byte
+ * fragment grows by 9 bytes and takes at least 11 input bytes ("text":"a",), so at most 20/11. A custom
+ * pattern whose shortest match is n bytes allows about 10/n (10x for n = 1).
  */
 int ig_redact_body(const ig_redactor_t *r, ig_redact_mode_t mode, ig_redact_kind_t kind, ig_iov_t in,
                    ig_buf_t *out, size_t *nmatches);

@@ -486,21 +486,595 @@ TEST(sse_stream)
                  "data:null\rdata:{\"a\":1}\r");
 }
 
-TEST(sse_events_not_merged)
+TEST(sse_data_lines_not_merged)
 {
-    /* one email split across two events: each event is its own document, so nothing is merged */
-    const char *in = "data: {\"choices\":[{\"delta\":{\"content\":\"john@exa\"}}]}\n\n"
-                     "data: {\"choices\":[{\"delta\":{\"content\":\"mple.com\"}}]}\n\n";
-    size_t nm = 9;
-    for (int m = 0; m < 3; m++) {
-        CHECK_EQ_STR(body(r_all, m, IG_REDACT_SSE, in, &nm), in);
-        CHECK_EQ_INT(nm, 0);
-    }
-    /* and a JSON value split across two data lines of one event is two text units, not one document */
+    /* a JSON value split across two data lines of one event is two text units, not one document */
     const char *two = "data: {\"a\":\n"
                       "data: \"x@y.com\"}\n\n";
     CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_SSE, two, NULL),
                  "data: {\"a\":\ndata: \"" RD "\"}\n\n");
+}
+
+/* ---- streams: text split across events ---- */
+
+typedef enum { SH_CHAT, SH_RESPONSES, SH_ANTHROPIC, SH_OLLAMA, SH_COUNT } shape_t;
+static const char *const SHAPE[] = {"openai-chat", "openai-responses", "anthropic", "ollama"};
+
+static ig_redact_kind_t shape_kind(shape_t sh)
+{
+    return sh == SH_OLLAMA ? IG_REDACT_JSON : IG_REDACT_SSE;
+}
+
+/* Appends event k of a stream of `sh` whose text is the JSON token `tok` (a string literal or null). */
+static void ev(ig_buf_t *b, shape_t sh, int k, const char *tok)
+{
+    int rc = IG_OK;
+    switch (sh) {
+    case SH_CHAT:
+        rc = ig_buf_appendf(
+            b,
+            "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":"
+            "1705312345,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"content\":%s},"
+            "\"finish_reason\":null}]}\n\n",
+            tok);
+        break;
+    case SH_RESPONSES:
+        rc = ig_buf_appendf(
+            b,
+            "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\","
+            "\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":%s,"
+            "\"sequence_number\":%d}\n\n",
+            tok, k + 4);
+        break;
+    case SH_ANTHROPIC:
+        rc = ig_buf_appendf(b,
+                            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+                            "\"delta\":{\"type\":\"text_delta\",\"text\":%s}}\n\n",
+                            tok);
+        break;
+    default:
+        rc = ig_buf_appendf(b,
+                            "{\"model\":\"llama3.2\",\"created_at\":\"2024-01-15T10:30:%02dZ\",\"message\":{"
+                            "\"role\":\"assistant\",\"content\":%s},\"done\":false}\n",
+                            k % 60, tok);
+        break;
+    }
+    CHECK_EQ_INT(rc, IG_OK);
+}
+
+/* A whole stream of `sh` with the text tokens toks[0..n), with the events each provider sends around them. */
+static void stream_of(ig_buf_t *b, shape_t sh, const char *const *toks, size_t n)
+{
+    static const char *const head[] = {
+        "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1705312345,\"model\":"
+        "\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},"
+        "\"finish_reason\":null}]}\n\n",
+        "event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\","
+        "\"status\":\"in_progress\",\"output\":[]},\"sequence_number\":0}\n\n",
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"role\":"
+        "\"assistant\",\"content\":[],\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n"
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":"
+        "{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "",
+    };
+    static const char *const tail[] = {
+        "data: {\"id\":\"chatcmpl-7\",\"object\":\"chat.completion.chunk\",\"created\":1705312345,\"model\":"
+        "\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":34}}\n\n"
+        "data: [DONE]\n\n",
+        "event: response.output_text.done\ndata: "
+        "{\"type\":\"response.output_text.done\",\"item_id\":\"msg_1\","
+        "\"output_index\":0,\"content_index\":0,\"text\":\"\",\"sequence_number\":99}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n"
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+        "{\"model\":\"llama3.2\",\"created_at\":\"2024-01-15T10:31:00Z\",\"message\":{\"role\":\"assistant\","
+        "\"content\":\"\"},\"done\":true,\"total_duration\":4883583458,\"eval_count\":282}\n",
+    };
+    CHECK_EQ_INT(ig_buf_append(b, head[sh], strlen(head[sh])), IG_OK);
+    for (size_t k = 0; k < n; k++)
+        ev(b, sh, (int)k, toks[k]);
+    CHECK_EQ_INT(ig_buf_append(b, tail[sh], strlen(tail[sh])), IG_OK);
+}
+
+/* Every data line (SSE) or line (NDJSON) of s that starts with '{' is valid JSON. */
+static bool events_valid(const char *s)
+{
+    while (*s) {
+        const char *nl = strchr(s, '\n'), *v = s;
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (len > 6 && memcmp(s, "data: ", 6) == 0) v = s + 6;
+        if (*v == '{') {
+            cJSON *j = cJSON_ParseWithLength(v, len - (size_t)(v - s));
+            if (!j) return false;
+            cJSON_Delete(j);
+        }
+        s += len + (nl != NULL);
+    }
+    return true;
+}
+
+static size_t redact_again(const char *s, ig_redact_kind_t kind)
+{
+    size_t nm = 99;
+    body(r_all, IG_REDACT_PATTERN, kind, s, &nm);
+    return nm;
+}
+
+/*
+ * `text` holds one PII value at [vs, ve). It is cut into events at cuts[0..ncut) (increasing), streamed
+ * in shape sh, and redacted in `mode`; the result must be the stream of the expected tokens: pattern mode
+ * removes the value's bytes from every event and puts the mark in the event where it starts, hash mode
+ * turns every event it overlaps into "[REDACTED]", drop mode into null. Returns false on a mismatch.
+ */
+static bool split_case(shape_t sh, ig_redact_mode_t mode, const char *text, size_t vs, size_t ve,
+                       const size_t *cuts, size_t ncut)
+{
+    char tokbuf[8][128], expbuf[8][128];
+    const char *toks[8], *exps[8];
+    size_t n = ncut + 1, len = strlen(text);
+    for (size_t k = 0; k < n; k++) {
+        size_t a = k ? cuts[k - 1] : 0, b = k < ncut ? cuts[k] : len;
+        snprintf(tokbuf[k], sizeof tokbuf[k], "\"%.*s\"", (int)(b - a), text + a);
+        toks[k] = tokbuf[k];
+        bool hit = a < ve && vs < b && a < b;
+        if (!hit)
+            snprintf(expbuf[k], sizeof expbuf[k], "%s", tokbuf[k]);
+        else if (mode == IG_REDACT_HASH)
+            snprintf(expbuf[k], sizeof expbuf[k], "\"" RD "\"");
+        else if (mode == IG_REDACT_DROP)
+            snprintf(expbuf[k], sizeof expbuf[k], "null");
+        else
+            snprintf(expbuf[k], sizeof expbuf[k], "\"%.*s%s%.*s\"", (int)(IG_MAX(a, vs) - a), text + a,
+                     vs >= a && vs < b ? RD : "", (int)(b - IG_MIN(b, ve)), text + IG_MIN(b, ve));
+        exps[k] = expbuf[k];
+    }
+    ig_buf_t in, want;
+    ig_buf_init(&in, 1u << 20);
+    ig_buf_init(&want, 1u << 20);
+    stream_of(&in, sh, toks, n);
+    stream_of(&want, sh, exps, n);
+    size_t nm = 0;
+    const char *got = body_n(r_all, mode, shape_kind(sh), in.data, in.len, &nm);
+    bool ok = strcmp(got, ig_buf_cstr(&want)) == 0 && nm >= 1 && events_valid(got) &&
+              redact_again(got, shape_kind(sh)) == 0;
+    if (!ok) {
+        fprintf(stderr, "  split %s mode %d cuts", SHAPE[sh], mode);
+        for (size_t k = 0; k < ncut; k++)
+            fprintf(stderr, " %zu", cuts[k]);
+        fprintf(stderr, " nm %zu\n  in:   %s\n  got:  %s\n  want: %s\n", nm, ig_buf_cstr(&in), got,
+                ig_buf_cstr(&want));
+    }
+    ig_buf_free(&in, false);
+    ig_buf_free(&want, false);
+    return ok;
+}
+
+/* Each kind of PII split at every position across 2 and 3 events, in every shape and mode. */
+TEST(stream_split_everywhere)
+{
+    static const char *const values[] = {"john.doe@example.com", "4111 1111 1111 1111", "123-45-6789",
+                                         "(555) 123-4567", "+44 20 7946 0958"};
+    size_t cases = 0, bad = 0;
+    for (size_t v = 0; v < IG_ARRAY_LEN(values); v++) {
+        char text[96];
+        snprintf(text, sizeof text, "Hi %s bye", values[v]);
+        size_t len = strlen(text), vs = 3, ve = 3 + strlen(values[v]);
+        for (int sh = 0; sh < SH_COUNT; sh++) {
+            for (int m = 0; m < 3; m++) {
+                size_t bad0 = bad;
+                for (size_t i = 1; i < len && bad == bad0; i++) {
+                    size_t cuts[2] = {i, 0};
+                    cases++;
+                    bad += !split_case((shape_t)sh, (ig_redact_mode_t)m, text, vs, ve, cuts, 1);
+                    for (size_t j = i + 1; j < len && bad == bad0; j++) {
+                        cuts[1] = j;
+                        cases++;
+                        bad += !split_case((shape_t)sh, (ig_redact_mode_t)m, text, vs, ve, cuts, 2);
+                    }
+                }
+            }
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    fprintf(stderr, "  # %zu split streams checked\n", cases);
+}
+
+/* The smallest pieces: one byte per event. */
+TEST(stream_one_byte_events)
+{
+    const char *text = "mail a.b@corp.io or 4111-1111-1111-1111 now";
+    size_t cuts[64], n = 0, len = strlen(text);
+    for (size_t i = 1; i < len; i++)
+        cuts[n++] = i;
+    char tok[64][8];
+    const char *toks[64];
+    for (size_t k = 0; k < len; k++) {
+        snprintf(tok[k], sizeof tok[k], "\"%c\"", text[k]);
+        toks[k] = tok[k];
+    }
+    for (int sh = 0; sh < SH_COUNT; sh++) {
+        ig_buf_t in;
+        ig_buf_init(&in, 1u << 20);
+        stream_of(&in, (shape_t)sh, toks, len);
+        size_t nm;
+        const char *o = body_n(r_all, IG_REDACT_PATTERN, shape_kind((shape_t)sh), in.data, in.len, &nm);
+        CHECK_EQ_INT(nm, 2);
+        CHECK(events_valid(o));
+        CHECK_EQ_INT(redact_again(o, shape_kind((shape_t)sh)), 0);
+        /* "m","a","i","l"," " stay; the mark is in the event of "a" of a.b@, the next 11 events are "" */
+        CHECK(strstr(o, "\"" RD "\"") != NULL && strstr(o, "\"@\"") == NULL && strstr(o, "\"4\"") == NULL);
+        const char *h = body_n(r_all, IG_REDACT_HASH, shape_kind((shape_t)sh), in.data, in.len, &nm);
+        /* 11 + 19 events turn into the mark */
+        size_t marks = 0;
+        for (const char *q = h; (q = strstr(q, "\"" RD "\"")) != NULL; q++)
+            marks++;
+        CHECK_EQ_INT(marks, 30);
+        ig_buf_free(&in, false);
+    }
+    (void)cuts;
+    (void)n;
+}
+
+/* Two choices interleaved, an email split in each: each choice is joined only with itself. */
+TEST(stream_choices_and_blocks_apart)
+{
+    const char *chat = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"mail john@exa\"}}]}\n\n"
+                       "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"mple.com\"}}]}\n\n"
+                       "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"x\"}}]}\n\n"
+                       "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ple.org\"}}]}\n\n";
+    size_t nm;
+    /* choice 0 reads "mail john@example.org", choice 1 "mple.comx": one match */
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_SSE, chat, &nm),
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"mail " RD "\"}}]}\n\n"
+                 "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"mple.com\"}}]}\n\n"
+                 "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"x\"}}]}\n\n"
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"}}]}\n\n");
+    CHECK_EQ_INT(nm, 1);
+    /* split between choices only: nothing to find */
+    const char *apart[] = {
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"john@exa\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":1,\"delta\":{\"content\":\"mple.com\"}}]}\n\n",
+        /* Anthropic content blocks 0 and 1 */
+        "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"call 555-123\"}}\n\n"
+        "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"-4567\"}}\n\n",
+        /* Responses: two output items, then two content parts of one item */
+        "data: {\"type\":\"response.output_text.delta\",\"output_index\":0,\"content_index\":0,\"delta\":"
+        "\"123-45\"}\n\n"
+        "data: {\"type\":\"response.output_text.delta\",\"output_index\":1,\"content_index\":0,\"delta\":"
+        "\"-6789\"}\n\n"
+        "data: {\"type\":\"response.output_text.delta\",\"output_index\":2,\"content_index\":0,\"delta\":"
+        "\"123-45\"}\n\n"
+        "data: {\"type\":\"response.output_text.delta\",\"output_index\":2,\"content_index\":1,\"delta\":"
+        "\"-6789\"}\n\n",
+        /* content and reasoning of one choice are different texts */
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"john@exa\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"mple.com\"}}]}\n\n",
+        /* non-text fields are never joined: ids, roles, models, finish reasons, tool names */
+        "data: {\"id\":\"john@exa\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"x@y\"},\"finish_reason\":"
+        "\"123-45\"}]}\n\n"
+        "data: "
+        "{\"id\":\"mple.com\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\".com\"},\"finish_reason\":"
+        "\"-6789\"}]}\n\n",
+        "data: "
+        "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"name\":"
+        "\"john@exa\"}}\n\n"
+        "data: "
+        "{\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"name\":"
+        "\"mple.com\"}}\n\n",
+        /* a text field that is not one of a stream: Responses' final "text", a request's messages */
+        "{\"messages\":[{\"role\":\"user\",\"content\":\"john@exa\"},{\"role\":\"user\",\"content\":"
+        "\"mple.com\"}]}\n",
+        /* Ollama chat and generate texts are different streams */
+        "{\"message\":{\"content\":\"john@exa\"}}\n{\"response\":\"mple.com\"}\n",
+    };
+    for (size_t i = 0; i < IG_ARRAY_LEN(apart); i++) {
+        for (int m = 0; m < 3; m++) {
+            ig_redact_kind_t kind = apart[i][0] == '{' ? IG_REDACT_JSON : IG_REDACT_SSE;
+            CHECK_EQ_STR(body(r_all, m, kind, apart[i], &nm), apart[i]);
+            CHECK_EQ_INT(nm, 0);
+        }
+    }
+}
+
+/* PII wholly inside one event, in the text and in other fields, is still found, next to a split one. */
+TEST(stream_inside_one_event)
+{
+    const char *in =
+        "data: {\"id\":\"a@b.com\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x@y.com and "
+        "555-1\"}}]}\n\n"
+        "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"23-4567; "
+        "4111111111111111\"}}]}\n\n";
+    size_t nm;
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_SSE, in, &nm),
+                 "data: {\"id\":\"" RD "\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" RD " and " RD
+                 "\"}}]}\n\n"
+                 "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"; " RD "\"}}]}\n\n");
+    CHECK_EQ_INT(nm, 4);
+    CHECK_EQ_STR(body(r_all, IG_REDACT_DROP, IG_REDACT_SSE, in, &nm),
+                 "data: {\"id\":null,\"choices\":[{\"index\":0,\"delta\":{\"content\":null}}]}\n\n"
+                 "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"delta\":{\"content\":null}}]}\n\n");
+    /* one event only, as before */
+    CHECK_EQ_STR(body(r_all, IG_REDACT_HASH, IG_REDACT_JSON, "{\"response\":\"mail j@k.io\"}\n", &nm),
+                 "{\"response\":\"" RD "\"}\n");
+    CHECK_EQ_INT(nm, 1);
+    /* a match at an event's edge is found as the per-event pass finds it (the event's end is a boundary),
+     * even where the joined text reads on: 555-123-4567-89 is no phone, 555-123-4567 alone is */
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_JSON,
+                      "{\"response\":\"555-123-4567\"}\n{\"response\":\"-89\"}\n", &nm),
+                 "{\"response\":\"" RD "\"}\n{\"response\":\"-89\"}\n");
+}
+
+/* Fragments with JSON escapes: decoded before joining; escapes outside a match stay as written. */
+TEST(stream_escapes)
+{
+    size_t nm;
+    const char *in =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"caf\\u00e9 john\\u0040exa\"}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"mple.com \\\"ok\\\"\"}}]}\n\n";
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_SSE, in, &nm),
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"caf\\u00e9 " RD "\"}}]}\n\n"
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" \\\"ok\\\"\"}}]}\n\n");
+    CHECK_EQ_INT(nm, 1);
+    CHECK_EQ_STR(body(r_all, IG_REDACT_HASH, IG_REDACT_SSE, in, NULL),
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" RD "\"}}]}\n\n"
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" RD "\"}}]}\n\n");
+    /* the escape itself on the cut, digits as escapes, \n as a boundary */
+    const char *esc = "{\"response\":\"j\\u0040\"}\n{\"response\":\"k.io\\n\\u0035\\u00355-1\"}\n"
+                      "{\"response\":\"23-4567\\tx\"}\n";
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_JSON, esc, &nm),
+                 "{\"response\":\"" RD "\"}\n{\"response\":\"\\n" RD "\"}\n{\"response\":\"\\tx\"}\n");
+    CHECK_EQ_INT(nm, 2);
+    CHECK(valid_json("[{\"response\":\"j\\u0040\"}]"));
+    /* an escaped key and member order do not change what a fragment is */
+    const char *keys = "data: {\"choices\":[{\"delta\":{\"cont\\u0065nt\":\"a@exa\"},\"index\":0}]}\n\n"
+                       "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"mple.com\"}}]}\n\n";
+    CHECK_EQ_STR(body(r_all, IG_REDACT_DROP, IG_REDACT_SSE, keys, &nm),
+                 "data: {\"choices\":[{\"delta\":{\"cont\\u0065nt\":null},\"index\":0}]}\n\n"
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":null}}]}\n\n");
+}
+
+/* Things that look like PII only when pieces are joined wrongly, or not at all: nothing changes. */
+TEST(stream_negatives)
+{
+    const char *pieces[][3] = {
+        {"due 2024-", "01-15 at ", "10:30"},
+        {"version v10.", "4.1 of ", "the lib"},
+        {"order ORD-2024-", "000123", " ok"},
+        {"took 1705", "312345", " ms"},
+        {"ip 192.168.", "100.254", ""},
+        {"id 550e8400-e29b-41d4", "-a716-446655440000", ""},
+        {"tokens 1234 ", "5678 9012", " used"},
+        {"user", "@", "mention"},
+        {"a@b", ".c", " is short"},
+        {"card 4111 1111 1111 ", "1112", " (bad Luhn)"},
+    };
+    for (size_t i = 0; i < IG_ARRAY_LEN(pieces); i++) {
+        for (int sh = 0; sh < SH_COUNT; sh++) {
+            char tok[3][64];
+            const char *toks[3];
+            for (int k = 0; k < 3; k++) {
+                snprintf(tok[k], sizeof tok[k], "\"%s\"", pieces[i][k]);
+                toks[k] = tok[k];
+            }
+            ig_buf_t in;
+            ig_buf_init(&in, 1u << 20);
+            stream_of(&in, (shape_t)sh, toks, 3);
+            for (int m = 0; m < 3; m++) {
+                size_t nm = 9;
+                const char *o = body_n(r_all, m, shape_kind((shape_t)sh), in.data, in.len, &nm);
+                CHECK(strcmp(o, ig_buf_cstr(&in)) == 0);
+                CHECK_EQ_INT(nm, 0);
+            }
+            ig_buf_free(&in, false);
+        }
+    }
+}
+
+/* Tool-call arguments, Anthropic tool input and thinking, completions text, Ollama generate. */
+TEST(stream_other_texts)
+{
+    size_t nm;
+    const char *tools =
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\","
+        "\"function\":{\"name\":\"send\",\"arguments\":\"{\\\"to\\\":\\\"bob@ex\"}}]}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,"
+        "\"function\":{\"arguments\":\"{\\\"n\\\":\\\"\"}}]}}]}\n\n"
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+        "\"function\":{\"arguments\":\"ample.com\\\"}\"}}]}}]}\n\n";
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_SSE, tools, &nm),
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"c1\","
+                 "\"function\":{\"name\":\"send\",\"arguments\":\"{\\\"to\\\":\\\"" RD "\"}}]}}]}\n\n"
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":1,"
+                 "\"function\":{\"arguments\":\"{\\\"n\\\":\\\"\"}}]}}]}\n\n"
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,"
+                 "\"function\":{\"arguments\":\"\\\"}\"}}]}}]}\n\n");
+    CHECK_EQ_INT(nm, 1);
+    const char *anth = "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+                       "\"input_json_delta\",\"partial_json\":\"{\\\"ssn\\\": \\\"123-4\"}}\n\n"
+                       "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+                       "\"thinking_delta\",\"thinking\":\"555-123-\"}}\n\n"
+                       "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+                       "\"input_json_delta\",\"partial_json\":\"5-6789\\\"}\"}}\n\n"
+                       "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+                       "\"thinking_delta\",\"thinking\":\"4567\"}}\n\n";
+    CHECK_EQ_STR(body(r_all, IG_REDACT_DROP, IG_REDACT_SSE, anth, &nm),
+                 "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+                 "\"input_json_delta\",\"partial_json\":null}}\n\n"
+                 "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+                 "\"thinking_delta\",\"thinking\":null}}\n\n"
+                 "data: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":"
+                 "\"input_json_delta\",\"partial_json\":null}}\n\n"
+                 "data: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+                 "\"thinking_delta\",\"thinking\":null}}\n\n");
+    CHECK_EQ_INT(nm, 2);
+    const char *compl = "data: {\"choices\":[{\"text\":\"4111 1111 \",\"index\":0}]}\n\n"
+                        "data: {\"choices\":[{\"text\":\"1111 1111\",\"index\":0}]}\n\n";
+    CHECK_EQ_STR(body(r_all, IG_REDACT_HASH, IG_REDACT_SSE, compl, &nm),
+                 "data: {\"choices\":[{\"text\":\"" RD "\",\"index\":0}]}\n\n"
+                 "data: {\"choices\":[{\"text\":\"" RD "\",\"index\":0}]}\n\n");
+    const char *gen = "{\"model\":\"m\",\"response\":\"+1 555 \",\"done\":false}\n"
+                      "{\"model\":\"m\",\"response\":\"123 4567\",\"done\":false}\n"
+                      "{\"model\":\"m\",\"response\":\"\",\"done\":true,\"context\":[1,2,3]}\n";
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_JSON, gen, &nm),
+                 "{\"model\":\"m\",\"response\":\"" RD "\",\"done\":false}\n"
+                 "{\"model\":\"m\",\"response\":\"\",\"done\":false}\n"
+                 "{\"model\":\"m\",\"response\":\"\",\"done\":true,\"context\":[1,2,3]}\n");
+}
+
+/* A cut-short body, an event that is not JSON, and the stream's last event cut inside its string. */
+TEST(stream_truncated)
+{
+    size_t nm;
+    const char *in = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x jo\"}}]}\n\n"
+                     "data: not json hn@\n\n"
+                     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hn@exam\"}}]}\n\n"
+                     "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"ple.com";
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_SSE, in, &nm),
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x " RD "\"}}]}\n\n"
+                 "data: not json hn@\n\n"
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"}}]}\n\n"
+                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"");
+    CHECK_EQ_INT(nm, 1);
+    CHECK_EQ_STR(
+        body(r_all, IG_REDACT_HASH, IG_REDACT_JSON, "{\"response\":\"a@\"}\n{\"response\":\"b.com", &nm),
+        "{\"response\":\"" RD "\"}\n{\"response\":\"" RD "\"");
+    /* NDJSON with a line that is not JSON: the other lines are still JSON, and still one stream */
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_JSON,
+                      "{\"response\":\"a@\"}\n{\"response\": x}\n{\"response\":\"b.co\"}\r\nx@y.com\n", &nm),
+                 "{\"response\":\"" RD "\"}\n{\"response\": x}\n{\"response\":\"\"}\r\n" RD "\n");
+    CHECK_EQ_INT(nm, 2);
+}
+
+/*
+ * NDJSON that is not JSON as a whole (the fuzz regression fuzz/corpus/redact/ndjson-broken-line-split-card):
+ * an event whose string holds a raw newline is one event over two lines, and a bad line elsewhere must not
+ * cut it in two. Line by line, its second half was text, so the card split between its answer and the
+ * previous event's was kept; and once the bad line was dropped, the output was JSON as a whole and its
+ * second reading found the card.
+ */
+TEST(json_broken_line_split)
+{
+    static const char ev1[] =
+        "{\"model\":\"m\",\"message\":{\"content\":\"card 4111-1111-\"},\"done\":false}\n";
+    static const char ev2a[] =
+        "{\"model\":\"m\",\"created_at\":\"2024-01-15T1\x01\n0:30:01Z\",\"message\":{\"content\":";
+    static const char ev2b[] = "},\"done\":false}\n";
+    static const char *const tok1[] = {"\"card " RD "\"", "\"" RD "\"", "null"};
+    static const char *const tok2[] = {"\" ok\"", "\"" RD "\"", "null"};
+    static const char *const bad[] = {"{\"x\": " RD "}\n", RD "\n", "\n"};
+    char in[512], want[512];
+    for (int m = 0; m < 3; m++) {
+        size_t nm = 0;
+        snprintf(in, sizeof in, "%s%s\"1111-1111 ok\"%s{\"x\": +1 (555) 123-4567}\n", ev1, ev2a, ev2b);
+        snprintf(want, sizeof want, "{\"model\":\"m\",\"message\":{\"content\":%s},\"done\":false}\n%s%s%s%s",
+                 tok1[m], ev2a, tok2[m], ev2b, bad[m]);
+        const char *o = body(r_all, m, IG_REDACT_JSON, in, &nm);
+        CHECK_EQ_STR(o, want);
+        CHECK_EQ_INT(nm, 2);
+        CHECK_EQ_INT(redact_again(o, IG_REDACT_JSON), 0);
+        /* the bad line without PII: nothing is dropped, and the card is found all the same */
+        snprintf(in, sizeof in, "%s%s\"1111-1111 ok\"%s{\"x\": garbage}\n", ev1, ev2a, ev2b);
+        snprintf(want, sizeof want,
+                 "{\"model\":\"m\",\"message\":{\"content\":%s},\"done\":false}\n%s%s%s{\"x\": garbage}\n",
+                 tok1[m], ev2a, tok2[m], ev2b);
+        CHECK_EQ_STR(body(r_all, m, IG_REDACT_JSON, in, &nm), want);
+        CHECK_EQ_INT(nm, 1);
+    }
+    /* pretty-printed events before a bad line stay events: their strings join the stream */
+    CHECK_EQ_STR(body(r_all, IG_REDACT_PATTERN, IG_REDACT_JSON,
+                      "{\n  \"response\": \"mail a@\"\n}\n{\n  \"response\": \"b.com\"\n}\njunk\n", NULL),
+                 "{\n  \"response\": \"mail " RD "\"\n}\n{\n  \"response\": \"\"\n}\njunk\n");
+    /* the dropped line leaves the lines around it one value: the output is read again, as that value, and
+     * the card it now shows with the first event is dropped too */
+    size_t nm = 0;
+    const char *o =
+        body(r_all, IG_REDACT_DROP, IG_REDACT_JSON,
+             "{\"response\":\"4111-1111-\"}\n{\"x\":1,\n+1 555 123 4567\n\"response\":\"1111-1111\"}\n", &nm);
+    CHECK_EQ_STR(o, "{\"response\":null}\n{\"x\":1,\n\n\"response\":null}\n");
+    CHECK_EQ_INT(nm, 2);
+    CHECK_EQ_INT(redact_again(o, IG_REDACT_JSON), 0);
+    /* a pattern that matches its own mark finds it again in the output, but the output stays the same: that
+     * ends the readings (the body is not replaced whole) */
+    const char *e[] = {"E"};
+    ig_redactor_t *r = mk(0, e, 1);
+    if (!r) return;
+    for (int m = 0; m < 3; m++) {
+        CHECK_EQ_STR(body(r, m, IG_REDACT_JSON, "{\"a\": hE}\n{\"b\":\"keep\"}\n", &nm),
+                     m == IG_REDACT_DROP ? "\n{\"b\":\"keep\"}\n" : RD "\n{\"b\":\"keep\"}\n");
+        CHECK(nm > 0);
+    }
+    ig_redactor_free(r);
+}
+
+/* Custom patterns see the joined text; their limits fail closed for the whole stream. */
+TEST(stream_custom_and_limits)
+{
+    const char *pats[] = {"(?i)acct-\\d{6}", "(a+)+$"};
+    ig_redactor_t *r = mk(IG_PII_DEFAULTS, pats, 2);
+    if (!r) return;
+    const char *in = "{\"response\":\"see ACCT-12\"}\n{\"response\":\"3456 ok\"}\n";
+    ig_buf_t b;
+    size_t nm;
+    ig_buf_init(&b, 1u << 20);
+    CHECK_EQ_INT(ig_redact_body(r, IG_REDACT_PATTERN, IG_REDACT_JSON, ig_iov_str(in), &b, &nm), IG_OK);
+    CHECK_EQ_STR(ig_buf_cstr(&b), "{\"response\":\"see " RD "\"}\n{\"response\":\" ok\"}\n");
+    CHECK_EQ_INT(nm, 1);
+    /* 64 KiB of 'a' over 8 events then "!": the joined text blows the match limit: every mode redacts the
+     * whole stream, nothing else */
+    ig_buf_t big;
+    ig_buf_init(&big, 1u << 20);
+    for (int k = 0; k < 8; k++) {
+        CHECK_EQ_INT(ig_buf_lit(&big, "{\"id\":\"keep\",\"response\":\""), IG_OK);
+        for (int i = 0; i < 8192; i++)
+            CHECK_EQ_INT(ig_buf_lit(&big, "a"), IG_OK);
+        CHECK_EQ_INT(ig_buf_lit(&big, "\"}\n"), IG_OK);
+    }
+    CHECK_EQ_INT(ig_buf_lit(&big, "{\"id\":\"keep\",\"response\":\"!\"}\n"), IG_OK);
+    static const char *const want[] = {"\"" RD "\"", "\"" RD "\"", "null"};
+    static const char *const first[] = {"\"" RD "\"", "\"" RD "\"", "null"};
+    static const char *const rest[] = {"\"\"", "\"" RD "\"", "null"};
+    for (int m = 0; m < 3; m++) {
+        ig_buf_reset(&b);
+        CHECK_EQ_INT(ig_redact_body(r, m, IG_REDACT_JSON, ig_buf_iov(&big), &b, &nm), IG_OK);
+        const char *o = ig_buf_cstr(&b);
+        char line[64];
+        snprintf(line, sizeof line, "{\"id\":\"keep\",\"response\":%s}\n", first[m]);
+        CHECK(strncmp(o, line, strlen(line)) == 0);
+        snprintf(line, sizeof line, "{\"id\":\"keep\",\"response\":%s}\n", rest[m]);
+        CHECK(strstr(o + 1, line) != NULL);
+        CHECK(strstr(o, "aaaa") == NULL);
+        CHECK_EQ_INT(nm, 1);
+        (void)want;
+    }
+    ig_buf_free(&big, false);
+    ig_redactor_free(r);
+    /* a pattern that matches its own mark never settles: the stream is replaced whole */
+    const char *e[] = {"E"};
+    r = mk(0, e, 1);
+    if (r) {
+        ig_buf_reset(&b);
+        CHECK_EQ_INT(ig_redact_body(r, IG_REDACT_PATTERN, IG_REDACT_JSON,
+                                    IG_IOV_LIT("{\"response\":\"hE\"}\n{\"response\":\"llo\"}\n"), &b, &nm),
+                     IG_OK);
+        CHECK_EQ_STR(ig_buf_cstr(&b), "{\"response\":\"" RD "\"}\n{\"response\":\"\"}\n");
+    }
+    ig_redactor_free(r);
+    ig_buf_free(&b, false);
+}
+
+/* The output ceiling applies to the rewritten stream too, and a failure appends nothing. */
+TEST(stream_ceiling)
+{
+    const char *in = "{\"response\":\"a@\"}\n{\"response\":\"b.co\"}\n";
+    ig_buf_t b;
+    size_t nm = 7;
+    ig_buf_init(&b, strlen(in) + 4);
+    CHECK_EQ_INT(ig_redact_body(r_all, IG_REDACT_HASH, IG_REDACT_JSON, ig_iov_str(in), &b, &nm), IG_ETOOBIG);
+    CHECK(b.len == 0 && nm == 0);
+    CHECK_EQ_INT(ig_redact_body(r_all, IG_REDACT_PATTERN, IG_REDACT_JSON, ig_iov_str(in), &b, &nm), IG_OK);
+    CHECK_EQ_STR(ig_buf_cstr(&b), "{\"response\":\"" RD "\"}\n{\"response\":\"\"}\n");
+    ig_buf_free(&b, false);
 }
 
 /* ---- text ---- */
@@ -837,7 +1411,18 @@ int main(void)
     RUN(json_truncated_and_invalid);
     RUN(json_validity_kept);
     RUN(sse_stream);
-    RUN(sse_events_not_merged);
+    RUN(sse_data_lines_not_merged);
+    RUN(stream_split_everywhere);
+    RUN(stream_one_byte_events);
+    RUN(stream_choices_and_blocks_apart);
+    RUN(stream_inside_one_event);
+    RUN(stream_escapes);
+    RUN(stream_negatives);
+    RUN(stream_other_texts);
+    RUN(stream_truncated);
+    RUN(json_broken_line_split);
+    RUN(stream_custom_and_limits);
+    RUN(stream_ceiling);
     RUN(text_lines);
     RUN(kind_of);
     RUN(field_api);
