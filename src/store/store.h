@@ -74,6 +74,9 @@ typedef struct {
     char app_id[33];      /* "" = none (v3) */
     char created_by[33];  /* user id of the creator, "" = none (operator CLI, v3) */
     int64_t last_used_at; /* 0 = never; maintained by ig_store_calls_insert (v3) */
+    /* Per-key rate limits overriding the org's defaults (limit/limiter.h): requests and tokens per minute,
+     * 0 = the org's default (v6) */
+    int64_t rpm_limit, tpm_limit;
 } ig_keyrec_t;
 
 typedef struct {
