@@ -13,6 +13,7 @@
  *   3. the same input gives the same result (no hidden state), and the stream flag (a hint) changes nothing.
  *   4. the cost under the built-in table is -1 or >= 0, and -1 whenever a count is unknown.
  *   5. a pricing table that loads has lookups that either fail or return non-negative prices.
+ *   6. read as a request, the body's max_tokens is -1 or a positive count below 2^53.
  */
 #include "capture/pricing.h"
 #include "capture/usage.h"
@@ -63,6 +64,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     ig_usage_parse(prov, IG_IOV_NULL, ig_iov(p, n), !stream, &again);
     if (!same(&u, &again)) abort();
+
+    /* the body read as a request: its output-token cap is -1 or a usable count (property 6) */
+    int64_t mt = ig_usage_request_max_tokens(ig_iov(p, n));
+    if (mt != -1 && !(mt > 0 && sane_count(mt))) abort();
 
     int64_t c = ig_pricing_cost_micros(g_def, prov, u.model[0] ? u.model : "gpt-4o", &u);
     if (c < -1) abort();

@@ -17,7 +17,7 @@ static struct {
     atomic_ullong upstream_errors[IG_METRICS_PROVIDERS];
     atomic_ullong hist[IG_METRICS_PROVIDERS][IG_METRICS_BUCKETS + 1]; /* last = +Inf */
     atomic_ullong latency_us_sum[IG_METRICS_PROVIDERS];
-    atomic_ullong auth_limited, unauthenticated;
+    atomic_ullong auth_limited, unauthenticated, key_rpm_limited, key_tpm_limited;
 } M;
 
 static int class_of(int status)
@@ -41,6 +41,11 @@ void ig_metrics_request(size_t p, int status, double latency_ms, bool upstream_e
     atomic_fetch_add_explicit(&M.hist[p][b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&M.latency_us_sum[p], (unsigned long long)(latency_ms * 1000.0),
                               memory_order_relaxed);
+}
+
+void ig_metrics_key_limited(bool tokens)
+{
+    atomic_fetch_add_explicit(tokens ? &M.key_tpm_limited : &M.key_rpm_limited, 1, memory_order_relaxed);
 }
 
 void ig_metrics_auth_limited(void)
@@ -124,10 +129,12 @@ int ig_metrics_render(ig_buf_t *b, const ig_providers_t *ps, uint64_t spool_byte
     P("# HELP ingate_rate_limited_total Requests refused by a rate limit.\n"
       "# TYPE ingate_rate_limited_total counter\n"
       "ingate_rate_limited_total{limit=\"auth\"} %llu\n"
+      "ingate_rate_limited_total{limit=\"key_requests\"} %llu\n"
+      "ingate_rate_limited_total{limit=\"key_tokens\"} %llu\n"
       "# HELP ingate_unauthenticated_total Requests refused for a missing or invalid credential.\n"
       "# TYPE ingate_unauthenticated_total counter\n"
       "ingate_unauthenticated_total %llu\n",
-      ld(&M.auth_limited), ld(&M.unauthenticated));
+      ld(&M.auth_limited), ld(&M.key_rpm_limited), ld(&M.key_tpm_limited), ld(&M.unauthenticated));
 #undef P
     return rc;
 }

@@ -23,8 +23,9 @@
 
 /* Called at the end of every proxied request. provider_idx indexes the providers table. */
 void ig_metrics_request(size_t provider_idx, int status, double latency_ms, bool upstream_error);
-void ig_metrics_auth_limited(void);    /* signup/login/accept/password-change attempt refused */
-void ig_metrics_unauthenticated(void); /* a request refused with 401 */
+void ig_metrics_key_limited(bool tokens); /* a proxied call refused by its key's requests / tokens limit */
+void ig_metrics_auth_limited(void);       /* signup/login/accept/password-change attempt refused */
+void ig_metrics_unauthenticated(void);    /* a request refused with 401 */
 
 /* Appends the exposition. spool_bytes/files: measured by the caller (a directory scan). */
 int ig_metrics_render(ig_buf_t *out, const ig_providers_t *ps, uint64_t spool_bytes, uint64_t spool_files);

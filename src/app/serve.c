@@ -25,6 +25,7 @@
 #include "capture/orgctx.h"
 #include "capture/pricing.h"
 #include "capture/retention.h"
+#include "limit/limiter.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/log.h"
@@ -416,6 +417,10 @@ int ig_serve(ig_config_t *cfg)
         fprintf(stderr, "ingate: cannot allocate the signup/login limiter\n");
         goto out;
     }
+    if (!(g_gw.key_limiter = ig_limiter_local_new())) {
+        fprintf(stderr, "ingate: cannot allocate the rate limiter\n");
+        goto out;
+    }
     snprintf(g_gw.store_url, sizeof g_gw.store_url, "%s", dd.store_url);
     const char *names[IG_ARRAY_LEN(g_gw.providers.list)];
     for (size_t i = 0; i < g_gw.providers.n; i++)
@@ -460,6 +465,7 @@ int ig_serve(ig_config_t *cfg)
         .kek_id = 0,
         .redact_all_orgs = cfg->redact_all_orgs,
         .pricing = g_gw.pricing,
+        .limiter = g_gw.key_limiter,
         .queue_len = (size_t)cfg->capture_queue,
     };
     if (ig_capture_start(&cc) != IG_OK) goto out;
@@ -589,6 +595,7 @@ out:
     ig_expiring_body_free(expiring); /* after the delivery thread, its only user, stopped */
     ig_pricing_free(g_gw.pricing);
     ig_ratelimit_free(g_gw.auth_limiter);
+    ig_limiter_free(g_gw.key_limiter); /* after the loops and the writer, its users, stopped */
     ig_trusted_free(g_gw.trusted);
     ig_datadir_clear(&dd);
     if (exit_code == 0)

@@ -7,6 +7,7 @@
  * request releases it.
  */
 #include "auth/authcache.h"
+#include "capture/orgset.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
@@ -31,6 +32,7 @@ typedef struct keyent {
     char org_id[33];
     int role;
     int64_t expires_at, revoked_at;
+    int64_t rpm_limit, tpm_limit;
 } keyent_t;
 
 typedef struct orgent {
@@ -156,6 +158,8 @@ int ig_authcache_get(const uint8_t hash[32], int64_t now_ms, ig_auth_t *out)
     memcpy(out->created_by, e->created_by, sizeof out->created_by);
     memcpy(out->hash_prefix, e->hash_prefix, sizeof out->hash_prefix);
     out->role = e->role;
+    out->rpm_limit = e->rpm_limit;
+    out->tpm_limit = e->tpm_limit;
     out->org = s;
     rc = IG_OK;
 out:
@@ -189,6 +193,12 @@ static int load_org(ig_store_t *st, const char *org_id, ig_orgsnap_t **out)
     memcpy(s->id, org.id, sizeof s->id);
     memcpy(s->slug, org.slug, sizeof s->slug);
     memcpy(s->default_provider, org.default_provider, sizeof s->default_provider);
+    s->plan = org.plan;
+    ig_orgset_t set; /* validated when saved; the defaults when unreadable */
+    ig_orgset_parse_text(org.settings, &set);
+    s->rpm_limit = set.rpm_limit;
+    s->tpm_limit = set.tpm_limit;
+    ig_orgset_clear(&set);
     for (size_t i = 0; i < g_nprov; i++) {
         ig_provcred_t *c = &s->creds[s->ncreds];
         rc = ig_store_provider_get(st, org_id, g_provnames[i], &c->auth_mode, &c->secret, &c->secret_len);
@@ -254,6 +264,8 @@ int ig_authcache_load(ig_store_t *st, const uint8_t hash[32])
         e->role = kr.role;
         e->expires_at = kr.expires_at;
         e->revoked_at = kr.revoked_at;
+        e->rpm_limit = kr.rpm_limit;
+        e->tpm_limit = kr.tpm_limit;
     }
     pthread_rwlock_wrlock(&g_lock);
     remove_key_locked(hash);

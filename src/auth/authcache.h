@@ -30,6 +30,8 @@ typedef struct ig_orgsnap {
     char id[33];
     char slug[65];
     char default_provider[33];
+    int plan;                     /* IG_STORE_PLAN_* */
+    int64_t rpm_limit, tpm_limit; /* the org's default rate limits per key (settings.rate_limits), 0 = none */
     size_t ncreds;
     ig_provcred_t creds[]; /* flexible */
 } ig_orgsnap_t;
@@ -40,6 +42,7 @@ typedef struct ig_auth {
     char created_by[33]; /* user id of the key's creator, "" when none */
     char hash_prefix[13];
     int role;
+    int64_t rpm_limit, tpm_limit; /* the key's own rate limits, 0 = the org's default */
     ig_orgsnap_t *org;
 } ig_auth_t;
 

@@ -26,7 +26,9 @@ typedef struct ig_capture_rec {
     char *user_id, *session_id; /* X-Ingate-User-Id / X-Ingate-Session-Id (≤ 256 bytes), NULL when absent */
     char client_ip[46];         /* the client's address (trusted proxies resolved) */
     char *req_ctype,
-        *resp_ctype; /* Content-Type of the request and the response (redaction picks JSON/SSE/text) */
+        *resp_ctype;      /* Content-Type of the request and the response (redaction picks JSON/SSE/text) */
+    int64_t tpm_limit;    /* the key's tokens-per-minute limit at admission, 0 = none */
+    int64_t tpm_estimate; /* tokens charged at admission; the writer settles them with the reported usage */
 } ig_capture_rec_t;
 
 typedef struct ig_capture_stats {
@@ -48,6 +50,7 @@ typedef struct ig_capture_conf {
     uint32_t kek_id;
     bool redact_all_orgs;
     const struct ig_pricing *pricing; /* NULL = no cost */
+    struct ig_limiter *limiter;       /* per-key limits: tokens-per-minute estimates are settled here */
     size_t queue_len;
 } ig_capture_conf_t;
 

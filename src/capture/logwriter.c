@@ -8,6 +8,7 @@
 #include "capture/usage.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "limit/limiter.h"
 #include "net/loop.h"
 
 #include <stdio.h>
@@ -24,6 +25,7 @@ struct ig_logwriter {
     ig_orgcache_t *orgs;
     ig_spool_t *spool;
     const ig_pricing_t *pricing;
+    struct ig_limiter *limiter;
     bool spool_pending; /* something was spooled since the last successful replay */
     int64_t next_replay_ms;
 };
@@ -43,6 +45,7 @@ ig_logwriter_t *ig_logwriter_new(const ig_capture_conf_t *conf)
     w->orgs = ig_orgcache_new(&oc, ORG_CACHE);
     w->spool = w->spool_dir ? ig_spool_open(w->spool_dir, &err) : NULL;
     w->pricing = conf->pricing;
+    w->limiter = conf->limiter;
     if (!w->store_url || !w->spool_dir || !w->orgs || !w->spool) {
         ig_logwriter_free(w);
         return NULL;
@@ -173,6 +176,24 @@ static void clip(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
+/* Replaces the tokens charged to the key's tokens-per-minute limit at admission by what the call used:
+ * input + output as the answer reports them; nothing for an error answer without usage (providers do not
+ * bill those); the estimate stays when a successful answer reports no usage. */
+static void settle_tokens(ig_logwriter_t *w, const ig_capture_rec_t *r, const ig_usage_t *u)
+{
+    if (!w->limiter || r->tpm_limit <= 0) return;
+    int64_t used = r->tpm_estimate;
+    if (u->input >= 0 && u->output >= 0)
+        used = u->input + u->output;
+    else if (r->meta.status < 200 || r->meta.status > 299)
+        used = 0;
+    char k[IG_LIMITER_KEY_MAX];
+    int n = snprintf(k, sizeof k, "%s:t", r->meta.key_id);
+    ig_limit_rule_t rule = {r->tpm_limit, 60000};
+    (void)ig_limiter_settle(w->limiter, ig_iov(k, (size_t)n), &rule, used - r->tpm_estimate,
+                            (int64_t)ig_now_ns());
+}
+
 static int build(ig_logwriter_t *w, item_t *it)
 {
     ig_capture_rec_t *r = it->src;
@@ -198,6 +219,7 @@ static int build(ig_logwriter_t *w, item_t *it)
     ig_usage_t u;
     ig_usage_init(&u);
     ig_usage_parse(m->provider, ig_buf_iov(&r->req_body), ig_buf_iov(&r->resp_body), m->stream, &u);
+    settle_tokens(w, r, &u);
     x->input_tokens = u.input;
     x->output_tokens = u.output;
     x->cached_tokens = u.cached;

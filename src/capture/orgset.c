@@ -4,6 +4,7 @@
 #include "capture/orgset.h"
 #include "core/err.h"
 #include "core/json.h"
+#include "limit/limiter.h"
 #include "net/outbound.h"
 #include "store/store.h"
 
@@ -147,9 +148,37 @@ static int parse_allowlist(const cJSON *a, ig_orgset_t *out, const char **why)
     return IG_OK;
 }
 
+int ig_orgset_rate_limits(const cJSON *r, int64_t *rpm, int64_t *tpm, const char **why)
+{
+    static const char *const keys[] = {"requests_per_minute", "tokens_per_minute", NULL};
+    static const char bad[] =
+        "rate_limits must be an object with requests_per_minute and tokens_per_minute, each "
+        "a positive integer or null";
+    const char *unknown = NULL;
+    int64_t v[2] = {0, 0};
+    if (!cJSON_IsObject(r) || ig_json_only_keys(r, keys, &unknown) != IG_OK) {
+        *why = bad;
+        return IG_EINVAL;
+    }
+    for (int i = 0; i < 2; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, keys[i]);
+        if (!x || cJSON_IsNull(x)) continue;
+        /* a limit the limiter can hold for a minute: at most one unit per nanosecond */
+        if (ig_json_get_int(r, keys[i], &v[i]) != IG_OK || v[i] < 1 || v[i] > IG_LIMITER_MAX_LIMIT ||
+            v[i] > 60000 * 1000000LL) {
+            *why = bad;
+            return IG_EINVAL;
+        }
+    }
+    *rpm = v[0];
+    *tpm = v[1];
+    return IG_OK;
+}
+
 int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *err, size_t errlen)
 {
-    static const char *const keys[] = {"capture", "retention_days", "redaction", "outbound_allowlist", NULL};
+    static const char *const keys[] = {
+        "capture", "retention_days", "redaction", "outbound_allowlist", "rate_limits", NULL};
     const char *bad = NULL, *s = NULL;
     size_t len = 0;
     int64_t days = 0;
@@ -162,7 +191,7 @@ int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *
         return IG_EINVAL;
     }
     if (ig_json_only_keys(set, keys, &bad) != IG_OK) {
-        *why = "unknown setting (known: capture, retention_days, redaction, outbound_allowlist)";
+        *why = "unknown setting (known: capture, retention_days, redaction, outbound_allowlist, rate_limits)";
         return IG_EINVAL;
     }
     int rc = ig_json_get_str(set, "capture", &s, &len);
@@ -196,6 +225,14 @@ int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *
     if (a && (rc = parse_allowlist(a, out, why))) {
         ig_orgset_clear(out);
         return rc;
+    }
+    const cJSON *rl = cJSON_GetObjectItemCaseSensitive(set, "rate_limits");
+    if (rl && !cJSON_IsNull(rl) && ig_orgset_rate_limits(rl, &out->rpm_limit, &out->tpm_limit, why)) {
+        *why =
+            "settings.rate_limits must be an object with requests_per_minute and tokens_per_minute, each a "
+            "positive integer or null";
+        ig_orgset_clear(out);
+        return IG_EINVAL;
     }
     return IG_OK;
 }

@@ -6,7 +6,8 @@
  *    "retention_days": 7 | 30 | 60 | 90 | 0,          0 = unlimited
  *    "redaction": {"enabled": bool, "mode": "pattern" | "hash" | "drop",
  *                  "detectors": ["email", "ssn", "card", "phone"], "custom": ["<PCRE2 pattern>", ...]},
- *    "outbound_allowlist": ["hooks.example.com:8443", "203.0.113.0/24:9000", ...]}
+ *    "outbound_allowlist": ["hooks.example.com:8443", "203.0.113.0/24:9000", ...],
+ *    "rate_limits": {"requests_per_minute": N | null, "tokens_per_minute": N | null}}
  *
  * Every member is optional. capture: full (default) keeps bodies; metadata keeps everything but the bodies;
  * off keeps only what usage and budgets need (time, key, provider, model, status, tokens, cost, latency):
@@ -17,7 +18,8 @@
  * outbound_allowlist is the org's own allowlist for its webhook URLs (net/outbound.h: entries name,
  * name:port, ip[:port], cidr[:port]): it lets the org's https webhooks use the ports it names and nothing
  * more — it never allows plain http nor an internal address (only the operator's `outbound_allowlist` option
- * can).
+ * can). rate_limits are the default limits of every key of the org (a key may override them: store.h
+ * ig_keyrec_t); null or absent = no limit; enforced on the proxy path (limit/limiter.h, docs/limits.md).
  */
 #ifndef IG_CAPTURE_ORGSET_H
 #define IG_CAPTURE_ORGSET_H
@@ -40,13 +42,17 @@ typedef struct {
     unsigned detectors; /* IG_PII_* */
     char **custom;      /* malloc'd patterns */
     size_t ncustom;
-    char *allowlist; /* malloc'd, the entries joined with ","; NULL = none */
+    char *allowlist;              /* malloc'd, the entries joined with ","; NULL = none */
+    int64_t rpm_limit, tpm_limit; /* rate_limits: per key, requests / tokens per minute; 0 = none */
 } ig_orgset_t;
 
 /* Parses a settings object (already strict-parsed JSON). IG_OK, or IG_EINVAL with *why (static text, naming
  * the member) — custom patterns are compiled to check them, and a compile error is copied into err. The
  * result owns its strings: ig_orgset_clear. */
 int ig_orgset_parse(const cJSON *settings, ig_orgset_t *out, const char **why, char *err, size_t errlen);
+/* A rate_limits object ({"requests_per_minute": N | null, "tokens_per_minute": N | null}, the org setting's
+ * and the key API's form) into *rpm / *tpm (0 = none). IG_EINVAL with *why otherwise. */
+int ig_orgset_rate_limits(const cJSON *r, int64_t *rpm, int64_t *tpm, const char **why);
 /* Parses the stored text form (trusted: it was validated when saved; on error the defaults are returned). */
 void ig_orgset_parse_text(const char *text, ig_orgset_t *out);
 void ig_orgset_clear(ig_orgset_t *s);

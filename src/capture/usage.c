@@ -631,3 +631,16 @@ bool ig_usage_request_model(ig_iov_t req_body, char dst[IG_USAGE_MODEL_MAX + 1])
     walk_object(req_body, m, 1, NULL); /* members complete before a cut are usable */
     return take_model(m[0].val, dst);
 }
+
+int64_t ig_usage_request_max_tokens(ig_iov_t req_body)
+{
+    /* chat completions (max_tokens, or its successor max_completion_tokens), responses (max_output_tokens),
+     * anthropic messages (max_tokens); the first one present and usable counts */
+    member_t m[] = {MEMBER("max_tokens"), MEMBER("max_completion_tokens"), MEMBER("max_output_tokens")};
+    walk_object(req_body, m, IG_ARRAY_LEN(m), NULL);
+    for (size_t i = 0; i < IG_ARRAY_LEN(m); i++) {
+        int64_t v = member_count(&m[i]);
+        if (v > 0) return v;
+    }
+    return -1;
+}

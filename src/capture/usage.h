@@ -99,5 +99,9 @@ int64_t ig_usage_input_total(const ig_usage_t *u, const char *provider);
  * scan skips values it does not need). false when there is none, it is not a string, or the body is not an
  * object; a body cut after the model still gives it. */
 bool ig_usage_request_model(ig_iov_t req_body, char dst[IG_USAGE_MODEL_MAX + 1]);
+/* The output-token cap the request asks for: max_tokens, max_completion_tokens or max_output_tokens at the
+ * top level of a JSON object (the first present, positive, integral one); -1 when none. No JSON tree is
+ * built: cheap enough for the event loop. */
+int64_t ig_usage_request_max_tokens(ig_iov_t req_body);
 
 #endif

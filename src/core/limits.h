@@ -84,6 +84,10 @@
 /* X-Ingate-User-Id / X-Ingate-Session-Id attribution values. */
 #define IG_MAX_ATTRIBUTION_LEN 256
 
+/* Tokens charged up front to a key's tokens-per-minute limit for a request that names no max_tokens (the
+ * answer's usage then replaces the estimate): about one long chat answer. */
+#define IG_TPM_DEFAULT_ESTIMATE 1024
+
 /* Loop threads: 1..64 (0 = one per core). */
 #define IG_MAX_THREADS 64
 

@@ -57,6 +57,15 @@ void ig_gcra_take(int64_t *tat, const ig_limit_rule_t *rule, int64_t cost, int64
     }
 }
 
+int64_t ig_gcra_rescale(int64_t tat, const ig_limit_rule_t *from, const ig_limit_rule_t *to, int64_t now_ns)
+{
+    if (tat <= now_ns || (from->limit == to->limit && from->period_ms == to->period_ms)) return tat;
+    const int64_t iv_from = interval_ns(from), iv_to = interval_ns(to);
+    int64_t units = ceil_div(tat - now_ns, iv_from); /* in use, rounded up: never fewer */
+    if (units > to->limit * MAX_SETTLE_PERIODS) units = to->limit * MAX_SETTLE_PERIODS;
+    return now_ns + units * iv_to;
+}
+
 int64_t ig_gcra_settle(int64_t tat, const ig_limit_rule_t *rule, int64_t delta, int64_t now_ns)
 {
     const int64_t iv = interval_ns(rule), lim = rule->limit * MAX_SETTLE_PERIODS;
@@ -75,6 +84,7 @@ typedef struct entry {
     struct entry *next;
     uint64_t hash;
     int64_t tat;
+    ig_limit_rule_t rule; /* the rule TAT was counted in */
     uint8_t klen;
     char key[IG_LIMITER_KEY_MAX];
 } entry_t;
@@ -171,7 +181,11 @@ static int local_take(ig_limiter_t *l, ig_iov_t key, const ig_limit_rule_t *rule
     shard_t *s = &lc->shards[(h >> 58) % SHARDS];
     pthread_mutex_lock(&s->mu);
     entry_t *e = find(s, key, h, true, now_ns);
-    if (e) ig_gcra_take(&e->tat, rule, cost, now_ns, out);
+    if (e) {
+        if (e->rule.limit) e->tat = ig_gcra_rescale(e->tat, &e->rule, rule, now_ns);
+        e->rule = *rule;
+        ig_gcra_take(&e->tat, rule, cost, now_ns, out);
+    }
     pthread_mutex_unlock(&s->mu);
     return e ? IG_OK : IG_ENOMEM;
 }
@@ -187,7 +201,11 @@ static int local_settle(ig_limiter_t *l, ig_iov_t key, const ig_limit_rule_t *ru
     pthread_mutex_lock(&s->mu);
     /* a refund to a key already rested changes nothing; a charge creates the entry if needed */
     entry_t *e = find(s, key, h, delta > 0, now_ns);
-    if (e) e->tat = ig_gcra_settle(e->tat, rule, delta, now_ns);
+    if (e) {
+        if (e->rule.limit) e->tat = ig_gcra_rescale(e->tat, &e->rule, rule, now_ns);
+        e->rule = *rule;
+        e->tat = ig_gcra_settle(e->tat, rule, delta, now_ns);
+    }
     pthread_mutex_unlock(&s->mu);
     return e || delta < 0 ? IG_OK : IG_ENOMEM;
 }

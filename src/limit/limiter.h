@@ -13,6 +13,8 @@
  *   - afterwards one unit comes back every I; everything is back after at most P (reset);
  *   - remaining = ⌊(T − (tat' − now)) / I⌋ units, reset = tat' − now, and a refused request may retry after
  *     tat' − now − T.
+ * A key's rule may change between calls (the org or key settings): the units in use are then carried over
+ * to the new rule (ig_gcra_rescale), so a raised limit counts on the very next request.
  * Costs may be corrected afterwards (ig_limiter_settle): tokens are estimated from the request's max_tokens
  * when it is admitted and replaced by the tokens the response reports; the difference moves TAT (a refund
  * moves it back, never below "now").
@@ -94,6 +96,10 @@ static inline void ig_limiter_free(ig_limiter_t *l)
  * in *tat when admitted (unchanged when refused) and the result. The rule must be valid. */
 void ig_gcra_take(int64_t *tat, const ig_limit_rule_t *rule, int64_t cost, int64_t now_ns,
                   ig_limit_result_t *out);
+/* The TAT of a key whose rule changed (from → to): the units in use are carried over, so a raised limit
+ * admits at once and a lowered one counts what was already used (at most MAX_SETTLE_PERIODS of the new
+ * rule are carried). */
+int64_t ig_gcra_rescale(int64_t tat, const ig_limit_rule_t *from, const ig_limit_rule_t *to, int64_t now_ns);
 /* The TAT after a settlement of delta units. */
 int64_t ig_gcra_settle(int64_t tat, const ig_limit_rule_t *rule, int64_t delta, int64_t now_ns);
 /* Whether a rule is within the bounds above. */

@@ -11,10 +11,12 @@
 #include "app/metrics.h"
 #include "auth/apikey.h"
 #include "capture/capture.h"
+#include "capture/usage.h"
 #include "core/err.h"
 #include "core/limits.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
+#include "limit/limiter.h"
 #include "proxy/mask.h"
 
 #include <stdio.h>
@@ -37,6 +39,12 @@ typedef struct proxy_req {
     bool client_gone;
     bool secret_hdrs; /* the last header line holds the injected provider key */
     char *resp_ctype; /* the upstream's Content-Type (pool), for the log writer's redaction */
+    /* the key's rate limits (0 = none) and what the limiter answered at admission */
+    ig_limit_rule_t rpm, tpm;
+    ig_limit_result_t r_rpm, r_tpm;
+    int64_t tpm_estimate;
+    ig_header_t lim_hdrs[5]; /* X-RateLimit-*, RateLimit-Policy, RateLimit (pool strings) */
+    size_t nlim_hdrs;
 } proxy_req_t;
 
 static const ig_iov_t HOP_BY_HOP[] = {
@@ -141,7 +149,7 @@ static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n
     ig_req_t *req = pr->req;
     pr->t_headers_ns = ig_now_ns();
     pr->upstream_status = status;
-    ig_header_t *out = ig_pool_alloc(req->pool, (n + 1) * sizeof *out);
+    ig_header_t *out = ig_pool_alloc(req->pool, (n + 1 + pr->nlim_hdrs) * sizeof *out);
     if (!out) return IG_ENOMEM;
     size_t m = 0;
     int64_t clen = -1;
@@ -164,6 +172,10 @@ static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n
         if (in_list(name, HOP_BY_HOP, IG_ARRAY_LEN(HOP_BY_HOP)) || in_list(name, OURS, IG_ARRAY_LEN(OURS)) ||
             nominated(conn, name))
             continue;
+        bool dup = false; /* the key's limit headers replace an upstream's of the same name */
+        for (size_t k = 0; k < pr->nlim_hdrs && !dup; k++)
+            dup = ig_iov_ieq(name, pr->lim_hdrs[k].name);
+        if (dup) continue;
         /* header values are copied into the pool: they are only valid during this call */
         char *nm = ig_pool_iovdup(req->pool, name);
         char *val = ig_pool_iovdup(req->pool, hdrs[i].value);
@@ -178,6 +190,8 @@ static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n
         }
         m++;
     }
+    for (size_t i = 0; i < pr->nlim_hdrs; i++) /* after the upstream's: ours describe the ingate key */
+        out[m++] = pr->lim_hdrs[i];
     if (ig_resp_start(req, status, out, m, clen) != IG_OK) return IG_EIO;
     return IG_OK;
 }
@@ -228,6 +242,8 @@ static void submit_capture(proxy_req_t *pr, int err)
     v = ig_req_header(req, IG_IOV_LIT("x-ingate-session-id"));
     if (v.base && v.len) rec->session_id = strndup(v.base, v.len);
     memcpy(rec->client_ip, rs->client_ip, sizeof rec->client_ip);
+    rec->tpm_limit = pr->tpm.limit; /* the writer replaces the estimate by the tokens the answer reports */
+    rec->tpm_estimate = pr->tpm_estimate;
     v = ig_req_header(req, IG_IOV_LIT("content-type"));
     if (v.base && v.len) rec->req_ctype = strndup(v.base, IG_MIN(v.len, (size_t)128));
     if (pr->resp_ctype) rec->resp_ctype = strndup(pr->resp_ctype, 128);
@@ -392,6 +408,134 @@ static bool has_dot_segment(ig_iov_t path)
     return false;
 }
 
+/* ----------------------------------------------------------------------------------------------------------
+ */
+/* per-key rate limits (limit/limiter.h, docs/limits.md) */
+
+/* The limiter's key of a rule of an ingate key: "<key id>:r" (requests) or "<key id>:t" (tokens). */
+static ig_iov_t limit_key(const ig_reqstate_t *rs, char kind, char buf[IG_LIMITER_KEY_MAX])
+{
+    int n = snprintf(buf, IG_LIMITER_KEY_MAX, "%s:%c", rs->auth.key_id, kind);
+    return ig_iov(buf, (size_t)n);
+}
+
+static int64_t secs_up(int64_t ms)
+{
+    return ms <= 0 ? 0 : (ms + 999) / 1000;
+}
+
+/* The limit headers into pr->lim_hdrs (pool strings). X-RateLimit-* describe the requests limit when there is
+ * one (else the tokens limit), or the limit that refused; RateLimit-Policy / RateLimit (IETF httpapi draft,
+ * structured fields) list every limit of the key. refused: NULL, or the result that refused (remaining 0). */
+static int limit_headers(proxy_req_t *pr, const ig_limit_rule_t *refused_rule,
+                         const ig_limit_result_t *refused)
+{
+    ig_req_t *req = pr->req;
+    const ig_limit_result_t *x = refused ? refused : pr->rpm.limit ? &pr->r_rpm : &pr->r_tpm;
+    char lim[24], rem[24], rst[24], pol[160], cur[160];
+    snprintf(lim, sizeof lim, "%lld", (long long)x->limit);
+    snprintf(rem, sizeof rem, "%lld", refused ? 0LL : (long long)x->remaining);
+    snprintf(rst, sizeof rst, "%lld", (long long)secs_up(x->reset_ms));
+    int pn = 0, cn = 0;
+    const ig_limit_rule_t *rules[2] = {&pr->rpm, &pr->tpm};
+    const ig_limit_result_t *res[2] = {&pr->r_rpm, &pr->r_tpm};
+    static const char *const names[2] = {"requests", "tokens"};
+    for (int i = 0; i < 2; i++) {
+        if (!rules[i]->limit) continue;
+        bool this_refused = refused_rule == rules[i];
+        int64_t r = this_refused ? 0 : res[i]->remaining;
+        int64_t t = secs_up(this_refused ? res[i]->retry_after_ms : res[i]->reset_ms);
+        pn += snprintf(pol + pn, sizeof pol - (size_t)pn, "%s\"%s\";q=%lld;w=%lld", pn ? ", " : "", names[i],
+                       (long long)rules[i]->limit, (long long)(rules[i]->period_ms / 1000));
+        cn += snprintf(cur + cn, sizeof cur - (size_t)cn, "%s\"%s\";r=%lld;t=%lld", cn ? ", " : "", names[i],
+                       (long long)r, (long long)t);
+    }
+    const char *vals[5] = {lim, rem, rst, pol, cur};
+    static const char *const hn[5] = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+                                      "RateLimit-Policy", "RateLimit"};
+    for (int i = 0; i < 5; i++) {
+        char *v = ig_pool_iovdup(req->pool, ig_iov_str(vals[i]));
+        if (!v) return IG_ENOMEM;
+        pr->lim_hdrs[i] = (ig_header_t){ig_iov_str(hn[i]), ig_iov(v, strlen(vals[i]))};
+    }
+    pr->nlim_hdrs = 5;
+    return IG_OK;
+}
+
+/* 429 for a call its key's limit refused: nothing goes upstream. */
+static void refuse(proxy_req_t *pr, const ig_limit_rule_t *rule, const ig_limit_result_t *r)
+{
+    ig_req_t *req = pr->req;
+    int64_t retry = IG_MAX(secs_up(r->retry_after_ms), 1);
+    char body[160], ra[24];
+    int n = snprintf(body, sizeof body,
+                     "{\"error\": \"rate limit exceeded\", \"error_code\": \"rate_limited\", "
+                     "\"retry_after_seconds\": %lld}",
+                     (long long)retry);
+    int m = snprintf(ra, sizeof ra, "%lld", (long long)retry);
+    ig_metrics_key_limited(rule == &pr->tpm);
+    ig_header_t h[7] = {{IG_IOV_LIT("Content-Type"), IG_IOV_LIT("application/json")},
+                        {IG_IOV_LIT("Retry-After"), ig_iov(ra, (size_t)m)}};
+    size_t nh = 2;
+    if (limit_headers(pr, rule, r) == IG_OK)
+        for (size_t i = 0; i < pr->nlim_hdrs; i++)
+            h[nh++] = pr->lim_hdrs[i];
+    pr->finished = true;
+    if (ig_resp_start_with_body(req, 429, h, nh, body, (size_t)n) != IG_OK) {
+        ig_resp_abort(req);
+        return;
+    }
+    ig_resp_finish(req);
+}
+
+/* Applies the key's limits (its own, else its org's defaults). true: admitted (pr->lim_hdrs ready, or no
+ * limit); false: the answer (429, or 503 when the limiter cannot be reached: never fail open) was sent. */
+static bool admit(proxy_req_t *pr)
+{
+    ig_reqstate_t *rs = pr->rs;
+    ig_limiter_t *l = rs->lc->gw->key_limiter;
+    int64_t rpm = rs->auth.rpm_limit ? rs->auth.rpm_limit : rs->auth.org->rpm_limit;
+    int64_t tpm = rs->auth.tpm_limit ? rs->auth.tpm_limit : rs->auth.org->tpm_limit;
+    if ((!rpm && !tpm) || !l) return true;
+    char kb[IG_LIMITER_KEY_MAX];
+    int64_t now = (int64_t)ig_now_ns();
+    int rc = IG_OK;
+    if (rpm) {
+        pr->rpm = (ig_limit_rule_t){rpm, 60000};
+        rc = ig_limiter_take(l, limit_key(rs, 'r', kb), &pr->rpm, 1, now, &pr->r_rpm);
+        if (rc == IG_OK && !pr->r_rpm.allowed) {
+            refuse(pr, &pr->rpm, &pr->r_rpm);
+            return false;
+        }
+    }
+    if (rc == IG_OK && tpm) {
+        pr->tpm = (ig_limit_rule_t){tpm, 60000};
+        /* max_tokens estimates the call until the answer reports its usage; a request asking for more than
+         * the whole minute is charged the whole minute (it could never be admitted otherwise) */
+        int64_t est = ig_usage_request_max_tokens(ig_buf_iov(&pr->req->body));
+        pr->tpm_estimate = IG_MIN(est > 0 ? est : IG_TPM_DEFAULT_ESTIMATE, tpm);
+        rc = ig_limiter_take(l, limit_key(rs, 't', kb), &pr->tpm, pr->tpm_estimate, now, &pr->r_tpm);
+        if (rc == IG_OK && !pr->r_tpm.allowed) {
+            if (rpm) (void)ig_limiter_settle(l, limit_key(rs, 'r', kb), &pr->rpm, -1, now); /* not sent */
+            refuse(pr, &pr->tpm, &pr->r_tpm);
+            pr->tpm_estimate = 0;
+            return false;
+        }
+    }
+    if (rc != IG_OK) {
+        IG_ERROR("proxy", "rate limiter unavailable (%s): call refused", ig_err_name(rc));
+        pr->finished = true;
+        ig_resp_error(pr->req, IG_EUNAVAILABLE, "rate limiter unavailable");
+        return false;
+    }
+    if (limit_headers(pr, NULL, NULL) != IG_OK) {
+        pr->finished = true;
+        ig_resp_error(pr->req, IG_ENOMEM, NULL);
+        return false;
+    }
+    return true;
+}
+
 void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
 {
     ig_gateway_t *gw = rs->lc->gw;
@@ -419,6 +563,8 @@ void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
         ig_resp_error(req, IG_EINVAL, "X-Ingate-Session-Id is longer than 256 bytes");
         return;
     }
+    /* rate limits before anything else is looked at: a refused call costs nothing and reaches nobody */
+    if (!admit(pr)) return;
     /* provider: header, else path, else the org's default */
     ig_iov_t name = ig_req_header(req, IG_IOV_LIT("x-ingate-provider"));
     if (!name.base || name.len == 0) {

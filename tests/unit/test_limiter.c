@@ -105,6 +105,30 @@ TEST(costs_and_settlement)
     ig_limiter_free(l);
 }
 
+TEST(a_changed_rule_carries_the_units_in_use)
+{
+    ig_limiter_t *l = ig_limiter_local_new();
+    ig_limit_rule_t one = {1, 60000}, many = {600, 60000}, three = {3, 60000};
+    ig_limit_result_t out;
+    int64_t t = 9 * S;
+    CHECK_EQ_INT(ig_limiter_take(l, K("k"), &one, 1, t, &out), IG_OK);
+    CHECK(out.allowed);
+    CHECK_EQ_INT(ig_limiter_take(l, K("k"), &one, 1, t, &out), IG_OK);
+    CHECK(!out.allowed);
+    /* raised: the one unit in use counts as one of 600, the next request is admitted at once */
+    CHECK_EQ_INT(ig_limiter_take(l, K("k"), &many, 1, t, &out), IG_OK);
+    CHECK(out.allowed);
+    CHECK_EQ_INT(out.remaining, 598);
+    /* lowered to 3: the 2 units in use still count */
+    CHECK_EQ_INT(ig_limiter_take(l, K("k"), &three, 1, t, &out), IG_OK);
+    CHECK(out.allowed);
+    CHECK_EQ_INT(out.remaining, 0);
+    CHECK_EQ_INT(ig_limiter_take(l, K("k"), &three, 1, t, &out), IG_OK);
+    CHECK(!out.allowed);
+    CHECK_EQ_INT(ig_gcra_rescale(5, &one, &many, 10), 5); /* rested: nothing to carry */
+    ig_limiter_free(l);
+}
+
 TEST(bad_arguments_refused)
 {
     ig_limiter_t *l = ig_limiter_local_new();
@@ -203,6 +227,7 @@ int main(void)
     RUN(burst_of_exactly_the_limit_then_refused);
     RUN(keys_are_independent);
     RUN(costs_and_settlement);
+    RUN(a_changed_rule_carries_the_units_in_use);
     RUN(bad_arguments_refused);
     RUN(rested_keys_are_reclaimed_live_ones_kept);
     RUN(threads_never_admit_more_than_the_limit);

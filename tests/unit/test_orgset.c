@@ -102,6 +102,34 @@ TEST(outbound_allowlist_joined_for_the_validator)
     ig_orgset_clear(&s);
 }
 
+TEST(rate_limits)
+{
+    ig_orgset_t s;
+    const char *why = NULL;
+    CHECK_EQ_INT(
+        parse("{\"rate_limits\":{\"requests_per_minute\":600,\"tokens_per_minute\":null}}", &s, &why), IG_OK);
+    CHECK_EQ_INT(s.rpm_limit, 600);
+    CHECK_EQ_INT(s.tpm_limit, 0);
+    ig_orgset_clear(&s);
+    CHECK_EQ_INT(parse("{\"rate_limits\":null}", &s, &why), IG_OK);
+    CHECK_EQ_INT(s.rpm_limit, 0);
+    ig_orgset_clear(&s);
+    static const char *const bad[] = {
+        "{\"rate_limits\":{\"requests_per_minute\":0}}",
+        "{\"rate_limits\":{\"requests_per_minute\":-5}}",
+        "{\"rate_limits\":{\"requests_per_minute\":2.5}}",
+        "{\"rate_limits\":{\"tokens_per_minute\":\"9\"}}",
+        "{\"rate_limits\":{\"per_hour\":1}}",
+        "{\"rate_limits\":[]}",
+        "{\"rate_limits\":{\"tokens_per_minute\":70000000000000}}",
+    };
+    for (size_t i = 0; i < IG_ARRAY_LEN(bad); i++) {
+        CHECK_EQ_INT(parse(bad[i], &s, &why), IG_EINVAL);
+        CHECK(why && strncmp(why, "settings.rate_limits", 20) == 0);
+        ig_orgset_clear(&s);
+    }
+}
+
 TEST(stored_text_falls_back_to_defaults)
 {
     ig_orgset_t s;
@@ -124,6 +152,7 @@ int main(void)
     RUN(capture_retention_redaction);
     RUN(refuses_bad_values_naming_the_member);
     RUN(outbound_allowlist_joined_for_the_validator);
+    RUN(rate_limits);
     RUN(stored_text_falls_back_to_defaults);
     UNIT_DONE();
 }

@@ -680,8 +680,32 @@ TEST(conventions)
     CHECK_EQ_INT(ig_usage_input_total(&u, "my-proxy"), -1);
 }
 
+static int64_t max_tokens_of(const char *body)
+{
+    return ig_usage_request_max_tokens(ig_iov_str(body));
+}
+
+TEST(request_max_tokens)
+{
+    CHECK_EQ_INT(max_tokens_of("{\"model\":\"m\",\"max_tokens\":512,\"messages\":[]}"), 512);
+    CHECK_EQ_INT(max_tokens_of("{\"max_completion_tokens\":64}"), 64);
+    CHECK_EQ_INT(max_tokens_of("{\"input\":\"x\",\"max_output_tokens\":9}"), 9);
+    CHECK_EQ_INT(max_tokens_of("{\"max_tokens\":null,\"max_completion_tokens\":7}"), 7);
+    /* nested members are not the request's cap; bad values are no cap */
+    CHECK_EQ_INT(max_tokens_of("{\"options\":{\"max_tokens\":5}}"), -1);
+    CHECK_EQ_INT(max_tokens_of("{\"max_tokens\":0}"), -1);
+    CHECK_EQ_INT(max_tokens_of("{\"max_tokens\":-3}"), -1);
+    CHECK_EQ_INT(max_tokens_of("{\"max_tokens\":1.5}"), -1);
+    CHECK_EQ_INT(max_tokens_of("{\"max_tokens\":\"100\"}"), -1);
+    CHECK_EQ_INT(max_tokens_of("{\"max_tokens\":10,\"max_tokens\":20}"), -1); /* duplicated: ambiguous */
+    CHECK_EQ_INT(max_tokens_of("not json"), -1);
+    CHECK_EQ_INT(max_tokens_of(""), -1);
+    CHECK_EQ_INT(max_tokens_of("{\"max_tokens\":40,\"messages\":[{\"content\":\"cut"), 40); /* cut after it */
+}
+
 int main(void)
 {
+    RUN(request_max_tokens);
     RUN(openai_chat);
     RUN(openai_stream);
     RUN(openai_embeddings);
