@@ -19,6 +19,7 @@
 #include "config/options.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
+#include "limit/limiter.h"
 #include "store/store.h"
 #include "webhook/webhook.h"
 
@@ -31,7 +32,7 @@
 #include <unistd.h>
 
 typedef struct admin_args {
-    const char *org, *slug, *name, *role, *provider, *mode, *key, *expires_days, *plan, *now;
+    const char *org, *slug, *name, *role, *provider, *mode, *key, *expires_days, *plan, *now, *rpm, *tpm;
 } admin_args_t;
 
 static const struct {
@@ -48,6 +49,8 @@ static const struct {
     {"--expires-days", offsetof(admin_args_t, expires_days)},
     {"--plan", offsetof(admin_args_t, plan)},
     {"--now", offsetof(admin_args_t, now)},
+    {"--rpm", offsetof(admin_args_t, rpm)},
+    {"--tpm", offsetof(admin_args_t, tpm)},
 };
 
 void ig_admin_usage(void)
@@ -55,6 +58,7 @@ void ig_admin_usage(void)
     fputs("usage: ingate admin COMMAND [options] [--data-dir DIR ...]\n"
           "  create-org --slug SLUG [--name NAME]\n"
           "  create-key --org ORG [--role viewer|member|admin|owner] [--name NAME] [--expires-days N]\n"
+          "             [--rpm N] [--tpm N]   the key's own limits per minute (default: the org's)\n"
           "  set-provider-key --org ORG --provider NAME [--mode stored|passthrough]   (key read from stdin)\n"
           "  set-default-provider --org ORG --provider NAME\n"
           "  set-plan --org ORG --plan free|enterprise   (the plan gates the Enterprise features)\n"
@@ -107,6 +111,36 @@ static void op_audit(ig_store_t *st, ig_orgcache_t *oc, const char *org_id, cons
     if (rc)
         fprintf(stderr, "ingate admin: warning: audit entry %s not written: %s\n", action,
                 ig_err_message(rc));
+}
+
+/* The largest per-minute limit of a key, as the key API takes it (api_keys.c): what the limiter holds over a
+ * minute. */
+#define ADMIN_MAX_PER_MINUTE                                                                                 \
+    (IG_LIMITER_MAX_LIMIT < 60000 * 1000000LL ? IG_LIMITER_MAX_LIMIT : 60000 * 1000000LL)
+
+/* A per-minute limit flag: absent = 0 (the org's default), else 1..ADMIN_MAX_PER_MINUTE. */
+static int parse_limit(const char *flag, const char *s, int64_t *out)
+{
+    *out = 0;
+    if (!s) return IG_OK;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || !end || end == s || *end || v < 1 || v > ADMIN_MAX_PER_MINUTE) {
+        fprintf(stderr, "ingate admin: %s must be 1..%lld\n", flag, (long long)ADMIN_MAX_PER_MINUTE);
+        return IG_EINVAL;
+    }
+    *out = v;
+    return IG_OK;
+}
+
+/* A key's limit in JSON: the number, or null for the org's default. */
+static void print_limit(int64_t v)
+{
+    if (v)
+        printf("%lld", (long long)v);
+    else
+        printf("null");
 }
 
 static int find_org(ig_store_t *st, const char *ref, ig_org_t *org)
@@ -351,6 +385,11 @@ int ig_admin_main(int argc, char **argv, char **envp)
             clock_gettime(CLOCK_REALTIME, &ts);
             expires = ((int64_t)ts.tv_sec + d * 86400) * 1000;
         }
+        int64_t rpm = 0, tpm = 0;
+        if (parse_limit("--rpm", a.rpm, &rpm) || parse_limit("--tpm", a.tpm, &tpm)) {
+            code = 2;
+            goto out;
+        }
         if (find_org(st, a.org, &org)) goto out;
         char key[IG_APIKEY_LEN + 1];
         uint8_t hash[32];
@@ -359,7 +398,8 @@ int ig_admin_main(int argc, char **argv, char **envp)
         if (ig_apikey_generate(key) != IG_OK) goto out;
         ig_apikey_hash(ig_iov(key, IG_APIKEY_LEN), hash);
         ig_apikey_hash_prefix(hash, prefix);
-        int rc = ig_store_key_create(st, org.id, hash, prefix, a.name, role, expires, &kr);
+        int rc = ig_store_key_create_limited(st, org.id, hash, prefix, a.name, role, expires, NULL, NULL, rpm,
+                                             tpm, &kr);
         if (rc) {
             ig_wipe(key, sizeof key);
             fprintf(stderr, "ingate admin: cannot create key: %s\n", ig_err_message(rc));
@@ -371,8 +411,13 @@ int ig_admin_main(int argc, char **argv, char **envp)
         snprintf(line, sizeof line, "invalidate-key %s\n", hex);
         notify(&dd, line); /* drops a remembered "unknown" answer for this hash */
         op_audit(st, oc, org.id, "key.create", kr.id);
-        printf("{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"%s\",\"hash_prefix\":\"%s\",\"key\":\"%s\"}\n",
+        printf("{\"id\":\"%s\",\"org\":\"%s\",\"role\":\"%s\",\"hash_prefix\":\"%s\",\"key\":\"%s\","
+               "\"rate_limits\":{\"requests_per_minute\":",
                kr.id, org.id, role_name(role), prefix, key);
+        print_limit(kr.rpm_limit);
+        printf(",\"tokens_per_minute\":");
+        print_limit(kr.tpm_limit);
+        printf("}}\n");
         fflush(stdout);
         ig_wipe(key, sizeof key);
         code = 0;
@@ -569,8 +614,14 @@ int ig_admin_main(int argc, char **argv, char **envp)
             printf("%s{\"id\":\"%s\",\"hash_prefix\":\"%s\",\"role\":\"%s\",\"name\":", i ? "," : "",
                    ks[i].id, ks[i].hash_prefix, role_name(ks[i].role));
             print_json_str(ks[i].name);
-            printf(",\"created_at\":%lld,\"expires_at\":%lld,\"revoked\":%s}", (long long)ks[i].created_at,
-                   (long long)ks[i].expires_at, ks[i].revoked_at ? "true" : "false");
+            printf(",\"created_at\":%lld,\"expires_at\":%lld,\"revoked\":%s,\"rate_limits\":"
+                   "{\"requests_per_minute\":",
+                   (long long)ks[i].created_at, (long long)ks[i].expires_at,
+                   ks[i].revoked_at ? "true" : "false");
+            print_limit(ks[i].rpm_limit);
+            printf(",\"tokens_per_minute\":");
+            print_limit(ks[i].tpm_limit);
+            printf("}}");
         }
         printf("]\n");
         free(ks);

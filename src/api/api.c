@@ -375,9 +375,9 @@ typedef struct api_route {
 } api_route_t;
 
 /* Minimum roles: viewer reads; member + creates keys; admin + members, invitations, teams, apps, provider
- * keys, org settings, webhooks (their URLs may carry tokens: even reading them is admin); owner + billing,
- * ownership transfer, deleting the org. docs/openapi.yaml mirrors this table (x-min-role) and
- * scripts/check-openapi.sh compares them both ways. */
+ * keys, org settings, keys' rate limits, webhooks (their URLs may carry tokens: even reading them is admin);
+ * owner + billing, ownership transfer, deleting the org. docs/openapi.yaml mirrors this table (x-min-role)
+ * and scripts/check-openapi.sh compares them both ways. */
 static const api_route_t ROUTES[] = {
     {"POST", "/api/v1/signup", R_PUBLIC, 0, ig_api_signup},
     {"POST", "/api/v1/login", R_PUBLIC, 0, ig_api_login},
@@ -406,6 +406,7 @@ static const api_route_t ROUTES[] = {
     {"DELETE", "/api/v1/apps/:", IG_STORE_ROLE_ADMIN, 0, ig_api_apps_delete},
     {"GET", "/api/v1/keys", IG_STORE_ROLE_MEMBER, 0, ig_api_keys_list},
     {"POST", "/api/v1/keys", IG_STORE_ROLE_MEMBER, 0, ig_api_keys_create},
+    {"PUT", "/api/v1/keys/:", IG_STORE_ROLE_ADMIN, 0, ig_api_keys_put},
     {"DELETE", "/api/v1/keys/:", IG_STORE_ROLE_MEMBER, 0, ig_api_keys_revoke},
     {"POST", "/api/v1/keys/:/rotate", IG_STORE_ROLE_MEMBER, 0, ig_api_keys_rotate},
     {"GET", "/api/v1/providers", IG_STORE_ROLE_VIEWER, 0, ig_api_providers_list},

@@ -48,6 +48,7 @@ struct api_job {
     int want_role;
     int plan;
     int64_t expires_at;
+    int64_t rpm_limit, tpm_limit; /* a key's rate limits, 0 = the org's default */
     int64_t num;
     int auth_mode;
     int64_t cursor;
@@ -147,6 +148,7 @@ void ig_api_keys_list(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_keys_create(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_keys_revoke(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_keys_rotate(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_keys_put(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_providers_list(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_providers_put(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_providers_delete(ig_req_t *, ig_reqstate_t *, ig_iov_t);

@@ -1,9 +1,11 @@
 /*
- * api_keys.c — API keys (create, list, revoke, rotate) and provider credentials (list, set, delete).
+ * api_keys.c — API keys (create, list, change, revoke, rotate) and provider credentials (list, set, delete).
  *
  * Keys: the raw key is returned once, at creation or rotation; the store keeps its SHA-256. A key carries a
- * role no higher than its creator's, and nobody revokes or rotates a key whose role is above their own.
- * Revocation and rotation drop the key from the in-memory cache, so the next request on any thread sees it.
+ * role no higher than its creator's, and nobody changes, revokes or rotates a key whose role is above their
+ * own. A key may have rate limits of its own (requests and tokens per minute) overriding its org's defaults;
+ * only an admin sets them, at creation or with PUT, and a rotation carries them over. Changes, revocation and
+ * rotation drop the key from the in-memory cache, so the next request on any thread sees them.
  * Provider keys are sealed (AES-256-GCM, AAD = org + provider) before they reach the store; the listing shows
  * a fingerprint of the envelope, never the key or any part of it.
  */
@@ -11,12 +13,27 @@
 #include "auth/apikey.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
+#include "limit/limiter.h"
 #include "webhook/webhook.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #define API_MAX_KEYS 10000
+
+/* The largest per-minute limit a key can have: what the limiter holds over one minute (at most one unit per
+ * nanosecond of the period, and IG_LIMITER_MAX_LIMIT; limit/limiter.h). */
+#define API_MAX_PER_MINUTE                                                                                   \
+    (IG_LIMITER_MAX_LIMIT < 60000 * 1000000LL ? IG_LIMITER_MAX_LIMIT : 60000 * 1000000LL)
+
+/* One limit of a key: a number, or null for the org's default (0). */
+static void limit_json(ig_buf_t *b, int64_t v)
+{
+    if (v)
+        ig_buf_appendf(b, "%lld", (long long)v);
+    else
+        ig_buf_lit(b, "null");
+}
 
 static void key_json(ig_buf_t *b, const ig_keyrec_t *k)
 {
@@ -43,7 +60,53 @@ static void key_json(ig_buf_t *b, const ig_keyrec_t *k)
         ig_buf_appendf(b, "%lld", (long long)k->expires_at);
     else
         ig_buf_lit(b, "null");
-    ig_buf_appendf(b, ",\"revoked\":%s}", k->revoked_at ? "true" : "false");
+    ig_buf_appendf(
+        b, ",\"revoked\":%s,\"rate_limits\":{\"requests_per_minute\":", k->revoked_at ? "true" : "false");
+    limit_json(b, k->rpm_limit);
+    ig_buf_lit(b, ",\"tokens_per_minute\":");
+    limit_json(b, k->tpm_limit);
+    ig_buf_lit(b, "}}");
+}
+
+/* The optional member "rate_limits" of a key request: null or {"requests_per_minute": N | null,
+ * "tokens_per_minute": N | null}, each N 1..API_MAX_PER_MINUTE; null or absent = the org's default (0).
+ * IG_OK with *rpm and *tpm, IG_ENOTFOUND when the member is absent, or IG_EINVAL after answering 400 naming
+ * the field rate_limits; *rpm and *tpm are written only on IG_OK. */
+static int take_rate_limits(ig_req_t *req, const cJSON *doc, int64_t *rpm, int64_t *tpm)
+{
+    static const char *const members[] = {"requests_per_minute", "tokens_per_minute", NULL};
+    static const char *const bad[] = {
+        "rate_limits.requests_per_minute must be a positive integer up to 60000000000, or null",
+        "rate_limits.tokens_per_minute must be a positive integer up to 60000000000, or null"};
+    _Static_assert(API_MAX_PER_MINUTE == 60000000000LL, "the messages name the largest limit");
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(doc, "rate_limits");
+    int64_t v[2] = {0, 0};
+    if (!r) return IG_ENOTFOUND;
+    if (!cJSON_IsNull(r)) {
+        if (!cJSON_IsObject(r)) {
+            ig_api_bad_field(req, "rate_limits",
+                             "rate_limits must be an object with requests_per_minute and tokens_per_minute, "
+                             "or null");
+            return IG_EINVAL;
+        }
+        if (ig_json_only_keys(r, members, NULL) != IG_OK) {
+            ig_api_bad_field(
+                req, "rate_limits",
+                "rate_limits has an unknown member (known: requests_per_minute, tokens_per_minute)");
+            return IG_EINVAL;
+        }
+        for (int i = 0; i < 2; i++) {
+            const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, members[i]);
+            if (!x || cJSON_IsNull(x)) continue;
+            if (ig_json_get_int(r, members[i], &v[i]) != IG_OK || v[i] < 1 || v[i] > API_MAX_PER_MINUTE) {
+                ig_api_bad_field(req, "rate_limits", bad[i]);
+                return IG_EINVAL;
+            }
+        }
+    }
+    *rpm = v[0];
+    *tpm = v[1];
+    return IG_OK;
 }
 
 /* The webhook event of a key change: {"key_id","name","role"}, plus "new_key_id" for a rotation. Ids and
@@ -112,9 +175,9 @@ static void work_keys_create(api_job_t *j, ig_store_t *st)
         j->err = IG_ECRYPTO;
         return;
     }
-    int rc = ig_store_key_create_for(st, j->org_id, hash, prefix, j->name[0] ? j->name : NULL, j->want_role,
-                                     j->expires_at, j->ref[0] ? j->ref : NULL,
-                                     j->user_id[0] ? j->user_id : NULL, &kr);
+    int rc = ig_store_key_create_limited(st, j->org_id, hash, prefix, j->name[0] ? j->name : NULL,
+                                         j->want_role, j->expires_at, j->ref[0] ? j->ref : NULL,
+                                         j->user_id[0] ? j->user_id : NULL, j->rpm_limit, j->tpm_limit, &kr);
     if (rc) {
         ig_wipe(key, sizeof key);
         j->err = rc;
@@ -170,6 +233,23 @@ static void work_keys_revoke(api_job_t *j, ig_store_t *st)
     ig_buf_lit(&j->out, "}");
 }
 
+static void work_keys_put(api_job_t *j, ig_store_t *st)
+{
+    ig_keyrec_t k, out;
+    if (!key_for_change(j, st, &k, "you cannot change a key with a role above your own")) return;
+    int rc = ig_store_key_set_limits(st, j->org_id, k.id, j->rpm_limit, j->tpm_limit, &out);
+    if (rc) {
+        j->err = rc;
+        if (rc == IG_ENOTFOUND) j->msg = "no active key with this id";
+        return;
+    }
+    ig_authcache_invalidate_key(out.key_hash); /* the new limits apply from the next request */
+    ig_api_audit(j, st, "key.update", out.id);
+    ig_buf_lit(&j->out, "{\"key\":");
+    key_json(&j->out, &out);
+    ig_buf_lit(&j->out, "}");
+}
+
 static void work_keys_rotate(api_job_t *j, ig_store_t *st)
 {
     ig_keyrec_t k, old, nk;
@@ -218,7 +298,7 @@ void ig_api_keys_create(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
     IG_UNUSED(param);
     cJSON *doc = ig_api_body_object(req);
     if (!doc) return;
-    static const char *const allowed[] = {"name", "role", "expires_at", "app_id", NULL};
+    static const char *const allowed[] = {"name", "role", "expires_at", "app_id", "rate_limits", NULL};
     int64_t exp = 0;
     int want = rs->who.role < IG_STORE_ROLE_MEMBER ? rs->who.role : IG_STORE_ROLE_MEMBER;
     api_job_t *j = ig_api_job_new(req, rs, work_keys_create);
@@ -241,6 +321,12 @@ void ig_api_keys_create(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
     }
     j->want_role = want;
     j->expires_at = rc == IG_OK ? exp * 1000 : 0;
+    if (take_rate_limits(req, doc, &j->rpm_limit, &j->tpm_limit) == IG_EINVAL) goto out;
+    if ((j->rpm_limit || j->tpm_limit) && rs->who.role < IG_STORE_ROLE_ADMIN) {
+        ig_api_error(req, 403, "forbidden", "only an admin can set a key's rate_limits: leave them out",
+                     "rate_limits");
+        goto out;
+    }
     ig_api_job_submit(req, rs, j);
     j = NULL;
 out:
@@ -251,6 +337,39 @@ out:
 void ig_api_keys_revoke(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
     ig_api_run_param(req, rs, param, work_keys_revoke);
+}
+
+void ig_api_keys_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
+{
+    if (param.len == 0 || param.len > 32) {
+        ig_api_error(req, 404, "not_found", "not found", NULL);
+        return;
+    }
+    cJSON *doc = ig_api_body_object(req);
+    if (!doc) return;
+    static const char *const allowed[] = {"rate_limits", NULL};
+    int64_t rpm = 0, tpm = 0;
+    api_job_t *j = NULL;
+    if (!ig_api_only_keys(req, doc, allowed)) goto out;
+    int rc = take_rate_limits(req, doc, &rpm, &tpm);
+    if (rc == IG_EINVAL) goto out;
+    if (rc == IG_ENOTFOUND) {
+        ig_api_bad_field(req, "rate_limits", "rate_limits is required");
+        goto out;
+    }
+    j = ig_api_job_new(req, rs, work_keys_put);
+    if (!j) {
+        ig_resp_error(req, IG_ENOMEM, NULL);
+        goto out;
+    }
+    memcpy(j->param, param.base, param.len);
+    j->rpm_limit = rpm;
+    j->tpm_limit = tpm;
+    ig_api_job_submit(req, rs, j);
+    j = NULL;
+out:
+    if (j) ig_api_job_free(j);
+    cJSON_Delete(doc);
 }
 
 void ig_api_keys_rotate(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)

@@ -255,6 +255,12 @@ static const char *const migrations[] = {
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX log_batches_hook ON log_batches (org_id, webhook_id, first_at, first_seq);"
     "CREATE INDEX log_batches_open ON log_batches (org_id, webhook_id, first_at, first_seq) WHERE done = 0;",
+    /* v6: a key's own rate limits (requests and tokens per minute), overriding its org's defaults (the org's
+     * settings.rate_limits); 0 = the org's default, so every existing key keeps following its org. */
+    "ALTER TABLE api_keys ADD COLUMN rate_limit_rpm INTEGER NOT NULL DEFAULT 0"
+    " CHECK (rate_limit_rpm >= 0);"
+    "ALTER TABLE api_keys ADD COLUMN rate_limit_tpm INTEGER NOT NULL DEFAULT 0"
+    " CHECK (rate_limit_tpm >= 0);",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
@@ -262,7 +268,7 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
 
 #define KEY_COLS                                                                                             \
     "id, org_id, key_hash, hash_prefix, name, role, created_at, expires_at, revoked_at, app_id, created_by," \
-    " last_used_at"
+    " last_used_at, rate_limit_rpm, rate_limit_tpm"
 #define ORG_COLS "id, slug, name, default_provider, created_at, plan, settings"
 #define USER_COLS                                                                                            \
     "id, email, password_hash, display_name, created_at, password_changed_at, email_enc, display_enc"
@@ -303,7 +309,7 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(ORG_BY_ID, "SELECT " ORG_COLS " FROM orgs WHERE id = ?")                                               \
     X(ORG_BY_SLUG, "SELECT " ORG_COLS " FROM orgs WHERE slug = ?")                                           \
     X(ORG_SET_PROVIDER, "UPDATE orgs SET default_provider = ? WHERE id = ?")                                 \
-    X(KEY_INSERT, "INSERT INTO api_keys (" KEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")         \
+    X(KEY_INSERT, "INSERT INTO api_keys (" KEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")   \
     X(KEY_BY_HASH, "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = ?")                                   \
     X(KEY_FIND_ORG, "SELECT " KEY_COLS " FROM api_keys WHERE (id = ? OR hash_prefix = ?) AND org_id = ?"     \
                     " ORDER BY created_at, id LIMIT 2")                                                      \
@@ -378,6 +384,7 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                      " AND revoked_at IS NULL")                                                              \
     X(KEY_GET, "SELECT " KEY_COLS " FROM api_keys WHERE id = ? AND org_id = ?")                              \
     X(KEY_SET_EXPIRY, "UPDATE api_keys SET expires_at = ? WHERE id = ?")                                     \
+    X(KEY_SET_LIMITS, "UPDATE api_keys SET rate_limit_rpm = ?, rate_limit_tpm = ? WHERE id = ?")             \
     X(KEY_MARK_REPLACED, "UPDATE api_keys SET replaced_by = ? WHERE id = ? AND replaced_by IS NULL")         \
     X(KEY_TOUCH, "UPDATE api_keys SET last_used_at = ?1 WHERE id = ?2 AND org_id = ?3"                       \
                  " AND (last_used_at IS NULL OR last_used_at < ?1)")                                         \
@@ -685,6 +692,8 @@ static int read_key(sqlite3_stmt *st, ig_keyrec_t *k)
     k->expires_at = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
     k->revoked_at = sqlite3_column_int64(st, 8);
     k->last_used_at = sqlite3_column_int64(st, 11);
+    k->rpm_limit = sqlite3_column_int64(st, 12);
+    k->tpm_limit = sqlite3_column_int64(st, 13);
     rc = IG_OK;
 out:
     return rc;
@@ -1174,6 +1183,8 @@ static int key_insert_row(sq_store_t *s, const ig_keyrec_t *rec)
     bind_opt_text(q, 10, rec->app_id);
     bind_opt_text(q, 11, rec->created_by);
     bind_opt_i64(q, 12, rec->last_used_at);
+    sqlite3_bind_int64(q, 13, rec->rpm_limit);
+    sqlite3_bind_int64(q, 14, rec->tpm_limit);
     rc = step_done(s, q, "key insert");
 out:
     done(q);
@@ -2689,6 +2700,8 @@ static int sq_key_rotate(ig_store_t *st, const char *old_id, const ig_keyrec_t *
     nk.role = old.role;
     memcpy(nk.app_id, old.app_id, sizeof nk.app_id);
     nk.expires_at = old.expires_at;
+    nk.rpm_limit = old.rpm_limit; /* the replacement is limited exactly as the key it replaces */
+    nk.tpm_limit = old.tpm_limit;
     if ((rc = key_insert_row(s, &nk))) goto out;
     if (!old.expires_at || old.expires_at > overlap_until) {
         old.expires_at = overlap_until;
@@ -2699,6 +2712,36 @@ static int sq_key_rotate(ig_store_t *st, const char *old_id, const ig_keyrec_t *
     *old_out = old;
     *new_out = nk;
 out:
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_key_set_limits(ig_store_t *st, const char *org_id, const char *id, int64_t rpm_limit,
+                             int64_t tpm_limit, int64_t now, ig_keyrec_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    ig_keyrec_t k;
+    int rc;
+
+    /* read and update under the write lock: a concurrent revocation happens either before (IG_ENOTFOUND)
+     * or after, and the answer is the row as committed */
+    if ((rc = tx_begin(s)) || (rc = key_get(s, org_id, id, &k))) goto out;
+    rc = IG_ENOTFOUND;
+    if (k.revoked_at || (k.expires_at && k.expires_at <= now)) goto out;
+    if ((rc = stmt(s, ST_KEY_SET_LIMITS, &q))) goto out;
+    sqlite3_bind_int64(q, 1, rpm_limit);
+    sqlite3_bind_int64(q, 2, tpm_limit);
+    bind_text(q, 3, k.id);
+    if ((rc = step_done(s, q, "key set limits"))) goto out;
+    done(q);
+    q = NULL;
+    if ((rc = tx_commit(s))) goto out;
+    k.rpm_limit = rpm_limit;
+    k.tpm_limit = tpm_limit;
+    *out = k;
+out:
+    done(q);
     if (rc) tx_rollback(s);
     return rc;
 }
@@ -3335,6 +3378,7 @@ static const ig_store_ops_t sqlite_ops = {
     .app_delete = sq_app_delete,
     .key_get = sq_key_get,
     .key_rotate = sq_key_rotate,
+    .key_set_limits = sq_key_set_limits,
     .org_data_key_get = sq_org_data_key_get,
     .keys_touch = sq_keys_touch,
     .org_ids = sq_org_ids,

@@ -14,6 +14,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
+#include "limit/limiter.h"
 
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -874,15 +875,31 @@ int ig_store_app_delete(ig_store_t *st, const char *org_id, const char *id)
     return st->ops->app_delete(st, org_id, id);
 }
 
+/* A per-key rate limit (v6): 0 = the org's default, else a limit the limiter can hold. */
+static bool valid_key_limit(int64_t v)
+{
+    return v >= 0 && v <= IG_LIMITER_MAX_LIMIT;
+}
+
 int ig_store_key_create_for(ig_store_t *st, const char *org_id, const uint8_t hash[32],
                             const char *hash_prefix, const char *name, int role, int64_t expires_at,
                             const char *app_id, const char *created_by, ig_keyrec_t *out)
+{
+    return ig_store_key_create_limited(st, org_id, hash, hash_prefix, name, role, expires_at, app_id,
+                                       created_by, 0, 0, out);
+}
+
+int ig_store_key_create_limited(ig_store_t *st, const char *org_id, const uint8_t hash[32],
+                                const char *hash_prefix, const char *name, int role, int64_t expires_at,
+                                const char *app_id, const char *created_by, int64_t rpm_limit,
+                                int64_t tpm_limit, ig_keyrec_t *out)
 {
     ig_keyrec_t rec;
     int rc = IG_EINVAL;
     if (!st || !org_id || !hash || !valid_token(hash_prefix, sizeof rec.hash_prefix - 1)) goto out;
     if ((name && !valid_text(name, 0, sizeof rec.name - 1)) || role < IG_STORE_ROLE_VIEWER ||
-        role > IG_STORE_ROLE_OWNER || expires_at < 0)
+        role > IG_STORE_ROLE_OWNER || expires_at < 0 || !valid_key_limit(rpm_limit) ||
+        !valid_key_limit(tpm_limit))
         goto out;
     rc = IG_ENOTFOUND; /* an org, app or user id that cannot exist */
     if (!id_fits(org_id) || (app_id && !id_fits(app_id)) || (created_by && !id_fits(created_by))) goto out;
@@ -898,6 +915,8 @@ int ig_store_key_create_for(ig_store_t *st, const char *org_id, const uint8_t ha
     rec.expires_at = expires_at;
     copy_opt(rec.app_id, app_id);
     copy_opt(rec.created_by, created_by);
+    rec.rpm_limit = rpm_limit;
+    rec.tpm_limit = tpm_limit;
     rc = st->ops->key_insert(st, &rec);
     if (rc == IG_OK && out) *out = rec;
 out:
@@ -909,6 +928,20 @@ int ig_store_key_get(ig_store_t *st, const char *org_id, const char *id, ig_keyr
     if (!st || !org_id || !id || !out) return IG_EINVAL;
     if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
     return st->ops->key_get(st, org_id, id, out);
+}
+
+int ig_store_key_set_limits(ig_store_t *st, const char *org_id, const char *id, int64_t rpm_limit,
+                            int64_t tpm_limit, ig_keyrec_t *out)
+{
+    ig_keyrec_t rec;
+    int rc = IG_EINVAL;
+    if (!st || !org_id || !id || !valid_key_limit(rpm_limit) || !valid_key_limit(tpm_limit)) goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id) || !id_fits(id)) goto out;
+    rc = st->ops->key_set_limits(st, org_id, id, rpm_limit, tpm_limit, now_ms(), &rec);
+    if (rc == IG_OK && out) *out = rec;
+out:
+    return rc;
 }
 
 int ig_store_key_rotate(ig_store_t *st, const char *org_id, const char *old_id, const uint8_t new_hash[32],

@@ -2,8 +2,8 @@
  * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log, users and their
  * org memberships, the control database's hash-chained audit log; v3: sessions, invitations, teams and apps,
  * outbound webhooks with their queued deliveries and every attempt; v5: the log batches of logs.expiring
- * deliveries) behind one backend-independent interface. (An org's own audit entries live in its log
- * database: store/orgaudit.h.)
+ * deliveries; v6: per-key rate-limit overrides) behind one backend-independent interface. (An org's own audit
+ * entries live in its log database: store/orgaudit.h.)
  *
  * A store is a vtable (ig_store_ops_t) plus thin ig_store_* wrappers. The wrappers validate arguments,
  * generate ids (16 bytes from RAND_bytes as 32 lowercase hex chars) and timestamps (unix milliseconds), so
@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 /* Schema version this binary creates: every backend has exactly this many migrations. */
-#define IG_STORE_SCHEMA_VERSION 5
+#define IG_STORE_SCHEMA_VERSION 6
 
 /* Largest provider secret envelope accepted: a sealed provider key is well under 1 KiB. */
 #define IG_STORE_MAX_SECRET (64u * 1024)
@@ -418,14 +418,26 @@ int ig_store_app_delete(ig_store_t *st, const char *org_id, const char *id);
 int ig_store_key_create_for(ig_store_t *st, const char *org_id, const uint8_t hash[32],
                             const char *hash_prefix, const char *name, int role, int64_t expires_at,
                             const char *app_id, const char *created_by, ig_keyrec_t *out);
+/* As ig_store_key_create_for, plus the key's rate-limit overrides (v6): requests and tokens per minute, 0 =
+ * the org's default, else 1..IG_LIMITER_MAX_LIMIT (limit/limiter.h; IG_EINVAL otherwise). */
+int ig_store_key_create_limited(ig_store_t *st, const char *org_id, const uint8_t hash[32],
+                                const char *hash_prefix, const char *name, int role, int64_t expires_at,
+                                const char *app_id, const char *created_by, int64_t rpm_limit,
+                                int64_t tpm_limit, ig_keyrec_t *out);
+/* Replaces the rate-limit overrides of the org's key id (v6): rpm_limit and tpm_limit as for
+ * ig_store_key_create_limited (0 clears one: the org's default applies). The key must be active: IG_ENOTFOUND
+ * when it is revoked, expired, missing or another org's. out (may be NULL) gets the record after the change.
+ * The caller must drop the key from its caches so the next request sees the new limits. */
+int ig_store_key_set_limits(ig_store_t *st, const char *org_id, const char *id, int64_t rpm_limit,
+                            int64_t tpm_limit, ig_keyrec_t *out);
 /* The org's key with this id. IG_ENOTFOUND otherwise (another org's key too). */
 int ig_store_key_get(ig_store_t *st, const char *org_id, const char *id, ig_keyrec_t *out);
 /* Rotates a key in ONE transaction: the org's key old_id must exist, not be revoked and not be expired at
  * now (IG_ENOTFOUND otherwise), and not have been rotated before (IG_ECONFLICT: rotate its successor; a
  * second successor would inherit the overlap expiry). A new key is stored (new_hash, new_prefix) with the old
- * key's name, role, app and expiry, created_by as given (NULL = none); the old key's expires_at becomes
- * overlap_until (unix ms) unless it already expires earlier. old_out and new_out (may be NULL) get the
- * records after the change. The caller must drop the old key from its caches. */
+ * key's name, role, app, expiry and rate limits (v6), created_by as given (NULL = none); the old key's
+ * expires_at becomes overlap_until (unix ms) unless it already expires earlier. old_out and new_out (may be
+ * NULL) get the records after the change. The caller must drop the old key from its caches. */
 int ig_store_key_rotate(ig_store_t *st, const char *org_id, const char *old_id, const uint8_t new_hash[32],
                         const char *new_prefix, const char *created_by, int64_t overlap_until,
                         ig_keyrec_t *old_out, ig_keyrec_t *new_out);
@@ -748,7 +760,7 @@ typedef struct ig_store_ops {
     int (*app_delete)(ig_store_t *st, const char *org_id, const char *id);
     int (*key_get)(ig_store_t *st, const char *org_id, const char *id, ig_keyrec_t *out);
     /* new_key has id, org_id, key_hash, hash_prefix, created_by and created_at = now filled; the backend
-     * copies name, role, app_id and expires_at from the old key. */
+     * copies name, role, app_id, expires_at, rpm_limit and tpm_limit from the old key. */
     int (*key_rotate)(ig_store_t *st, const char *old_id, const ig_keyrec_t *new_key, int64_t overlap_until,
                       ig_keyrec_t *old_out, ig_keyrec_t *new_out);
     int (*provider_delete)(ig_store_t *st, const char *org_id, const char *provider);
@@ -795,6 +807,10 @@ typedef struct ig_store_ops {
     int (*control_key)(ig_store_t *st, const char *name, const uint8_t *init, size_t init_len, int64_t now,
                        uint8_t **out, size_t *outlen);
     int (*rewrap)(ig_store_t *st, ig_store_rewrap_fn fn, void *ctx, int64_t now, size_t *n);
+    /* v6. key_insert (above) also stores rpm_limit and tpm_limit. key_set_limits refuses (IG_ENOTFOUND) a key
+     * that is not one of org_id, or is revoked or expired at now; out gets the record after the change. */
+    int (*key_set_limits)(ig_store_t *st, const char *org_id, const char *id, int64_t rpm_limit,
+                          int64_t tpm_limit, int64_t now, ig_keyrec_t *out);
 } ig_store_ops_t;
 
 struct ig_store {

@@ -48,7 +48,7 @@ describe('management API: keys and providers', () => {
     assert.ok(ids.includes(a.keyInfo.id));
     assert.ok(!ids.includes(b.keyInfo.id), 'another org key is listed');
     assert.ok(!r.text.includes('sk-ingate-'), 'a raw key is in the listing');
-    for (const k of r.json.keys) assert.deepEqual(Object.keys(k).sort(), ['app_id', 'created_at', 'created_by', 'expires_at', 'hash_prefix', 'id', 'last_used_at', 'name', 'revoked', 'role']);
+    for (const k of r.json.keys) assert.deepEqual(Object.keys(k).sort(), ['app_id', 'created_at', 'created_by', 'expires_at', 'hash_prefix', 'id', 'last_used_at', 'name', 'rate_limits', 'revoked', 'role']);
   });
 
   it('creates a key shown once, usable at once, with a role no higher than the creator', async () => {

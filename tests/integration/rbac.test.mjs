@@ -42,6 +42,7 @@ const TABLE = [
   ['DELETE', '/api/v1/apps/:', 'admin', false],
   ['GET', '/api/v1/keys', 'member', false],
   ['POST', '/api/v1/keys', 'member', false],
+  ['PUT', '/api/v1/keys/:', 'admin', false],
   ['DELETE', '/api/v1/keys/:', 'member', false],
   ['POST', '/api/v1/keys/:/rotate', 'member', false],
   ['GET', '/api/v1/providers', 'viewer', false],
@@ -93,6 +94,7 @@ const CALLS = {
   'DELETE /api/v1/apps/:': [`/apps/${MISSING}`, undefined, 404],
   'GET /api/v1/keys': ['/keys', undefined, 200],
   'POST /api/v1/keys': ['/keys', { bogus: 1 }, 400],
+  'PUT /api/v1/keys/:': [`/keys/${MISSING}`, { rate_limits: { requests_per_minute: 5, tokens_per_minute: null } }, 404],
   'DELETE /api/v1/keys/:': [`/keys/${MISSING}`, undefined, 404],
   'POST /api/v1/keys/:/rotate': [`/keys/${MISSING}/rotate`, undefined, 404],
   'GET /api/v1/providers': ['/providers', undefined, 200],
@@ -389,7 +391,7 @@ describe('role-based access control', () => {
         return r.json;
       };
       return {
-        keys: (await get('/keys')).keys.map((k) => [k.id, k.role, k.revoked, k.expires_at]),
+        keys: (await get('/keys')).keys.map((k) => [k.id, k.role, k.revoked, k.expires_at, k.rate_limits]),
         members: (await get('/members')).members.map((m) => [m.user_id, m.role]),
         invitations: (await get('/invitations')).invitations.map((i) => i.id),
         teams: (await get('/teams')).teams.map((x) => x.id),
@@ -404,6 +406,7 @@ describe('role-based access control', () => {
       const before = await snapshotA();
       const calls = [
         ['DELETE', (id) => `/keys/${id}`, undefined, ids.key],
+        ['PUT', (id) => `/keys/${id}`, { rate_limits: { requests_per_minute: 1, tokens_per_minute: 1 } }, ids.key],
         ['POST', (id) => `/keys/${id}/rotate`, undefined, ids.key],
         ['POST', (id) => `/keys/${id}/rotate`, { overlap_seconds: 0 }, ids.key],
         ['PATCH', (id) => `/members/${id}`, { role: 'admin' }, ids.user],

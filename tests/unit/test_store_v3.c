@@ -169,7 +169,7 @@ TEST(v2_upgrades_in_place)
     int v = 0;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
     CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION);
-    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 5); /* v4: control audit chain; v5: log_batches */
+    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 6); /* v4: control audit chain; v5: log_batches; v6: key limits */
 
     /* v2 rows read back with the v3 defaults */
     ig_org_t org;
@@ -184,6 +184,8 @@ TEST(v2_upgrades_in_place)
     CHECK_EQ_STR(k.created_by, "00000000000000000000000000000003"); /* the v2 column is kept */
     CHECK_EQ_STR(k.app_id, "");
     CHECK_EQ_INT(k.last_used_at, 0);
+    CHECK_EQ_INT(k.rpm_limit, 0); /* v6: the org's default */
+    CHECK_EQ_INT(k.tpm_limit, 0);
     CHECK_EQ_INT(ig_store_key_get(st, org.id, k.id, &k), IG_OK);
 
     /* v3 works on the upgraded file, with the v2 rows */
