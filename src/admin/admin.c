@@ -115,10 +115,8 @@ static void op_audit(ig_store_t *st, ig_orgcache_t *oc, const char *org_id, cons
 
 /* The largest per-minute limit of a key, as the key API takes it (api_keys.c): what the limiter holds over a
  * minute. */
-#define ADMIN_MAX_PER_MINUTE                                                                                 \
-    (IG_LIMITER_MAX_LIMIT < 60000 * 1000000LL ? IG_LIMITER_MAX_LIMIT : 60000 * 1000000LL)
 
-/* A per-minute limit flag: absent = 0 (the org's default), else 1..ADMIN_MAX_PER_MINUTE. */
+/* A per-minute limit flag: absent = 0 (the org's default), else 1..IG_LIMITER_MAX_PER_MINUTE. */
 static int parse_limit(const char *flag, const char *s, int64_t *out)
 {
     *out = 0;
@@ -126,8 +124,8 @@ static int parse_limit(const char *flag, const char *s, int64_t *out)
     char *end = NULL;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || !end || end == s || *end || v < 1 || v > ADMIN_MAX_PER_MINUTE) {
-        fprintf(stderr, "ingate admin: %s must be 1..%lld\n", flag, (long long)ADMIN_MAX_PER_MINUTE);
+    if (errno || !end || end == s || *end || v < 1 || v > IG_LIMITER_MAX_PER_MINUTE) {
+        fprintf(stderr, "ingate admin: %s must be 1..%lld\n", flag, (long long)IG_LIMITER_MAX_PER_MINUTE);
         return IG_EINVAL;
     }
     *out = v;

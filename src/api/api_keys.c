@@ -10,6 +10,7 @@
  * a fingerprint of the envelope, never the key or any part of it.
  */
 #include "api/api_int.h"
+#include "capture/orgset.h"
 #include "auth/apikey.h"
 #include "core/err.h"
 #include "crypto/crypto.h"
@@ -20,11 +21,6 @@
 #include <stdlib.h>
 
 #define API_MAX_KEYS 10000
-
-/* The largest per-minute limit a key can have: what the limiter holds over one minute (at most one unit per
- * nanosecond of the period, and IG_LIMITER_MAX_LIMIT; limit/limiter.h). */
-#define API_MAX_PER_MINUTE                                                                                   \
-    (IG_LIMITER_MAX_LIMIT < 60000 * 1000000LL ? IG_LIMITER_MAX_LIMIT : 60000 * 1000000LL)
 
 /* One limit of a key: a number, or null for the org's default (0). */
 static void limit_json(ig_buf_t *b, int64_t v)
@@ -69,40 +65,19 @@ static void key_json(ig_buf_t *b, const ig_keyrec_t *k)
 }
 
 /* The optional member "rate_limits" of a key request: null or {"requests_per_minute": N | null,
- * "tokens_per_minute": N | null}, each N 1..API_MAX_PER_MINUTE; null or absent = the org's default (0).
- * IG_OK with *rpm and *tpm, IG_ENOTFOUND when the member is absent, or IG_EINVAL after answering 400 naming
- * the field rate_limits; *rpm and *tpm are written only on IG_OK. */
+ * "tokens_per_minute": N | null}, each N 1..IG_LIMITER_MAX_PER_MINUTE; null or absent = the org's default
+ * (0). IG_OK with *rpm and *tpm, IG_ENOTFOUND when the member is absent, or IG_EINVAL after answering 400
+ * naming the field rate_limits; *rpm and *tpm are written only on IG_OK. */
 static int take_rate_limits(ig_req_t *req, const cJSON *doc, int64_t *rpm, int64_t *tpm)
 {
-    static const char *const members[] = {"requests_per_minute", "tokens_per_minute", NULL};
-    static const char *const bad[] = {
-        "rate_limits.requests_per_minute must be a positive integer up to 60000000000, or null",
-        "rate_limits.tokens_per_minute must be a positive integer up to 60000000000, or null"};
-    _Static_assert(API_MAX_PER_MINUTE == 60000000000LL, "the messages name the largest limit");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(doc, "rate_limits");
+    const char *why = NULL;
     int64_t v[2] = {0, 0};
     if (!r) return IG_ENOTFOUND;
-    if (!cJSON_IsNull(r)) {
-        if (!cJSON_IsObject(r)) {
-            ig_api_bad_field(req, "rate_limits",
-                             "rate_limits must be an object with requests_per_minute and tokens_per_minute, "
-                             "or null");
-            return IG_EINVAL;
-        }
-        if (ig_json_only_keys(r, members, NULL) != IG_OK) {
-            ig_api_bad_field(
-                req, "rate_limits",
-                "rate_limits has an unknown member (known: requests_per_minute, tokens_per_minute)");
-            return IG_EINVAL;
-        }
-        for (int i = 0; i < 2; i++) {
-            const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, members[i]);
-            if (!x || cJSON_IsNull(x)) continue;
-            if (ig_json_get_int(r, members[i], &v[i]) != IG_OK || v[i] < 1 || v[i] > API_MAX_PER_MINUTE) {
-                ig_api_bad_field(req, "rate_limits", bad[i]);
-                return IG_EINVAL;
-            }
-        }
+    if (!cJSON_IsNull(r) &&
+        ig_orgset_rate_limits(r, &v[0], &v[1], &why) != IG_OK) { /* the org setting's rules */
+        ig_api_bad_field(req, "rate_limits", why);
+        return IG_EINVAL;
     }
     *rpm = v[0];
     *tpm = v[1];

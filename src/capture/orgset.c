@@ -151,22 +151,24 @@ static int parse_allowlist(const cJSON *a, ig_orgset_t *out, const char **why)
 int ig_orgset_rate_limits(const cJSON *r, int64_t *rpm, int64_t *tpm, const char **why)
 {
     static const char *const keys[] = {"requests_per_minute", "tokens_per_minute", NULL};
-    static const char bad[] =
-        "rate_limits must be an object with requests_per_minute and tokens_per_minute, each "
-        "a positive integer or null";
-    const char *unknown = NULL;
+    static const char *const bad[] = {
+        "rate_limits.requests_per_minute must be a positive integer up to 60000000000, or null",
+        "rate_limits.tokens_per_minute must be a positive integer up to 60000000000, or null"};
+    _Static_assert(IG_LIMITER_MAX_PER_MINUTE == 60000000000LL, "the messages name the largest limit");
     int64_t v[2] = {0, 0};
-    if (!cJSON_IsObject(r) || ig_json_only_keys(r, keys, &unknown) != IG_OK) {
-        *why = bad;
+    if (!cJSON_IsObject(r)) {
+        *why = "rate_limits must be an object with requests_per_minute and tokens_per_minute, or null";
+        return IG_EINVAL;
+    }
+    if (ig_json_only_keys(r, keys, NULL) != IG_OK) {
+        *why = "rate_limits has an unknown member (known: requests_per_minute, tokens_per_minute)";
         return IG_EINVAL;
     }
     for (int i = 0; i < 2; i++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(r, keys[i]);
         if (!x || cJSON_IsNull(x)) continue;
-        /* a limit the limiter can hold for a minute: at most one unit per nanosecond */
-        if (ig_json_get_int(r, keys[i], &v[i]) != IG_OK || v[i] < 1 || v[i] > IG_LIMITER_MAX_LIMIT ||
-            v[i] > 60000 * 1000000LL) {
-            *why = bad;
+        if (ig_json_get_int(r, keys[i], &v[i]) != IG_OK || v[i] < 1 || v[i] > IG_LIMITER_MAX_PER_MINUTE) {
+            *why = bad[i];
             return IG_EINVAL;
         }
     }
@@ -227,10 +229,10 @@ int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *
         return rc;
     }
     const cJSON *rl = cJSON_GetObjectItemCaseSensitive(set, "rate_limits");
-    if (rl && !cJSON_IsNull(rl) && ig_orgset_rate_limits(rl, &out->rpm_limit, &out->tpm_limit, why)) {
-        *why =
-            "settings.rate_limits must be an object with requests_per_minute and tokens_per_minute, each a "
-            "positive integer or null";
+    const char *detail = NULL;
+    if (rl && !cJSON_IsNull(rl) && ig_orgset_rate_limits(rl, &out->rpm_limit, &out->tpm_limit, &detail)) {
+        *why = "settings.rate_limits is invalid";
+        if (err && errlen) snprintf(err, errlen, "%s", detail);
         ig_orgset_clear(out);
         return IG_EINVAL;
     }

@@ -40,6 +40,11 @@
 #define IG_LIMITER_MAX_LIMIT     (1LL << 40)
 #define IG_LIMITER_MAX_PERIOD_MS (24LL * 3600 * 1000)
 
+/* The largest per-minute limit (requests or tokens per minute, the org and key settings): a limit the limiter
+ * can hold over one minute, i.e. at most one unit per nanosecond of it. */
+#define IG_LIMITER_MAX_PER_MINUTE 60000000000LL
+_Static_assert(IG_LIMITER_MAX_PER_MINUTE <= IG_LIMITER_MAX_LIMIT, "a per-minute limit is a valid rule");
+
 typedef struct {
     int64_t limit;     /* units per period, 1 .. IG_LIMITER_MAX_LIMIT */
     int64_t period_ms; /* 1 .. IG_LIMITER_MAX_PERIOD_MS */

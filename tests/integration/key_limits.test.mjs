@@ -128,8 +128,11 @@ describe('per-key rate limits: the key API', () => {
       assert.deepEqual(r.json.key.rate_limits, want);
       assert.deepEqual(settled(r.json.key), settled(await keyOf(O.token, k.key.id)), 'PUT answers the key as the list shows it');
       assert.deepEqual(stored(k.key.id), { rpm: want.requests_per_minute ?? 0, tpm: want.tokens_per_minute ?? 0 });
-      // the key was dropped from the auth cache and is read again: it keeps authenticating
-      assert.equal((await chat(k.api_key)).status, 200);
+      // the key was dropped from the auth cache and is read again: it keeps authenticating (the small limits of
+      // some steps may refuse the call with 429: the calls and tokens of earlier steps count; ratelimit.test.mjs
+      // tests the enforcement itself)
+      const c = await chat(k.api_key);
+      assert.ok(c.status === 200 || c.status === 429, `${c.status} ${c.text}`);
     }
     const after = await keyOf(O.token, k.key.id);
     assert.equal(after.name, 'to-change');

@@ -76,6 +76,25 @@ describe('per-key rate limits', () => {
     assert.match(m.text, /^ingate_rate_limited_total\{limit="key_requests"\} [1-9]\d*$/m);
   });
 
+  it("a key's own limit overrides the org's default, on the very next request", async () => {
+    const o = await org({ rate_limits: { requests_per_minute: 2 } });
+    const id = uid('own');
+    assert.equal((await chat(o.api_key, id)).status, 200);
+    assert.equal((await chat(o.api_key, id)).status, 200);
+    assert.equal((await chat(o.api_key, id)).status, 429);
+    const put = await gw.api(o.token, 'PUT', `/keys/${o.key.id}`, { rate_limits: { requests_per_minute: 4 } });
+    assert.equal(put.status, 200, put.text);
+    let r = await chat(o.api_key, id);
+    assert.equal(r.status, 200, 'the raised limit of the key counts at once');
+    assert.equal(r.headers['x-ratelimit-limit'], '4');
+    assert.equal(r.headers['x-ratelimit-remaining'], '1'); // 2 used under the old limit count
+    // back to the org's default
+    assert.equal((await gw.api(o.token, 'PUT', `/keys/${o.key.id}`, { rate_limits: null })).status, 200);
+    r = await chat(o.api_key, id);
+    assert.equal(r.status, 429);
+    assert.equal(r.headers['x-ratelimit-limit'], '2');
+  });
+
   it('a changed limit counts on the next request; removing it removes the headers', async () => {
     const o = await org({ rate_limits: { requests_per_minute: 1 } });
     const id = uid('chg');
