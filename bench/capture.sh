@@ -13,7 +13,8 @@
 # time per record (records/s = 1e6 / µs per record): thread CPU, not wall time, so a busy machine does not skew it.
 # Optionally (perf present and usable) it profiles the writer thread during one more FULL run.
 # Prints a Markdown table (medians), also written to bench/out/capture-results.md; raw numbers go to
-# bench/out/raw-capture.tsv. See bench/README.md. Knobs (environment): BENCH_DURATION (10 s), BENCH_WARMUP (2 s),
+# bench/out/raw-capture.tsv. See bench/README.md. Knobs (environment): BENCH_CASE (capture | limits, see below),
+# BENCH_DURATION (10 s), BENCH_WARMUP (2 s),
 # BENCH_REPS (3), BENCH_CONNS (64), BENCH_PIN (1), BENCH_PERF (auto|0|1), BENCH_PERF_SECONDS (4),
 # BENCH_NO_BUILD (0), BENCH_KEEP_TMP (0), BENCH_TIME_LIMIT (300 s hard stop), BENCH_REV (the revision named in the
 # results; default: git rev-parse --short HEAD, marked when src/ has uncommitted changes).
@@ -31,6 +32,28 @@ PERF_MODE=${BENCH_PERF:-auto}
 PERF_SECONDS=${BENCH_PERF_SECONDS:-4}
 TIME_LIMIT=${BENCH_TIME_LIMIT:-300}
 TARGET_RATIO=0.90
+# BENCH_CASE=limits measures the per-key rate limits instead (issue 5: the limiter must cost < 5% of proxy
+# throughput): the second org ("FULL" in the variables below) has capture off like the first, plus
+# requests/tokens-per-minute limits high enough never to refuse, so every call takes both limits and settles.
+CASE=${BENCH_CASE:-capture}
+case "$CASE" in
+capture)
+    FULL_SETTINGS='{"capture":"full","redaction":{"enabled":true,"mode":"pattern"}}'
+    FULL_PLAN=enterprise
+    B_LABEL="full capture + redaction"
+    TITLE="capture and redaction cost"
+    ;;
+limits)
+    FULL_SETTINGS='{"capture":"off","rate_limits":{"requests_per_minute":1000000000,"tokens_per_minute":60000000000}}'
+    FULL_PLAN=
+    B_LABEL="per-key rate limits on (never refusing)"
+    TITLE="per-key rate limit cost"
+    TARGET_RATIO=0.95
+    PERF_MODE=0
+    ;;
+*) echo "BENCH_CASE must be capture or limits" >&2; exit 2 ;;
+esac
+RESULTS=$OUT/$CASE-results.md
 
 BENCH_TAG=capture
 # shellcheck source=bench/lib.sh
@@ -41,7 +64,7 @@ bench_start capture
 FREE_KB=$(df -Pk "$TMP" | awk 'NR==2{print $4}')
 [ "${FREE_KB:-0}" -ge $((3 * 1024 * 1024)) ] ||
     die "less than 3 GB free under ${TMPDIR:-/tmp} ($((${FREE_KB:-0} / 1024)) MB); the log databases need ~2.5 GB (set TMPDIR)"
-rm -f "$OUT"/wrk-capture-*.out "$OUT/raw-capture.tsv" "$OUT/capture-results.md" "$OUT/capture-profile.txt"
+rm -f "$OUT"/wrk-capture-*.out "$OUT/raw-capture.tsv" "$RESULTS" "$OUT/capture-profile.txt"
 
 # ---------------------------------------------------------------------------------------------------------
 # CPU placement, as in run.sh: every ingate thread (event loop, log writer, workers) on CPU 0, the load side
@@ -138,7 +161,7 @@ make_org() {
     log "org $slug: $(sed -n 's/.*"plan":"\([^"]*\)".*"settings":\({.*}\),"created_at".*/plan \1, settings \2/p' "$TMP/settings-$name.json")"
 }
 make_org OFF '{"capture":"off"}'
-make_org FULL '{"capture":"full","redaction":{"enabled":true,"mode":"pattern"}}' enterprise
+make_org FULL "$FULL_SETTINGS" $FULL_PLAN
 declare -A KEY=([OFF]=$KEY_OFF [FULL]=$KEY_FULL)
 MODES=(OFF FULL)
 
@@ -200,16 +223,20 @@ check_record() { # mode
     st=$(api GET "/api/v1/logs/$id" "$TMP/record-$1.json" -H "X-Ingate-Key: $k")
     [ "$st" = 200 ] || die "$1: GET /api/v1/logs/$id: HTTP $st"
 }
-check_record FULL
-grep -q '\[REDACTED\]' "$TMP/record-FULL.json" || die "FULL: the stored request body has no [REDACTED]"
-! grep -qE 'jane\.doe@example\.com|4111 1111 1111 1111|555-0132' "$TMP/record-FULL.json" ||
-    die "FULL: PII reached the log database"
-grep -q '"user_id":"user-4821"' "$TMP/record-FULL.json" || die "FULL: no user_id in the record"
-REDACTED_N=$(grep -o '\[REDACTED\]' "$TMP/record-FULL.json" | wc -l)
-check_record OFF
-grep -q '"req_body":null' "$TMP/record-OFF.json" && grep -q '"user_id":null' "$TMP/record-OFF.json" ||
-    die "OFF: the record has a body or attribution: $(head -c 600 "$TMP/record-OFF.json")"
-log "stored records check out: FULL has $REDACTED_N [REDACTED] and no PII; OFF has no body and no user id"
+if [ "$CASE" = capture ]; then
+    check_record FULL
+    grep -q '\[REDACTED\]' "$TMP/record-FULL.json" || die "FULL: the stored request body has no [REDACTED]"
+    ! grep -qE 'jane\.doe@example\.com|4111 1111 1111 1111|555-0132' "$TMP/record-FULL.json" ||
+        die "FULL: PII reached the log database"
+    grep -q '"user_id":"user-4821"' "$TMP/record-FULL.json" || die "FULL: no user_id in the record"
+    REDACTED_N=$(grep -o '\[REDACTED\]' "$TMP/record-FULL.json" | wc -l)
+    check_record OFF
+    grep -q '"req_body":null' "$TMP/record-OFF.json" && grep -q '"user_id":null' "$TMP/record-OFF.json" ||
+        die "OFF: the record has a body or attribution: $(head -c 600 "$TMP/record-OFF.json")"
+    log "stored records check out: FULL has $REDACTED_N [REDACTED] and no PII; OFF has no body and no user id"
+else
+    REDACTED_N=0
+fi
 
 # ---------------------------------------------------------------------------------------------------------
 # rounds: OFF, FULL, OFF, FULL, ...
@@ -357,7 +384,7 @@ cap() { awk -v x="$1" 'BEGIN{ if (x > 0) printf "%.0f", 1e6 / x; else print "n/a
 row() { printf '| %s | %s | %s | %s |\n' "$@"; }
 
 table() {
-    echo "| metric | capture off | full capture + redaction | FULL / OFF, target |"
+    echo "| metric | capture off | $B_LABEL | FULL / OFF, target |"
     echo "|---|---:|---:|---|"
     row "requests/s ($CONNS conns)" "$(fmt "${M[OFF.rps]}" 0)" "$(fmt "${M[FULL.rps]}" 0)" "**${RATIO}×**, $RPS_VERDICT"
     row "requests/s when ingate's one core is the bottleneck: 1e6 ÷ process CPU µs/request" \
@@ -432,14 +459,14 @@ else
     [ -z "$(git -C "$ROOT" status --porcelain -- src Makefile 2>/dev/null)" ] || REV="$REV + uncommitted changes under src/"
 fi
 {
-    echo "# ingate capture and redaction cost — $(date -u +%Y-%m-%dT%H:%M:%SZ), $REV ($(nproc) CPUs, $(uname -r))"
+    echo "# ingate $TITLE — $(date -u +%Y-%m-%dT%H:%M:%SZ), $REV ($(nproc) CPUs, $(uname -r))"
     echo
     table
     echo
     notes
-} >"$OUT/capture-results.md"
+} >"$RESULTS"
 echo
-cat "$OUT/capture-results.md"
-log "results written to $OUT/capture-results.md (raw data: $RAW)"
+cat "$RESULTS"
+log "results written to $RESULTS (raw data: $RAW)"
 [ "$TOTAL_ERRORS" = 0 ] || log "WARNING: wrk reported $TOTAL_ERRORS errors"
 STATUS=0
