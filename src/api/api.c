@@ -52,19 +52,7 @@ void ig_api_bad_field(ig_req_t *req, const char *field, const char *msg)
 
 void ig_api_rate_limited(ig_req_t *req, int64_t retry_after)
 {
-    char body[160], ra[24];
-    int n = snprintf(body, sizeof body,
-                     "{\"error\": \"rate limit exceeded\", \"error_code\": \"rate_limited\", "
-                     "\"retry_after_seconds\": %lld}",
-                     (long long)retry_after);
-    int m = snprintf(ra, sizeof ra, "%lld", (long long)retry_after);
-    ig_header_t h[2] = {{IG_IOV_LIT("Content-Type"), IG_IOV_LIT("application/json")},
-                        {IG_IOV_LIT("Retry-After"), ig_iov(ra, (size_t)m)}};
-    if (ig_resp_start_with_body(req, 429, h, 2, body, (size_t)n) != IG_OK) {
-        ig_resp_abort(req);
-        return;
-    }
-    ig_resp_finish(req);
+    ig_resp_rate_limited(req, retry_after, NULL, 0);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */

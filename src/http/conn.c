@@ -745,6 +745,28 @@ void ig_resp_json(ig_req_t *req, int status, const char *json, size_t len)
     ig_resp_finish(req);
 }
 
+void ig_resp_rate_limited(ig_req_t *req, int64_t retry_after, const ig_header_t *extra, size_t nextra)
+{
+    char body[160], ra[24];
+    ig_header_t h[2 + IG_RESP_RATE_LIMITED_MAX_EXTRA] = {
+        {IG_IOV_LIT("Content-Type"), IG_IOV_LIT("application/json")}};
+    if (retry_after < 1) retry_after = 1;
+    int n = snprintf(body, sizeof body,
+                     "{\"error\": \"rate limit exceeded\", \"error_code\": \"rate_limited\", "
+                     "\"retry_after_seconds\": %lld}",
+                     (long long)retry_after);
+    int m = snprintf(ra, sizeof ra, "%lld", (long long)retry_after);
+    h[1] = (ig_header_t){IG_IOV_LIT("Retry-After"), ig_iov(ra, (size_t)m)};
+    size_t nh = 2;
+    for (size_t i = 0; i < nextra && i < IG_RESP_RATE_LIMITED_MAX_EXTRA; i++)
+        h[nh++] = extra[i];
+    if (ig_resp_start_with_body(req, 429, h, nh, body, (size_t)n) != IG_OK) {
+        ig_resp_abort(req);
+        return;
+    }
+    ig_resp_finish(req);
+}
+
 void ig_resp_method_not_allowed(ig_req_t *req, ig_iov_t allow)
 {
     static const char body[] = "{\"error\":\"method not allowed\",\"error_code\":\"method_not_allowed\"}";

@@ -139,6 +139,11 @@ void ig_resp_finish(ig_req_t *req);
 void ig_resp_abort(ig_req_t *req);
 /* A complete JSON response. */
 void ig_resp_json(ig_req_t *req, int status, const char *json, size_t len);
+/* A complete 429: Retry-After (seconds, at least 1), the extra headers (at most
+ * IG_RESP_RATE_LIMITED_MAX_EXTRA, e.g. X-RateLimit-*) and the body
+ * {"error": "rate limit exceeded", "error_code": "rate_limited", "retry_after_seconds": N}. */
+#define IG_RESP_RATE_LIMITED_MAX_EXTRA 8
+void ig_resp_rate_limited(ig_req_t *req, int64_t retry_after, const ig_header_t *extra, size_t nextra);
 /* A complete 405 with an Allow header listing `allow` (e.g. "GET, HEAD") and a flat JSON error body. */
 void ig_resp_method_not_allowed(ig_req_t *req, ig_iov_t allow);
 /* A complete JSON error response for an IG_E* code, in the request's error shape. `message` NULL = the

@@ -465,27 +465,10 @@ static int limit_headers(proxy_req_t *pr, const ig_limit_rule_t *refused_rule,
 /* 429 for a call its key's limit refused: nothing goes upstream. */
 static void refuse(proxy_req_t *pr, const ig_limit_rule_t *rule, const ig_limit_result_t *r)
 {
-    ig_req_t *req = pr->req;
-    int64_t retry = IG_MAX(secs_up(r->retry_after_ms), 1);
-    char body[160], ra[24];
-    int n = snprintf(body, sizeof body,
-                     "{\"error\": \"rate limit exceeded\", \"error_code\": \"rate_limited\", "
-                     "\"retry_after_seconds\": %lld}",
-                     (long long)retry);
-    int m = snprintf(ra, sizeof ra, "%lld", (long long)retry);
     ig_metrics_key_limited(rule == &pr->tpm);
-    ig_header_t h[7] = {{IG_IOV_LIT("Content-Type"), IG_IOV_LIT("application/json")},
-                        {IG_IOV_LIT("Retry-After"), ig_iov(ra, (size_t)m)}};
-    size_t nh = 2;
-    if (limit_headers(pr, rule, r) == IG_OK)
-        for (size_t i = 0; i < pr->nlim_hdrs; i++)
-            h[nh++] = pr->lim_hdrs[i];
     pr->finished = true;
-    if (ig_resp_start_with_body(req, 429, h, nh, body, (size_t)n) != IG_OK) {
-        ig_resp_abort(req);
-        return;
-    }
-    ig_resp_finish(req);
+    size_t nh = limit_headers(pr, rule, r) == IG_OK ? pr->nlim_hdrs : 0;
+    ig_resp_rate_limited(pr->req, secs_up(r->retry_after_ms), pr->lim_hdrs, nh);
 }
 
 /* Applies the key's limits (its own, else its org's defaults). true: admitted (pr->lim_hdrs ready, or no

@@ -2054,19 +2054,26 @@ static int sq_audit_legacy_verify(ig_store_t *st, int64_t *bad_seq, int64_t *las
     return verify_chain(sq(st), ST_AUDIT_V1_ALL, false, bad_seq, last_seq, last_hash);
 }
 
-static int sq_audit_legacy_list(ig_store_t *st, int64_t after_seq, ig_audit_t *out, size_t cap, size_t *n)
+/* Runs statement `id` whose parameters are one integer and the LIMIT (cap): rows through step_rows. */
+static int rows_by_int(sq_store_t *s, int id, int64_t v, void *out, size_t size, size_t cap, size_t *n,
+                       int (*read)(sqlite3_stmt *, void *), const char *what)
 {
-    sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
-    int rc = stmt(s, ST_AUDIT_V1_PAGE, &q);
+    int rc = stmt(s, id, &q);
     if (rc) goto out;
-    sqlite3_bind_int64(q, 1, after_seq);
+    sqlite3_bind_int64(q, 1, v);
     sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
-    rc = step_rows(s, q, out, sizeof *out, cap, n, read_audit_legacy_v, false, "audit legacy list");
+    rc = step_rows(s, q, out, size, cap, n, read, false, what);
 out:
     done(q);
     if (rc) *n = 0;
     return rc;
+}
+
+static int sq_audit_legacy_list(ig_store_t *st, int64_t after_seq, ig_audit_t *out, size_t cap, size_t *n)
+{
+    return rows_by_int(sq(st), ST_AUDIT_V1_PAGE, after_seq, out, sizeof *out, cap, n, read_audit_legacy_v,
+                       "audit legacy list");
 }
 
 static int sq_audit_legacy_finish(ig_store_t *st, int64_t last_seq, const uint8_t last_hash[32], int64_t now,
@@ -3047,17 +3054,7 @@ out:
 
 static int sq_delivery_due(ig_store_t *st, int64_t now, ig_webhook_delivery_t *out, size_t cap, size_t *n)
 {
-    sq_store_t *s = sq(st);
-    sqlite3_stmt *q = NULL;
-    int rc = stmt(s, ST_DEL_DUE, &q);
-    if (rc) goto out;
-    sqlite3_bind_int64(q, 1, now);
-    sqlite3_bind_int64(q, 2, (sqlite3_int64)cap);
-    rc = step_rows(s, q, out, sizeof *out, cap, n, read_delivery, false, "delivery due");
-out:
-    done(q);
-    if (rc) *n = 0;
-    return rc;
+    return rows_by_int(sq(st), ST_DEL_DUE, now, out, sizeof *out, cap, n, read_delivery, "delivery due");
 }
 
 static int sq_delivery_next_due(ig_store_t *st, int64_t *at)
