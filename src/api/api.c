@@ -4,7 +4,7 @@
  *
  * Resource files: api_keys.c (keys, providers), api_account.c (signup, login, sessions, invitations
  * accept), api_org.c (org, billing, members, invitations, teams, apps), api_audit.c (audit log),
- * api_webhooks.c (webhooks and their deliveries).
+ * api_webhooks.c (webhooks and their deliveries), api_budgets.c (spend budgets and their status).
  */
 #include "api/api_int.h"
 #include "capture/auditlog.h"
@@ -363,7 +363,8 @@ typedef struct api_route {
 } api_route_t;
 
 /* Minimum roles: viewer reads; member + creates keys; admin + members, invitations, teams, apps, provider
- * keys, org settings, keys' rate limits, webhooks (their URLs may carry tokens: even reading them is admin);
+ * keys, org settings, keys' rate limits, budgets (viewers read them and their status), webhooks (their URLs
+ * may carry tokens: even reading them is admin);
  * owner + billing, ownership transfer, deleting the org. docs/openapi.yaml mirrors this table (x-min-role)
  * and scripts/check-openapi.sh compares them both ways. */
 static const api_route_t ROUTES[] = {
@@ -413,6 +414,12 @@ static const api_route_t ROUTES[] = {
     {"DELETE", "/api/v1/webhooks/:", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_delete},
     {"GET", "/api/v1/webhooks/:/deliveries", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_deliveries},
     {"POST", "/api/v1/webhooks/:/test", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_test},
+    {"GET", "/api/v1/budgets", IG_STORE_ROLE_VIEWER, 0, ig_api_budgets_list},
+    {"POST", "/api/v1/budgets", IG_STORE_ROLE_ADMIN, 0, ig_api_budgets_create},
+    {"GET", "/api/v1/budgets/:", IG_STORE_ROLE_VIEWER, 0, ig_api_budgets_get},
+    {"PUT", "/api/v1/budgets/:", IG_STORE_ROLE_ADMIN, 0, ig_api_budgets_put},
+    {"DELETE", "/api/v1/budgets/:", IG_STORE_ROLE_ADMIN, 0, ig_api_budgets_delete},
+    {"GET", "/api/v1/budgets/:/status", IG_STORE_ROLE_VIEWER, 0, ig_api_budgets_status},
 };
 
 /* Matches path against pattern; *param receives the segment captured by ':' (IG_IOV_NULL when none). */

@@ -196,4 +196,11 @@ void ig_api_webhooks_delete(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_webhooks_deliveries(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_webhooks_test(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 
+void ig_api_budgets_list(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_budgets_create(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_budgets_get(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_budgets_put(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_budgets_delete(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_budgets_status(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+
 #endif

@@ -23,6 +23,7 @@ typedef struct ig_gateway {
     uint8_t session_key[32];  /* HMAC key of session tokens, derived from the master key */
     struct ig_ratelimit *auth_limiter; /* signup/login/invitation attempts per client address */
     struct ig_limiter *key_limiter;    /* per-key requests / tokens per minute (limit/limiter.h) */
+    struct ig_budget_ledger *budgets;  /* this node's spend budgets: reserve, then settle (limit/budget.h) */
     struct ig_trusted *trusted;        /* proxies whose X-Forwarded-For is believed (NULL = none) */
     uint8_t org_kek[32];               /* wraps the orgs' data keys, derived from the master key */
     char logs_dir[4200];               /* <data_dir>/orgs: one log database per org */

@@ -421,6 +421,10 @@ int ig_serve(ig_config_t *cfg)
         fprintf(stderr, "ingate: cannot allocate the rate limiter\n");
         goto out;
     }
+    if (!(g_gw.budgets = ig_budget_ledger_new())) {
+        fprintf(stderr, "ingate: cannot allocate the budget ledger\n");
+        goto out;
+    }
     snprintf(g_gw.store_url, sizeof g_gw.store_url, "%s", dd.store_url);
     const char *names[IG_ARRAY_LEN(g_gw.providers.list)];
     for (size_t i = 0; i < g_gw.providers.n; i++)
@@ -466,6 +470,7 @@ int ig_serve(ig_config_t *cfg)
         .redact_all_orgs = cfg->redact_all_orgs,
         .pricing = g_gw.pricing,
         .limiter = g_gw.key_limiter,
+        .budgets = g_gw.budgets,
         .queue_len = (size_t)cfg->capture_queue,
     };
     if (ig_capture_start(&cc) != IG_OK) goto out;
@@ -596,6 +601,7 @@ out:
     ig_pricing_free(g_gw.pricing);
     ig_ratelimit_free(g_gw.auth_limiter);
     ig_limiter_free(g_gw.key_limiter); /* after the loops and the writer, its users, stopped */
+    ig_budget_ledger_free(g_gw.budgets);
     ig_trusted_free(g_gw.trusted);
     ig_datadir_clear(&dd);
     if (exit_code == 0)

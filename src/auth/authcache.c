@@ -33,6 +33,7 @@ typedef struct keyent {
     int role;
     int64_t expires_at, revoked_at;
     int64_t rpm_limit, tpm_limit;
+    char app_id[33];
 } keyent_t;
 
 typedef struct orgent {
@@ -81,6 +82,7 @@ static void snap_unref(ig_orgsnap_t *s)
         if (s->creds[i].secret) ig_wipe(s->creds[i].secret, s->creds[i].secret_len);
         free(s->creds[i].secret);
     }
+    free(s->budgets);
     free(s);
 }
 
@@ -160,6 +162,7 @@ int ig_authcache_get(const uint8_t hash[32], int64_t now_ms, ig_auth_t *out)
     out->role = e->role;
     out->rpm_limit = e->rpm_limit;
     out->tpm_limit = e->tpm_limit;
+    memcpy(out->app_id, e->app_id, sizeof out->app_id);
     out->org = s;
     rc = IG_OK;
 out:
@@ -182,6 +185,33 @@ const ig_provcred_t *ig_orgsnap_cred(const ig_orgsnap_t *org, ig_iov_t provider)
     return NULL;
 }
 
+/* The org's budgets into s (Enterprise orgs only: budgets are a feature of that plan), each with the spend
+ * recorded for its period current now. */
+static int load_budgets(ig_store_t *st, ig_orgsnap_t *s)
+{
+    if (s->plan != IG_STORE_PLAN_ENTERPRISE) return IG_OK;
+    size_t n = 0;
+    ig_budget_t *bs = calloc(IG_STORE_BUDGETS_PER_ORG, sizeof *bs);
+    int rc = bs ? ig_store_budget_list(st, s->id, bs, IG_STORE_BUDGETS_PER_ORG, &n) : IG_ENOMEM;
+    if (rc == IG_ETOOBIG) rc = IG_OK; /* the store refuses more; only a hand-edited database has them */
+    if (rc == IG_OK && n && !(s->budgets = calloc(n, sizeof *s->budgets))) rc = IG_ENOMEM;
+    int64_t now = ig_wall_ms();
+    for (size_t i = 0; rc == IG_OK && i < n; i++) {
+        ig_orgbudget_t *b = &s->budgets[i];
+        memcpy(b->rule.id, bs[i].id, sizeof b->rule.id);
+        b->rule.period = (ig_budget_period_t)bs[i].period;
+        b->rule.hard_micros = bs[i].hard_micros;
+        b->rule.soft_micros = bs[i].soft_micros;
+        b->scope = bs[i].scope;
+        memcpy(b->scope_id, bs[i].scope_id, sizeof b->scope_id);
+        b->period_start = ig_budget_period_start(b->rule.period, now);
+        rc = ig_store_budget_spend_get(st, b->rule.id, b->period_start, &b->spent_micros, &b->alerted);
+        if (rc == IG_OK) s->nbudgets++;
+    }
+    free(bs);
+    return rc;
+}
+
 static int load_org(ig_store_t *st, const char *org_id, ig_orgsnap_t **out)
 {
     ig_org_t org;
@@ -199,6 +229,10 @@ static int load_org(ig_store_t *st, const char *org_id, ig_orgsnap_t **out)
     s->rpm_limit = set.rpm_limit;
     s->tpm_limit = set.tpm_limit;
     ig_orgset_clear(&set);
+    if ((rc = load_budgets(st, s))) {
+        snap_unref(s);
+        return rc;
+    }
     for (size_t i = 0; i < g_nprov; i++) {
         ig_provcred_t *c = &s->creds[s->ncreds];
         rc = ig_store_provider_get(st, org_id, g_provnames[i], &c->auth_mode, &c->secret, &c->secret_len);
@@ -266,6 +300,7 @@ int ig_authcache_load(ig_store_t *st, const uint8_t hash[32])
         e->revoked_at = kr.revoked_at;
         e->rpm_limit = kr.rpm_limit;
         e->tpm_limit = kr.tpm_limit;
+        memcpy(e->app_id, kr.app_id, sizeof e->app_id);
     }
     pthread_rwlock_wrlock(&g_lock);
     remove_key_locked(hash);

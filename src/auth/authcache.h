@@ -14,6 +14,7 @@
 #define IG_AUTH_AUTHCACHE_H
 
 #include "core/common.h"
+#include "limit/budget.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -25,6 +26,18 @@ typedef struct ig_provcred {
     size_t secret_len;
 } ig_provcred_t;
 
+/* One budget of an org as the proxy path applies it (limit/budget.h), with the spend the store had recorded
+ * for the period current when the snapshot was loaded: the node's ledger starts from it the first time it
+ * sees the budget in that period (later spend of this node is the ledger's own). */
+typedef struct ig_orgbudget {
+    ig_budget_rule_t rule; /* id, period, limits in micro-USD */
+    int scope;             /* IG_STORE_BUDGET_* */
+    char scope_id[33];     /* app or key id, "" for the org */
+    int64_t period_start;  /* of the persisted state below */
+    int64_t spent_micros;
+    unsigned alerted; /* IG_BUDGET_CROSSED_* bits already sent in that period */
+} ig_orgbudget_t;
+
 typedef struct ig_orgsnap {
     atomic_int ref;
     char id[33];
@@ -32,6 +45,8 @@ typedef struct ig_orgsnap {
     char default_provider[33];
     int plan;                     /* IG_STORE_PLAN_* */
     int64_t rpm_limit, tpm_limit; /* the org's default rate limits per key (settings.rate_limits), 0 = none */
+    size_t nbudgets; /* budgets: loaded for Enterprise orgs only (a free org has none that apply) */
+    ig_orgbudget_t *budgets;
     size_t ncreds;
     ig_provcred_t creds[]; /* flexible */
 } ig_orgsnap_t;
@@ -43,6 +58,7 @@ typedef struct ig_auth {
     char hash_prefix[13];
     int role;
     int64_t rpm_limit, tpm_limit; /* the key's own rate limits, 0 = the org's default */
+    char app_id[33];              /* the key's app, "" when none (its budget applies too) */
     ig_orgsnap_t *org;
 } ig_auth_t;
 

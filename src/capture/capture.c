@@ -37,6 +37,11 @@ static pthread_t g_thread;
 void ig_capture_rec_free(ig_capture_rec_t *r)
 {
     if (!r) return;
+    if (r->budget.ledger && r->budget.hold.n) { /* never settled (dropped): charge the reservation */
+        unsigned crossed[IG_BUDGET_MAX_PER_CALL];
+        int64_t spent[IG_BUDGET_MAX_PER_CALL];
+        ig_budget_settle(r->budget.ledger, &r->budget.hold, -1, crossed, spent);
+    }
     free(r->path);
     free(r->error);
     free(r->model);

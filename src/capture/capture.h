@@ -10,9 +10,25 @@
 #define IG_CAPTURE_CAPTURE_H
 
 #include "core/buf.h"
+#include "limit/budget.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
+
+/* What a call reserved on its budgets at admission (limit/budget.h, docs/budgets.md): the writer settles the
+ * hold with the call's cost, persists the spend and emits the alerts the settlement reports. An event-only
+ * record (no call: a refusal on the proxy path) carries the first refusal of a period, which the loop thread
+ * cannot report itself (budget.exceeded for budget 0, with the spend seen then). */
+typedef struct ig_capture_budget {
+    struct ig_budget_ledger *ledger; /* NULL: no budget applied */
+    ig_budget_hold_t hold;           /* zeroed once settled */
+    int n;                           /* the budgets below (those of the hold, or the refusing one) */
+    ig_budget_rule_t rules[IG_BUDGET_MAX_PER_CALL];
+    int scope[IG_BUDGET_MAX_PER_CALL]; /* IG_STORE_BUDGET_* */
+    char scope_id[IG_BUDGET_MAX_PER_CALL][33];
+    bool event_only;
+    int64_t period_start, spent_micros; /* event_only: the refusing budget's period and spend */
+} ig_capture_budget_t;
 
 typedef struct ig_capture_rec {
     struct ig_capture_rec *next;
@@ -29,6 +45,7 @@ typedef struct ig_capture_rec {
         *resp_ctype;      /* Content-Type of the request and the response (redaction picks JSON/SSE/text) */
     int64_t tpm_limit;    /* the key's tokens-per-minute limit at admission, 0 = none */
     int64_t tpm_estimate; /* tokens charged at admission; the writer settles them with the reported usage */
+    ig_capture_budget_t budget;
 } ig_capture_rec_t;
 
 typedef struct ig_capture_stats {
@@ -51,6 +68,7 @@ typedef struct ig_capture_conf {
     bool redact_all_orgs;
     const struct ig_pricing *pricing; /* NULL = no cost */
     struct ig_limiter *limiter;       /* per-key limits: tokens-per-minute estimates are settled here */
+    struct ig_budget_ledger *budgets; /* spend budgets: holds are settled here (records carry their ledger) */
     size_t queue_len;
 } ig_capture_conf_t;
 
@@ -58,7 +76,8 @@ extern ig_capture_stats_t ig_capture_stats;
 
 /* Starts the writer thread with its own handles. */
 int ig_capture_start(const ig_capture_conf_t *conf);
-/* Hands a record over (ownership moves, even on failure). false when the queue is full (counted). */
+/* Hands a record over (ownership moves, even on failure). false when the queue is full (counted). A record
+ * freed without having been written charges its budget hold in full (its cost is unknown). */
 bool ig_capture_submit(ig_capture_rec_t *rec);
 /* Writes everything queued, then stops the writer. */
 void ig_capture_stop(void);

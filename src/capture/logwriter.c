@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "limit/limiter.h"
 #include "net/loop.h"
+#include "webhook/webhook.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +89,7 @@ typedef struct {
     ig_buf_t sealed[MAX_SEALED];
     char model[IG_USAGE_MODEL_MAX + 1];
     bool ok;
+    bool priced; /* build() reached the cost: rec.cost_micros is the call's cost (-1 = unknown) */
 } item_t;
 
 static void item_clear(item_t *it)
@@ -236,6 +238,7 @@ static int build(ig_logwriter_t *w, item_t *it)
         if (x->cost_micros < 0 && model)
             x->cost_micros = ig_pricing_cost_micros(w->pricing, m->provider, model, &u);
     }
+    it->priced = true;
 
     if (o->set.capture == IG_CAPTURE_OFF) {
         x->path = ""; /* only what usage and budgets need */
@@ -331,13 +334,134 @@ static int org_cmp(const void *a, const void *b)
     return strcmp(x->src->meta.org_id, y->src->meta.org_id);
 }
 
+/* ---- budgets (limit/budget.h, docs/budgets.md) ---- */
+
+/* An alert to emit once the batch's spend is stored. */
+typedef struct {
+    const ig_capture_rec_t *r;
+    int k;          /* which budget of r->budget */
+    unsigned which; /* IG_BUDGET_CROSSED_SOFT or _HARD */
+    int64_t period_start, spent;
+} budget_alert_t;
+
+/* What a batch settles: spend per (budget, period), alerts. Each record adds at most IG_BUDGET_MAX_PER_CALL
+ * spend items and twice as many alerts. */
+typedef struct {
+    ig_budget_spend_t *spend;
+    size_t nspend;
+    budget_alert_t *alerts;
+    size_t nalerts;
+} budget_batch_t;
+
+static void batch_spend(budget_batch_t *bb, const char *org_id, const char *id, int64_t period_start,
+                        int64_t add, unsigned alerted)
+{
+    for (size_t i = 0; i < bb->nspend; i++) { /* one row per (budget, period) and batch */
+        ig_budget_spend_t *x = &bb->spend[i];
+        if (x->period_start == period_start && strcmp(x->budget_id, id) == 0) {
+            x->add_micros = add > INT64_MAX - x->add_micros ? INT64_MAX : x->add_micros + add;
+            x->alerted |= alerted;
+            return;
+        }
+    }
+    ig_budget_spend_t *x = &bb->spend[bb->nspend++];
+    memset(x, 0, sizeof *x);
+    snprintf(x->budget_id, sizeof x->budget_id, "%s", id);
+    snprintf(x->org_id, sizeof x->org_id, "%s", org_id);
+    x->period_start = period_start;
+    x->add_micros = add;
+    x->alerted = alerted;
+}
+
+static void batch_alert(budget_batch_t *bb, const ig_capture_rec_t *r, int k, unsigned which,
+                        int64_t period_start, int64_t spent)
+{
+    bb->alerts[bb->nalerts++] = (budget_alert_t){r, k, which, period_start, spent};
+}
+
+/* Settles the record's hold with the call's cost (cost < 0: unknown). An unknown cost is charged as reserved
+ * when the provider may have billed the call (a success without usage, a stream the client aborted), and
+ * is zero for an error answer (providers do not bill those). */
+static void settle_budget(budget_batch_t *bb, ig_capture_rec_t *r, int64_t cost)
+{
+    ig_capture_budget_t *b = &r->budget;
+    if (!b->ledger) return;
+    if (b->event_only) { /* the first refusal of the period: budget.exceeded */
+        batch_spend(bb, r->meta.org_id, b->rules[0].id, b->period_start, 0, IG_BUDGET_CROSSED_HARD);
+        batch_alert(bb, r, 0, IG_BUDGET_CROSSED_HARD, b->period_start, b->spent_micros);
+        return;
+    }
+    if (!b->hold.n) return;
+    int status = r->meta.status;
+    bool billable = (status >= 200 && status <= 299) || status == 499;
+    int64_t actual = cost >= 0 ? cost : billable ? -1 : 0;
+    ig_budget_hold_t h = b->hold;
+    int64_t charged = actual < 0 ? h.amount : actual;
+    unsigned crossed[IG_BUDGET_MAX_PER_CALL];
+    int64_t spent[IG_BUDGET_MAX_PER_CALL];
+    ig_budget_settle(b->ledger, &b->hold, actual, crossed, spent);
+    for (int i = 0; i < h.n; i++) {
+        batch_spend(bb, r->meta.org_id, h.id[i], h.period_start[i], charged, crossed[i]);
+        int k = 0; /* the hold's budgets are r->budget.rules in the same order */
+        while (k < b->n - 1 && strcmp(b->rules[k].id, h.id[i]) != 0)
+            k++;
+        if (crossed[i] & IG_BUDGET_CROSSED_SOFT)
+            batch_alert(bb, r, k, IG_BUDGET_CROSSED_SOFT, h.period_start[i], spent[i]);
+        if (crossed[i] & IG_BUDGET_CROSSED_HARD)
+            batch_alert(bb, r, k, IG_BUDGET_CROSSED_HARD, h.period_start[i], spent[i]);
+    }
+}
+
+/* micro-USD as a JSON number of USD ("12.5", "0.000001") */
+static void usd(char *out, size_t cap, int64_t micros)
+{
+    int n = snprintf(out, cap, "%lld.%06lld", (long long)(micros / 1000000), (long long)(micros % 1000000));
+    while (n > 0 && out[n - 1] == '0')
+        out[--n] = '\0';
+    if (n > 0 && out[n - 1] == '.') out[--n] = '\0';
+}
+
+static const char *const period_names[3] = {"daily", "weekly", "monthly"};
+static const char *const scope_names[3] = {"org", "app", "key"};
+
+/* Stores the batch's spend in one transaction, then emits its alerts (ids, names and amounts only). */
+static void budget_flush(ig_store_t *st, budget_batch_t *bb)
+{
+    if (!bb->nspend) return;
+    int rc = st ? ig_store_budget_spend_add(st, bb->spend, bb->nspend) : IG_ESTORE;
+    if (rc) IG_WARN("capture", "spend of %zu budgets not stored (%s)", bb->nspend, ig_err_name(rc));
+    for (size_t i = 0; st && i < bb->nalerts; i++) {
+        const budget_alert_t *a = &bb->alerts[i];
+        const ig_capture_budget_t *b = &a->r->budget;
+        const ig_budget_rule_t *rule = &b->rules[a->k];
+        char data[512], spent[32], soft[32], hard[32];
+        usd(spent, sizeof spent, a->spent);
+        usd(soft, sizeof soft, rule->soft_micros);
+        usd(hard, sizeof hard, rule->hard_micros);
+        int sc = b->scope[a->k] >= 0 && b->scope[a->k] <= 2 ? b->scope[a->k] : 0;
+        char sid[40] = "null";
+        if (b->scope_id[a->k][0]) snprintf(sid, sizeof sid, "\"%s\"", b->scope_id[a->k]);
+        snprintf(data, sizeof data,
+                 "{\"budget_id\":\"%s\",\"scope\":\"%s\",\"scope_id\":%s,\"period_type\":\"%s\","
+                 "\"period_start\":%lld,\"current_spend\":%s,\"soft_limit_usd\":%s,\"hard_limit_usd\":%s}",
+                 rule->id, scope_names[sc], sid, period_names[(unsigned)rule->period % 3],
+                 (long long)a->period_start, a->spent >= 0 ? spent : "null",
+                 rule->soft_micros ? soft : "null", hard);
+        const char *type = a->which == IG_BUDGET_CROSSED_SOFT ? "budget.warning" : "budget.exceeded";
+        rc = ig_webhook_emit(st, a->r->meta.org_id, type, data);
+        if (rc) IG_WARN("capture", "%s of budget %s not emitted (%s)", type, rule->id, ig_err_name(rc));
+    }
+}
+
 void ig_logwriter_write(ig_logwriter_t *w, ig_capture_rec_t **recs, size_t n)
 {
     item_t *items = calloc(n, sizeof *items);
     item_t **ok = calloc(n, sizeof *ok);
     ig_callrec_t *touch = calloc(n, sizeof *touch);
+    budget_batch_t bb = {calloc(n * IG_BUDGET_MAX_PER_CALL, sizeof *bb.spend), 0,
+                         calloc(n * IG_BUDGET_MAX_PER_CALL * 2, sizeof *bb.alerts), 0};
     size_t nok = 0, ntouch = 0;
-    if (!items || !ok || !touch) {
+    if (!items || !ok || !touch || !bb.spend || !bb.alerts) {
         atomic_fetch_add(&ig_capture_stats.dropped, n);
         IG_ERROR("capture", "out of memory: %zu log records dropped", n);
         goto out;
@@ -346,6 +470,7 @@ void ig_logwriter_write(ig_logwriter_t *w, ig_capture_rec_t **recs, size_t n)
     for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
         it->src = recs[i];
+        if (recs[i]->budget.event_only) continue; /* not a call: only settled below */
         int rc = st ? ig_orgcache_get(w->orgs, st, recs[i]->meta.org_id, &it->org) : IG_ESTORE;
         if (rc == IG_ENOTFOUND) {
             atomic_fetch_add(&ig_capture_stats.orphaned, 1); /* the org was deleted meanwhile */
@@ -373,6 +498,10 @@ void ig_logwriter_write(ig_logwriter_t *w, ig_capture_rec_t **recs, size_t n)
     }
     if (ntouch && st && ig_store_keys_touch(st, touch, ntouch) != IG_OK)
         IG_WARN("capture", "last use of %zu keys not recorded", ntouch);
+    /* budgets: every record's hold is settled, stored or not (a call that was made was made) */
+    for (size_t i = 0; i < n; i++)
+        settle_budget(&bb, recs[i], items[i].priced ? items[i].rec.cost_micros : -1);
+    budget_flush(st, &bb);
     if (w->spool_pending) ig_spool_seal(w->spool); /* spooled records become replayable */
 out:
     for (size_t i = 0; items && i < n; i++)
@@ -380,6 +509,8 @@ out:
     free(items);
     free(ok);
     free(touch);
+    free(bb.spend);
+    free(bb.alerts);
 }
 
 static int replay_sink(void *ctx, const char *org_id, const ig_logrec_t *recs, size_t n)

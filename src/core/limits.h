@@ -88,6 +88,17 @@
  * answer's usage then replaces the estimate): about one long chat answer. */
 #define IG_TPM_DEFAULT_ESTIMATE 1024
 
+/* Spend budgets (proxy/budgetgate.h, docs/budgets.md): the worst-case cost reserved before a call goes
+ * upstream. Output tokens assumed for a request without max_tokens: the default output cap of most chat
+ * models (a longer answer costs more than was reserved). */
+#define IG_BUDGET_DEFAULT_MAX_TOKENS 4096
+/* Request bytes per input token of the estimate: ~4 for English text; JSON syntax, roles and base64 images
+ * make a body larger than its prompt, so it errs high for most requests (not for CJK-heavy prompts). */
+#define IG_BUDGET_BYTES_PER_TOKEN 4
+/* Reserved for a call whose model has no price, and charged when its answer gets none either: 1 USD. An
+ * unpriced model is never free under a budget, and shows in the spend. */
+#define IG_BUDGET_UNPRICED_MICROS 1000000
+
 /* Loop threads: 1..64 (0 = one per core). */
 #define IG_MAX_THREADS 64
 

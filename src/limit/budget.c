@@ -235,6 +235,18 @@ void ig_budget_settle(ig_budget_ledger_t *l, ig_budget_hold_t *hold, int64_t act
     memset(hold, 0, sizeof *hold);
 }
 
+void ig_budget_release(ig_budget_ledger_t *l, ig_budget_hold_t *hold)
+{
+    pthread_mutex_lock(&l->mu);
+    for (int i = 0; i < hold->n; i++) {
+        entry_t *e = find(l, hold->id[i]);
+        if (e && e->period_start == hold->period_start[i])
+            e->reserved = e->reserved >= hold->amount ? e->reserved - hold->amount : 0;
+    }
+    pthread_mutex_unlock(&l->mu);
+    memset(hold, 0, sizeof *hold);
+}
+
 int ig_budget_state(ig_budget_ledger_t *l, const char *id, int64_t now_ms, ig_budget_period_t p,
                     ig_budget_state_t *out)
 {

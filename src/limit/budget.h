@@ -93,6 +93,10 @@ int ig_budget_reserve(ig_budget_ledger_t *l, const ig_budget_rule_t *bs, int n, 
 void ig_budget_settle(ig_budget_ledger_t *l, ig_budget_hold_t *hold, int64_t actual_micros,
                       unsigned crossed[IG_BUDGET_MAX_PER_CALL], int64_t spent[IG_BUDGET_MAX_PER_CALL]);
 
+/* Gives a hold back without charging anything (the call never went upstream: refused later on the proxy
+ * path). No alert can result. Releasing a zeroed hold is a no-op; the hold is zeroed. */
+void ig_budget_release(ig_budget_ledger_t *l, ig_budget_hold_t *hold);
+
 /* The budget's current state (IG_ENOTFOUND when not loaded for the period holding now_ms). */
 int ig_budget_state(ig_budget_ledger_t *l, const char *id, int64_t now_ms, ig_budget_period_t p,
                     ig_budget_state_t *out);

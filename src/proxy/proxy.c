@@ -18,6 +18,7 @@
 #include "crypto/crypto.h"
 #include "limit/limiter.h"
 #include "proxy/mask.h"
+#include "proxy/budgetgate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,8 @@ typedef struct proxy_req {
     ig_limit_rule_t rpm, tpm;
     ig_limit_result_t r_rpm, r_tpm;
     int64_t tpm_estimate;
-    ig_header_t lim_hdrs[5]; /* X-RateLimit-*, RateLimit-Policy, RateLimit (pool strings) */
+    ig_capture_budget_t budget; /* the call's reservation on its budgets (proxy/budgetgate.h) */
+    ig_header_t lim_hdrs[5];    /* X-RateLimit-*, RateLimit-Policy, RateLimit (pool strings) */
     size_t nlim_hdrs;
 } proxy_req_t;
 
@@ -244,6 +246,7 @@ static void submit_capture(proxy_req_t *pr, int err)
     memcpy(rec->client_ip, rs->client_ip, sizeof rec->client_ip);
     rec->tpm_limit = pr->tpm.limit; /* the writer replaces the estimate by the tokens the answer reports */
     rec->tpm_estimate = pr->tpm_estimate;
+    ig_budget_gate_hand_over(&pr->budget, rec); /* the writer settles it with the call's cost */
     v = ig_req_header(req, IG_IOV_LIT("content-type"));
     if (v.base && v.len) rec->req_ctype = strndup(v.base, IG_MIN(v.len, (size_t)128));
     if (pr->resp_ctype) rec->resp_ctype = strndup(pr->resp_ctype, 128);
@@ -519,6 +522,20 @@ static bool admit(proxy_req_t *pr)
     return true;
 }
 
+/* Gives back what admit() took, for a call refused afterwards without going upstream (its budget). */
+static void unadmit(proxy_req_t *pr)
+{
+    ig_limiter_t *l = pr->rs->lc->gw->key_limiter;
+    char kb[IG_LIMITER_KEY_MAX];
+    int64_t now = (int64_t)ig_now_ns();
+    pr->finished = true;
+    if (!l) return;
+    if (pr->rpm.limit) (void)ig_limiter_settle(l, limit_key(pr->rs, 'r', kb), &pr->rpm, -1, now);
+    if (pr->tpm.limit && pr->tpm_estimate)
+        (void)ig_limiter_settle(l, limit_key(pr->rs, 't', kb), &pr->tpm, -pr->tpm_estimate, now);
+    pr->tpm_estimate = 0;
+}
+
 void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
 {
     ig_gateway_t *gw = rs->lc->gw;
@@ -548,6 +565,11 @@ void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
     }
     /* rate limits before anything else is looked at: a refused call costs nothing and reaches nobody */
     if (!admit(pr)) return;
+    /* budgets next: the call's worst-case cost is reserved, or it is refused (429) without going upstream */
+    if (!ig_budget_gate_admit(req, rs, &pr->budget)) {
+        unadmit(pr);
+        return;
+    }
     /* provider: header, else path, else the org's default */
     ig_iov_t name = ig_req_header(req, IG_IOV_LIT("x-ingate-provider"));
     if (!name.base || name.len == 0) {

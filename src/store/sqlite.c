@@ -261,6 +261,32 @@ static const char *const migrations[] = {
     " CHECK (rate_limit_rpm >= 0);"
     "ALTER TABLE api_keys ADD COLUMN rate_limit_tpm INTEGER NOT NULL DEFAULT 0"
     " CHECK (rate_limit_tpm >= 0);",
+    /* v7: spend budgets (limit/budget.h, docs/budgets.md) of an org, one of its apps or one of its keys
+     * (scope_id: the app or key id, '' for the org itself; one budget per scope target), limits in micro-USD
+     * per calendar period (UTC); and the spend of each budget per period with the alerts already sent for it
+     * (bit 1 budget.warning, bit 2 budget.exceeded), so a restart neither forgets spend nor alerts twice. */
+    "CREATE TABLE budgets ("
+    " id TEXT NOT NULL PRIMARY KEY,"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " scope INTEGER NOT NULL CHECK (scope BETWEEN 0 AND 2),"
+    " scope_id TEXT NOT NULL,"
+    " name TEXT,"
+    " period INTEGER NOT NULL CHECK (period BETWEEN 0 AND 2),"
+    " hard_limit_micros INTEGER NOT NULL CHECK (hard_limit_micros > 0),"
+    " soft_limit_micros INTEGER NOT NULL CHECK (soft_limit_micros >= 0"
+    " AND soft_limit_micros <= hard_limit_micros),"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " UNIQUE (org_id, scope, scope_id));"
+    "CREATE TABLE budget_spend ("
+    " budget_id TEXT NOT NULL REFERENCES budgets(id),"
+    " org_id TEXT NOT NULL REFERENCES orgs(id),"
+    " period_start INTEGER NOT NULL,"
+    " spent_micros INTEGER NOT NULL CHECK (spent_micros >= 0),"
+    " alerted INTEGER NOT NULL CHECK (alerted BETWEEN 0 AND 3),"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (budget_id, period_start));"
+    "CREATE INDEX budget_spend_org ON budget_spend (org_id);",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
@@ -287,6 +313,9 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     "id, org_id, webhook_id, event_id, event_type, status, attempts, next_attempt_at, last_status,"          \
     " last_error, created_at, updated_at"
 #define ATT_COLS "attempt, started_at, status_code, error, duration_ms"
+#define BUDGET_COLS                                                                                          \
+    "id, org_id, scope, scope_id, name, period, hard_limit_micros, soft_limit_micros, created_at, "          \
+    "updated_at"
 #define LB_COLS                                                                                              \
     "delivery_id, org_id, webhook_id, first_at, first_seq, last_at, last_seq, records, cutoff, done, "       \
     "created_at"
@@ -429,7 +458,8 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
                    " AND (?7 IS NULL OR created_at <= ?7) ORDER BY seq DESC LIMIT ?8")                       \
     X(AUDIT_GET, "SELECT " AUDIT_COLS " FROM audit WHERE id = ? AND org_id = ?")                             \
     STMT_MAP_WEBHOOKS(X)                                                                                     \
-    STMT_MAP_LOGBATCHES(X)
+    STMT_MAP_LOGBATCHES(X)                                                                                   \
+    STMT_MAP_BUDGETS(X)
 
 /* Webhook statements: every one of an org's rows is reached through org_id, except those of the delivery
  * thread (due, next due, lease, purge), which serves all orgs. */
@@ -484,6 +514,30 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(LB_OPEN, "SELECT COUNT(*) FROM log_batches WHERE org_id = ?1 AND webhook_id = ?2 AND done = 0")        \
     X(LB_OPEN_FIRST, "SELECT first_at, first_seq FROM log_batches WHERE org_id = ?1 AND webhook_id = ?2"     \
                      " AND done = 0 ORDER BY first_at, first_seq LIMIT 1")
+
+/* Budgets (v7): reached through org_id; spend rows go with their budget or org. A spend row is only added for
+ * a budget that still exists (a call settled after its budget was deleted leaves nothing behind). */
+#define STMT_MAP_BUDGETS(X)                                                                                  \
+    X(ORG_DEL_BUDGET_SPEND, "DELETE FROM budget_spend WHERE org_id = ?")                                     \
+    X(ORG_DEL_BUDGETS, "DELETE FROM budgets WHERE org_id = ?")                                               \
+    X(BUDGET_INSERT, "INSERT INTO budgets (" BUDGET_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")          \
+    X(BUDGET_COUNT_ORG, "SELECT COUNT(*) FROM budgets WHERE org_id = ?")                                     \
+    X(BUDGET_KEY_IN_ORG, "SELECT COUNT(*) FROM api_keys WHERE id = ? AND org_id = ?")                        \
+    X(BUDGET_GET, "SELECT " BUDGET_COLS " FROM budgets WHERE id = ? AND org_id = ?")                         \
+    X(BUDGET_LIST, "SELECT " BUDGET_COLS " FROM budgets WHERE org_id = ? ORDER BY created_at, id LIMIT ?")   \
+    X(BUDGET_UPDATE, "UPDATE budgets SET name = ?1, period = ?2, hard_limit_micros = ?3,"                    \
+                     " soft_limit_micros = ?4, updated_at = ?5 WHERE id = ?6 AND org_id = ?7")               \
+    X(BUDGET_DEL_SPEND, "DELETE FROM budget_spend WHERE budget_id = ? AND org_id = ?")                       \
+    X(BUDGET_DELETE, "DELETE FROM budgets WHERE id = ? AND org_id = ?")                                      \
+    X(BUDGET_SPEND_GET, "SELECT spent_micros, alerted FROM budget_spend WHERE budget_id = ?1"                \
+                        " AND period_start = ?2")                                                            \
+    X(BUDGET_SPEND_ADD,                                                                                      \
+      "INSERT INTO budget_spend (budget_id, org_id, period_start, spent_micros, alerted, updated_at)"        \
+      " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM budgets WHERE id = ?1 AND org_id = ?2)"    \
+      " ON CONFLICT (budget_id, period_start) DO UPDATE SET spent_micros = CASE"                             \
+      " WHEN budget_spend.spent_micros > 9000000000000000000 - excluded.spent_micros"                        \
+      " THEN 9000000000000000000 ELSE budget_spend.spent_micros + excluded.spent_micros END,"                \
+      " alerted = budget_spend.alerted | excluded.alerted, updated_at = excluded.updated_at")
 
 enum {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -2260,8 +2314,11 @@ static int sq_org_delete(ig_store_t *st, const char *org_id)
     sq_store_t *s = sq(st);
     int rc;
     if ((rc = tx_begin(s)) || (rc = org_exists(s, org_id))) goto out;
-    /* v5: the log batches of its deliveries, before those */
-    if ((rc = exec_tt(s, ST_ORG_DEL_LOGBATCHES, "org delete", org_id, NULL, NULL))) goto out;
+    /* v5: the log batches of its deliveries, before those; v7: its budgets and their spend */
+    if ((rc = exec_tt(s, ST_ORG_DEL_LOGBATCHES, "org delete", org_id, NULL, NULL)) ||
+        (rc = exec_tt(s, ST_ORG_DEL_BUDGET_SPEND, "org delete", org_id, NULL, NULL)) ||
+        (rc = exec_tt(s, ST_ORG_DEL_BUDGETS, "org delete", org_id, NULL, NULL)))
+        goto out;
     for (size_t i = 0; i < IG_ARRAY_LEN(org_delete_steps); i++)
         if ((rc = exec_tt(s, org_delete_steps[i], "org delete", org_id, NULL, NULL))) goto out;
     rc = tx_commit(s);
@@ -3322,6 +3379,183 @@ out:
     return rc;
 }
 
+/* ---- v7: budgets ---- */
+
+static int read_budget(sqlite3_stmt *st, void *p)
+{
+    ig_budget_t *b = p;
+    int rc;
+    memset(b, 0, sizeof *b);
+    if ((rc = col_text(st, 0, b->id, sizeof b->id)) || (rc = col_text(st, 1, b->org_id, sizeof b->org_id)) ||
+        (rc = col_text(st, 3, b->scope_id, sizeof b->scope_id)) ||
+        (rc = col_text(st, 4, b->name, sizeof b->name)))
+        goto out;
+    b->scope = sqlite3_column_int(st, 2);
+    b->period = sqlite3_column_int(st, 5);
+    b->hard_micros = sqlite3_column_int64(st, 6);
+    b->soft_micros = sqlite3_column_int64(st, 7);
+    b->created_at = sqlite3_column_int64(st, 8);
+    b->updated_at = sqlite3_column_int64(st, 9);
+out:
+    return rc;
+}
+
+/* The org's budget (bound query, no transaction of its own). */
+static int budget_get(sq_store_t *s, const char *org_id, const char *id, ig_budget_t *out)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_BUDGET_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, id);
+    bind_text(q, 2, org_id);
+    rc = get_row(s, q, read_budget, out, "budget get");
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_budget_insert(ig_store_t *st, const ig_budget_t *b, size_t max_per_org)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int64_t n = 0;
+    int rc;
+    /* under the write lock: the scope target is one of the org's until COMMIT, and two creations cannot both
+     * take the last slot */
+    if ((rc = tx_begin(s)) || (rc = org_exists(s, b->org_id))) goto out;
+    if (b->scope != IG_STORE_BUDGET_ORG) {
+        int id = b->scope == IG_STORE_BUDGET_APP ? ST_APP_IN_ORG : ST_BUDGET_KEY_IN_ORG;
+        if ((rc = count2(s, id, b->scope_id, b->org_id, &n))) goto out;
+        rc = IG_ENOTFOUND;
+        if (n == 0) goto out;
+    }
+    if ((rc = count2(s, ST_BUDGET_COUNT_ORG, b->org_id, NULL, &n))) goto out;
+    rc = IG_ETOOBIG;
+    if ((uint64_t)n >= max_per_org) goto out;
+    if ((rc = stmt(s, ST_BUDGET_INSERT, &q))) goto out;
+    bind_text(q, 1, b->id);
+    bind_text(q, 2, b->org_id);
+    sqlite3_bind_int(q, 3, b->scope);
+    bind_text(q, 4, b->scope_id);
+    bind_opt_text(q, 5, b->name);
+    sqlite3_bind_int(q, 6, b->period);
+    sqlite3_bind_int64(q, 7, b->hard_micros);
+    sqlite3_bind_int64(q, 8, b->soft_micros);
+    sqlite3_bind_int64(q, 9, b->created_at);
+    sqlite3_bind_int64(q, 10, b->updated_at);
+    if ((rc = step_done(s, q, "budget insert"))) goto out; /* the scope target has one: IG_ECONFLICT */
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_budget_get(ig_store_t *st, const char *org_id, const char *id, ig_budget_t *out)
+{
+    return budget_get(sq(st), org_id, id, out);
+}
+
+static int sq_budget_list(ig_store_t *st, const char *org_id, ig_budget_t *out, size_t cap, size_t *n)
+{
+    return list_rows(sq(st), ST_BUDGET_LIST, org_id, false, 0, out, sizeof *out, cap, n, read_budget,
+                     "budget list");
+}
+
+static int sq_budget_update(ig_store_t *st, const char *org_id, const char *id, const char *name, int period,
+                            int64_t hard_micros, int64_t soft_micros, int64_t now, ig_budget_t *out)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc;
+    /* the update and the read-back in one transaction: out is exactly the row this call left */
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_BUDGET_UPDATE, &q))) goto out;
+    bind_opt_text(q, 1, name);
+    sqlite3_bind_int(q, 2, period);
+    sqlite3_bind_int64(q, 3, hard_micros);
+    sqlite3_bind_int64(q, 4, soft_micros);
+    sqlite3_bind_int64(q, 5, now);
+    bind_text(q, 6, id);
+    bind_text(q, 7, org_id);
+    if ((rc = step_done(s, q, "budget update"))) goto out;
+    rc = IG_ENOTFOUND;
+    if (sqlite3_changes(s->db) == 0) goto out;
+    done(q);
+    q = NULL;
+    if ((rc = budget_get(s, org_id, id, out))) goto out;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_budget_delete(ig_store_t *st, const char *org_id, const char *id)
+{
+    sq_store_t *s = sq(st);
+    int64_t changed = 0;
+    int rc;
+    if ((rc = tx_begin(s)) || (rc = exec_tt(s, ST_BUDGET_DEL_SPEND, "budget delete", id, org_id, NULL)) ||
+        (rc = exec_tt(s, ST_BUDGET_DELETE, "budget delete", id, org_id, &changed)))
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!changed || (rc = tx_commit(s))) goto out;
+out:
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
+static int sq_budget_spend_get(ig_store_t *st, const char *budget_id, int64_t period_start, int64_t *spent,
+                               unsigned *alerted)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_BUDGET_SPEND_GET, &q);
+    if (rc) goto out;
+    bind_text(q, 1, budget_id);
+    sqlite3_bind_int64(q, 2, period_start);
+    int src = sqlite3_step(q);
+    if (src == SQLITE_DONE) { /* nothing spent in this period yet */
+        *spent = 0;
+        *alerted = 0;
+    } else if (src == SQLITE_ROW) {
+        *spent = sqlite3_column_int64(q, 0);
+        *alerted = (unsigned)sqlite3_column_int(q, 1) & 3u;
+    } else {
+        rc = map_err(s, src, "budget spend get");
+    }
+out:
+    done(q);
+    return rc;
+}
+
+static int sq_budget_spend_add(ig_store_t *st, const ig_budget_spend_t *items, size_t n, int64_t now)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc;
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_BUDGET_SPEND_ADD, &q))) goto out;
+    for (size_t i = 0; i < n; i++) {
+        bind_text(q, 1, items[i].budget_id);
+        bind_text(q, 2, items[i].org_id);
+        sqlite3_bind_int64(q, 3, items[i].period_start);
+        sqlite3_bind_int64(q, 4, items[i].add_micros);
+        sqlite3_bind_int(q, 5, (int)(items[i].alerted & 3u));
+        sqlite3_bind_int64(q, 6, now);
+        if ((rc = step_done(s, q, "budget spend add"))) goto out;
+        done(q);
+    }
+    done(q);
+    q = NULL;
+    rc = tx_commit(s);
+out:
+    done(q);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
 static const ig_store_ops_t sqlite_ops = {
     .name = "sqlite",
     .close = sq_close,
@@ -3403,4 +3637,11 @@ static const ig_store_ops_t sqlite_ops = {
     .logbatch_insert = sq_logbatch_insert,
     .logbatch_get = sq_logbatch_get,
     .logbatch_state = sq_logbatch_state,
+    .budget_insert = sq_budget_insert,
+    .budget_get = sq_budget_get,
+    .budget_list = sq_budget_list,
+    .budget_update = sq_budget_update,
+    .budget_delete = sq_budget_delete,
+    .budget_spend_get = sq_budget_spend_get,
+    .budget_spend_add = sq_budget_spend_add,
 };

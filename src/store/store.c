@@ -1053,6 +1053,106 @@ int ig_store_org_ids(ig_store_t *st, const char *after, char (*ids)[33], size_t 
 
 /* ---- v3: webhooks ---- */
 
+/* ---- v7: budgets ---- */
+
+static bool valid_budget_limits(int period, int64_t hard, int64_t soft)
+{
+    return period >= IG_STORE_PERIOD_DAILY && period <= IG_STORE_PERIOD_MONTHLY && hard > 0 &&
+           hard <= IG_STORE_BUDGET_MAX_MICROS && soft >= 0 && soft <= hard;
+}
+
+int ig_store_budget_create(ig_store_t *st, const char *org_id, int scope, const char *scope_id,
+                           const char *name, int period, int64_t hard_micros, int64_t soft_micros,
+                           ig_budget_t *out)
+{
+    ig_budget_t b;
+    int rc = IG_EINVAL;
+    bool org_scope = scope == IG_STORE_BUDGET_ORG;
+    memset(&b, 0, sizeof b);
+    if (!st || !org_id || scope < IG_STORE_BUDGET_ORG || scope > IG_STORE_BUDGET_KEY ||
+        !valid_opt_text(name, sizeof b.name - 1) || !valid_budget_limits(period, hard_micros, soft_micros))
+        goto out;
+    if (org_scope ? scope_id && *scope_id : !scope_id || !*scope_id) goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id) || (scope_id && !id_fits(scope_id))) goto out;
+    if ((rc = new_id(b.id))) goto out;
+    memcpy(b.org_id, org_id, strlen(org_id) + 1);
+    b.scope = scope;
+    copy_opt(b.scope_id, scope_id);
+    copy_opt(b.name, name);
+    b.period = period;
+    b.hard_micros = hard_micros;
+    b.soft_micros = soft_micros;
+    b.created_at = b.updated_at = now_ms();
+    rc = st->ops->budget_insert(st, &b, IG_STORE_BUDGETS_PER_ORG);
+    if (rc == IG_OK && out) *out = b;
+out:
+    return rc;
+}
+
+int ig_store_budget_get(ig_store_t *st, const char *org_id, const char *id, ig_budget_t *out)
+{
+    if (!st || !org_id || !id || !out) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->budget_get(st, org_id, id, out);
+}
+
+int ig_store_budget_list(ig_store_t *st, const char *org_id, ig_budget_t *out, size_t cap, size_t *n)
+{
+    if (!st || !org_id || !n || (cap && !out)) return IG_EINVAL;
+    *n = 0;
+    if (!id_fits(org_id)) return IG_OK; /* no such org: no budgets */
+    return st->ops->budget_list(st, org_id, out, cap, n);
+}
+
+int ig_store_budget_update(ig_store_t *st, const char *org_id, const char *id, const char *name, int period,
+                           int64_t hard_micros, int64_t soft_micros, ig_budget_t *out)
+{
+    ig_budget_t b;
+    int rc = IG_EINVAL;
+    if (!st || !org_id || !id || !valid_opt_text(name, sizeof b.name - 1) ||
+        !valid_budget_limits(period, hard_micros, soft_micros))
+        goto out;
+    rc = IG_ENOTFOUND;
+    if (!id_fits(org_id) || !id_fits(id)) goto out;
+    rc = st->ops->budget_update(st, org_id, id, name && *name ? name : NULL, period, hard_micros, soft_micros,
+                                now_ms(), &b);
+    if (rc == IG_OK && out) *out = b;
+out:
+    return rc;
+}
+
+int ig_store_budget_delete(ig_store_t *st, const char *org_id, const char *id)
+{
+    if (!st || !org_id || !id) return IG_EINVAL;
+    if (!id_fits(org_id) || !id_fits(id)) return IG_ENOTFOUND;
+    return st->ops->budget_delete(st, org_id, id);
+}
+
+int ig_store_budget_spend_get(ig_store_t *st, const char *budget_id, int64_t period_start, int64_t *spent,
+                              unsigned *alerted)
+{
+    if (!st || !budget_id || !spent || !alerted) return IG_EINVAL;
+    if (!id_fits(budget_id)) { /* cannot be stored: nothing spent */
+        *spent = 0;
+        *alerted = 0;
+        return IG_OK;
+    }
+    return st->ops->budget_spend_get(st, budget_id, period_start, spent, alerted);
+}
+
+int ig_store_budget_spend_add(ig_store_t *st, const ig_budget_spend_t *items, size_t n)
+{
+    if (!st || (n && !items)) return IG_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!terminated(items[i].budget_id, sizeof items[i].budget_id) || !items[i].budget_id[0] ||
+            !terminated(items[i].org_id, sizeof items[i].org_id) || !items[i].org_id[0] ||
+            items[i].add_micros < 0 || items[i].alerted > 3)
+            return IG_EINVAL;
+    if (n == 0) return IG_OK;
+    return st->ops->budget_spend_add(st, items, n, now_ms());
+}
+
 /* Runs the caller's seal callback for row id into a fresh buffer of at most max bytes: IG_OK with a
  * non-empty envelope, the callback's error, or IG_EINVAL for an empty or oversized envelope. */
 static int seal_for(ig_store_seal_fn seal, void *ctx, const char *org_id, const char *id, size_t max,

@@ -2,8 +2,8 @@
  * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log, users and their
  * org memberships, the control database's hash-chained audit log; v3: sessions, invitations, teams and apps,
  * outbound webhooks with their queued deliveries and every attempt; v5: the log batches of logs.expiring
- * deliveries; v6: per-key rate-limit overrides) behind one backend-independent interface. (An org's own audit
- * entries live in its log database: store/orgaudit.h.)
+ * deliveries; v6: per-key rate-limit overrides; v7: spend budgets and their spend per period) behind one
+ * backend-independent interface. (An org's own audit entries live in its log database: store/orgaudit.h.)
  *
  * A store is a vtable (ig_store_ops_t) plus thin ig_store_* wrappers. The wrappers validate arguments,
  * generate ids (16 bytes from RAND_bytes as 32 lowercase hex chars) and timestamps (unix milliseconds), so
@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 /* Schema version this binary creates: every backend has exactly this many migrations. */
-#define IG_STORE_SCHEMA_VERSION 6
+#define IG_STORE_SCHEMA_VERSION 7
 
 /* Largest provider secret envelope accepted: a sealed provider key is well under 1 KiB. */
 #define IG_STORE_MAX_SECRET (64u * 1024)
@@ -335,9 +335,10 @@ int ig_store_org_update(ig_store_t *st, const char *org_id, const char *name, co
 /* plan: IG_STORE_PLAN_* (IG_EINVAL otherwise). IG_ENOTFOUND. */
 int ig_store_org_set_plan(ig_store_t *st, const char *org_id, int plan);
 /* Deletes an org and, in ONE transaction, everything scoped to it: keys, provider credentials,
- * memberships, invitations, sessions, teams, apps, webhooks (with their deliveries, attempts and log batches)
- * and call records. Users are kept (they may belong to other orgs). Its entries in the control audit chain
- * are kept (the chain must stay verifiable); its own chain goes with its log database. IG_ENOTFOUND. */
+ * memberships, invitations, sessions, teams, apps, webhooks (with their deliveries, attempts and log
+ * batches), budgets (with their spend) and call records. Users are kept (they may belong to other orgs). Its
+ * entries in the control audit chain are kept (the chain must stay verifiable); its own chain goes with its
+ * log database. IG_ENOTFOUND. */
 int ig_store_org_delete(ig_store_t *st, const char *org_id);
 /* In ONE transaction: from_user must be an owner of the org (IG_EFORBIDDEN otherwise) and to_user a member
  * (IG_ENOTFOUND otherwise, also for an unknown org); to_user becomes owner and from_user admin (keys created
@@ -620,6 +621,67 @@ int ig_store_logbatch_get(ig_store_t *st, const char *org_id, const char *delive
 int ig_store_logbatch_state(ig_store_t *st, const char *org_id, const char *webhook_id, int64_t failed_before,
                             ig_logbatch_state_t *out);
 
+/* ---- v7: spend budgets (limit/budget.h holds the ledger, docs/budgets.md the semantics) ---- */
+
+#define IG_STORE_BUDGETS_PER_ORG 100 /* the org snapshot carries them all; a call checks at most 3 */
+/* Largest limit: 1e9 USD in micro-USD (sums of such limits and a day's spend stay far from INT64_MAX). */
+#define IG_STORE_BUDGET_MAX_MICROS 1000000000000000LL
+
+/* budgets.scope values: what a budget counts the spend of. */
+enum { IG_STORE_BUDGET_ORG = 0, IG_STORE_BUDGET_APP = 1, IG_STORE_BUDGET_KEY = 2 };
+/* budgets.period values (the same as limit/budget.h ig_budget_period_t): calendar periods in UTC. */
+enum { IG_STORE_PERIOD_DAILY = 0, IG_STORE_PERIOD_WEEKLY = 1, IG_STORE_PERIOD_MONTHLY = 2 };
+
+typedef struct {
+    char id[33];
+    char org_id[33];
+    int scope;         /* IG_STORE_BUDGET_* */
+    char scope_id[33]; /* the app's or key's id; "" for the org scope */
+    char name[129];    /* "" = none */
+    int period;        /* IG_STORE_PERIOD_* */
+    int64_t hard_micros;
+    int64_t soft_micros; /* 0 = none; else <= hard_micros */
+    int64_t created_at, updated_at;
+} ig_budget_t;
+
+/* Spend to add to a budget's period (the log writer's settlements, summed per batch). */
+typedef struct {
+    char budget_id[33];
+    char org_id[33];
+    int64_t period_start; /* unix ms: the period the spend belongs to */
+    int64_t add_micros;   /* >= 0 */
+    unsigned alerted;     /* alert bits to set (1 = budget.warning sent, 2 = budget.exceeded sent) */
+} ig_budget_spend_t;
+
+/* Creates a budget with a fresh id: scope IG_STORE_BUDGET_*, scope_id NULL/"" for the org scope and else the
+ * id of an app or key of the org; name NULL/"" or text of at most 128 bytes; period IG_STORE_PERIOD_*;
+ * hard_micros 1..IG_STORE_BUDGET_MAX_MICROS; soft_micros 0 (none) or 1..hard_micros (IG_EINVAL otherwise).
+ * IG_ENOTFOUND for an unknown org or a scope id that is not one of its apps / keys (checked under the write
+ * lock); IG_ECONFLICT when the scope target has a budget already (one per org, app or key: a call is checked
+ * against at most three); IG_ETOOBIG when the org has IG_STORE_BUDGETS_PER_ORG. out may be NULL. */
+int ig_store_budget_create(ig_store_t *st, const char *org_id, int scope, const char *scope_id,
+                           const char *name, int period, int64_t hard_micros, int64_t soft_micros,
+                           ig_budget_t *out);
+/* The org's budget with this id. IG_ENOTFOUND otherwise (another org's budget too). */
+int ig_store_budget_get(ig_store_t *st, const char *org_id, const char *id, ig_budget_t *out);
+/* The org's budgets, oldest first, into out[0..cap) (*n written; IG_ETOOBIG when there are more). */
+int ig_store_budget_list(ig_store_t *st, const char *org_id, ig_budget_t *out, size_t cap, size_t *n);
+/* Replaces the mutable fields of the org's budget (name, period, limits, as for create; the scope never
+ * changes) and sets updated_at. Spend already recorded stays with the periods it was recorded for. out (may
+ * be NULL) gets the row. IG_ENOTFOUND. */
+int ig_store_budget_update(ig_store_t *st, const char *org_id, const char *id, const char *name, int period,
+                           int64_t hard_micros, int64_t soft_micros, ig_budget_t *out);
+/* Deletes the org's budget with its spend rows, in ONE transaction. IG_ENOTFOUND. */
+int ig_store_budget_delete(ig_store_t *st, const char *org_id, const char *id);
+/* The spend recorded for the budget's period starting at period_start, and the alert bits sent for it:
+ * 0 and 0 when nothing was recorded (also for an unknown budget). */
+int ig_store_budget_spend_get(ig_store_t *st, const char *budget_id, int64_t period_start, int64_t *spent,
+                              unsigned *alerted);
+/* Adds items[i].add_micros to the spend of each (budget, period) and ORs in its alert bits, in ONE
+ * transaction (saturating far below INT64_MAX). Items of a budget that no longer exists (or is not of the
+ * item's org) are skipped. IG_EINVAL for a bad item (nothing written). */
+int ig_store_budget_spend_add(ig_store_t *st, const ig_budget_spend_t *items, size_t n);
+
 /* ---- wrapped keys (the key hierarchy of docs/security.md) ---- */
 /* A process-wide data key by name ("control"): its wrapped form, malloc'd into *out. With init set, stores
  * init first unless the name has one (the first writer wins, one transaction) and returns what is stored.
@@ -811,6 +873,17 @@ typedef struct ig_store_ops {
      * that is not one of org_id, or is revoked or expired at now; out gets the record after the change. */
     int (*key_set_limits)(ig_store_t *st, const char *org_id, const char *id, int64_t rpm_limit,
                           int64_t tpm_limit, int64_t now, ig_keyrec_t *out);
+    /* v7. budget_insert checks the org, the scope target and max_per_org under the write lock (b complete,
+     * scope_id "" for the org scope). budget_update's name is NULL or non-empty (NULL clears). */
+    int (*budget_insert)(ig_store_t *st, const ig_budget_t *b, size_t max_per_org);
+    int (*budget_get)(ig_store_t *st, const char *org_id, const char *id, ig_budget_t *out);
+    int (*budget_list)(ig_store_t *st, const char *org_id, ig_budget_t *out, size_t cap, size_t *n);
+    int (*budget_update)(ig_store_t *st, const char *org_id, const char *id, const char *name, int period,
+                         int64_t hard_micros, int64_t soft_micros, int64_t now, ig_budget_t *out);
+    int (*budget_delete)(ig_store_t *st, const char *org_id, const char *id);
+    int (*budget_spend_get)(ig_store_t *st, const char *budget_id, int64_t period_start, int64_t *spent,
+                            unsigned *alerted);
+    int (*budget_spend_add)(ig_store_t *st, const ig_budget_spend_t *items, size_t n, int64_t now);
 } ig_store_ops_t;
 
 struct ig_store {

@@ -122,6 +122,77 @@ TEST(load_then_get)
     ig_auth_release(NULL);
 }
 
+/* An Enterprise org's snapshot carries its budgets with the spend stored for the current period; a free org's
+ * carries none (budgets apply to Enterprise orgs only); the key's app comes with the key. */
+TEST(snapshot_budgets_and_app)
+{
+    ig_org_t org, free_org;
+    ig_app_t app;
+    make_org("budget-snap", &org);
+    make_org("budget-free", &free_org);
+    CHECK_EQ_INT(ig_store_org_set_plan(g_st, org.id, IG_STORE_PLAN_ENTERPRISE), IG_OK);
+    CHECK_EQ_INT(ig_store_app_create(g_st, org.id, "Chat", NULL, &app), IG_OK);
+    testkey_t k, kf;
+    new_key(&k);
+    CHECK_EQ_INT(ig_store_key_create_for(g_st, org.id, k.hash, k.prefix, "app key", IG_STORE_ROLE_MEMBER, 0,
+                                         app.id, NULL, &k.rec),
+                 IG_OK);
+    store_key(&kf, free_org.id, IG_STORE_ROLE_MEMBER, 0);
+    ig_budget_t bo, bk, bf;
+    CHECK_EQ_INT(ig_store_budget_create(g_st, org.id, IG_STORE_BUDGET_ORG, NULL, NULL,
+                                        IG_STORE_PERIOD_MONTHLY, 9000, 4000, &bo),
+                 IG_OK);
+    CHECK_EQ_INT(ig_store_budget_create(g_st, org.id, IG_STORE_BUDGET_KEY, k.rec.id, NULL,
+                                        IG_STORE_PERIOD_DAILY, 500, 0, &bk),
+                 IG_OK);
+    CHECK_EQ_INT(ig_store_budget_create(g_st, free_org.id, IG_STORE_BUDGET_ORG, NULL, NULL,
+                                        IG_STORE_PERIOD_MONTHLY, 9000, 0, &bf),
+                 IG_OK);
+    int64_t now = ig_wall_ms();
+    ig_budget_spend_t sp;
+    memset(&sp, 0, sizeof sp);
+    memcpy(sp.budget_id, bo.id, sizeof sp.budget_id);
+    memcpy(sp.org_id, org.id, sizeof sp.org_id);
+    sp.period_start = ig_budget_period_start(IG_BUDGET_MONTHLY, now);
+    sp.add_micros = 1234;
+    sp.alerted = IG_BUDGET_CROSSED_SOFT;
+    CHECK_EQ_INT(ig_store_budget_spend_add(g_st, &sp, 1), IG_OK);
+
+    CHECK_EQ_INT(ig_authcache_load(g_st, k.hash), IG_OK);
+    CHECK_EQ_INT(ig_authcache_load(g_st, kf.hash), IG_OK);
+    ig_auth_t a, f;
+    memset(&a, 0, sizeof a);
+    memset(&f, 0, sizeof f);
+    CHECK_EQ_INT(ig_authcache_get(k.hash, now, &a), IG_OK);
+    CHECK_EQ_INT(ig_authcache_get(kf.hash, now, &f), IG_OK);
+    if (!a.org || !f.org) return;
+    CHECK_EQ_STR(a.app_id, app.id);
+    CHECK_EQ_STR(f.app_id, "");
+    CHECK_EQ_INT(f.org->nbudgets, 0);
+    CHECK_EQ_INT(a.org->nbudgets, 2);
+    for (size_t i = 0; i < a.org->nbudgets; i++) {
+        const ig_orgbudget_t *b = &a.org->budgets[i];
+        if (strcmp(b->rule.id, bo.id) == 0) {
+            CHECK_EQ_INT(b->scope, IG_STORE_BUDGET_ORG);
+            CHECK_EQ_INT(b->rule.period, IG_BUDGET_MONTHLY);
+            CHECK_EQ_INT(b->rule.hard_micros, 9000);
+            CHECK_EQ_INT(b->rule.soft_micros, 4000);
+            CHECK_EQ_INT(b->period_start, sp.period_start);
+            CHECK_EQ_INT(b->spent_micros, 1234);
+            CHECK_EQ_INT(b->alerted, IG_BUDGET_CROSSED_SOFT);
+        } else {
+            CHECK_EQ_STR(b->rule.id, bk.id);
+            CHECK_EQ_INT(b->scope, IG_STORE_BUDGET_KEY);
+            CHECK_EQ_STR(b->scope_id, k.rec.id);
+            CHECK_EQ_INT(b->period_start, ig_budget_period_start(IG_BUDGET_DAILY, now));
+            CHECK_EQ_INT(b->spent_micros, 0);
+            CHECK_EQ_INT(b->alerted, 0);
+        }
+    }
+    ig_auth_release(&a);
+    ig_auth_release(&f);
+}
+
 TEST(unknown_key_negative_cache)
 {
     testkey_t k;
@@ -424,6 +495,7 @@ int main(void)
 
     RUN(get_before_load_is_eagain);
     RUN(load_then_get);
+    RUN(snapshot_budgets_and_app);
     RUN(unknown_key_negative_cache);
     RUN(revoked_key);
     RUN(expired_key);

@@ -113,7 +113,10 @@ TEST(v5_upgrades_in_place)
     CHECK_EQ_INT(ig_store_org_create(st, "old-org", "Old", &org), IG_OK);
     CHECK_EQ_INT(ig_store_key_create(st, org.id, h, "ig_old", "legacy", IG_STORE_ROLE_MEMBER, 0, &k), IG_OK);
     ig_store_close(st);
-    CHECK_EQ_INT(raw_exec("v5.db", "ALTER TABLE api_keys DROP COLUMN rate_limit_rpm;"
+    CHECK_EQ_INT(raw_exec("v5.db", "DROP TABLE budget_spend;" /* v7, which came after */
+                                   "DROP TABLE budgets;"
+                                   "DELETE FROM schema_migrations WHERE version = 7;"
+                                   "ALTER TABLE api_keys DROP COLUMN rate_limit_rpm;"
                                    "ALTER TABLE api_keys DROP COLUMN rate_limit_tpm;"
                                    "DELETE FROM schema_migrations WHERE version = 6;"),
                  SQLITE_OK);
@@ -126,8 +129,8 @@ TEST(v5_upgrades_in_place)
     if (!st) return;
     int v = 0;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
-    CHECK_EQ_INT(v, 6);
-    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 6);
+    CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION); /* v6, then v7 */
+    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 7);
     /* the existing key follows its org's defaults, and can be given limits of its own */
     check_limits(st, org.id, &k, 0, 0);
     CHECK_EQ_INT(ig_store_key_set_limits(st, org.id, k.id, 60, 0, NULL), IG_OK);
