@@ -32,9 +32,10 @@ PERF_MODE=${BENCH_PERF:-auto}
 PERF_SECONDS=${BENCH_PERF_SECONDS:-4}
 TIME_LIMIT=${BENCH_TIME_LIMIT:-300}
 TARGET_RATIO=0.90
-# BENCH_CASE=limits measures the per-key rate limits instead (issue 5: the limiter must cost < 5% of proxy
+# BENCH_CASE=limits measures the per-key rate limits and budgets instead (issue 5: they must cost < 5% of proxy
 # throughput): the second org ("FULL" in the variables below) has capture off like the first, plus
-# requests/tokens-per-minute limits high enough never to refuse, so every call takes both limits and settles.
+# requests/tokens-per-minute limits high enough never to refuse, so every call takes both limits and settles,
+# and (Enterprise) an org budget of $10^9 that every call reserves on and settles.
 CASE=${BENCH_CASE:-capture}
 case "$CASE" in
 capture)
@@ -45,9 +46,10 @@ capture)
     ;;
 limits)
     FULL_SETTINGS='{"capture":"off","rate_limits":{"requests_per_minute":1000000000,"tokens_per_minute":60000000000}}'
-    FULL_PLAN=
-    B_LABEL="per-key rate limits on (never refusing)"
-    TITLE="per-key rate limit cost"
+    FULL_PLAN=enterprise
+    FULL_BUDGET='{"scope":"org","name":"bench","period_type":"monthly","hard_limit_usd":1000000000}'
+    B_LABEL="rate limits + org budget (never refusing)"
+    TITLE="per-key rate limit and budget cost"
     TARGET_RATIO=0.95
     PERF_MODE=0
     ;;
@@ -158,10 +160,17 @@ make_org() {
     done
     [ "$st" = 200 ] || die "settings for $slug: HTTP $st $(cat "$TMP/settings-$name.json")"
     printf -v "KEY_$name" '%s' "$key"
+    printf -v "TOKEN_$name" '%s' "$token"
     log "org $slug: $(sed -n 's/.*"plan":"\([^"]*\)".*"settings":\({.*}\),"created_at".*/plan \1, settings \2/p' "$TMP/settings-$name.json")"
 }
 make_org OFF '{"capture":"off"}'
 make_org FULL "$FULL_SETTINGS" $FULL_PLAN
+if [ -n "${FULL_BUDGET:-}" ]; then
+    st=$(api POST /api/v1/budgets "$TMP/budget.json" -H "Authorization: Bearer $TOKEN_FULL" \
+        -H 'Content-Type: application/json' -d "$FULL_BUDGET")
+    [ "$st" = 201 ] || die "budget: HTTP $st $(cat "$TMP/budget.json")"
+    log "org bench-full: budget $FULL_BUDGET"
+fi
 declare -A KEY=([OFF]=$KEY_OFF [FULL]=$KEY_FULL)
 MODES=(OFF FULL)
 
