@@ -77,6 +77,7 @@ static void snap_unref(ig_orgsnap_t *s)
 {
     if (!s) return;
     if (atomic_fetch_sub(&s->ref, 1) != 1) return;
+    ig_redactor_free(s->guard_redactor);
     for (size_t i = 0; i < s->ncreds; i++) {
         if (s->creds[i].secret) ig_wipe(s->creds[i].secret, s->creds[i].secret_len);
         free(s->creds[i].secret);
@@ -182,6 +183,20 @@ const ig_provcred_t *ig_orgsnap_cred(const ig_orgsnap_t *org, ig_iov_t provider)
     return NULL;
 }
 
+/* The guardrails of the org and, for PII, its redactor: compiled here (a worker) so that loop threads only
+ * use it. A pattern that no longer compiles (it did when saved) leaves guard_redactor NULL: the proxy then
+ * refuses the org's calls rather than forwarding them unscreened. */
+static void guard_load(ig_orgsnap_t *s, const ig_orgset_t *set)
+{
+    char err[256];
+    s->guard = ig_orgset_guard(set, s->plan);
+    if (s->guard.pii == IG_GUARD_OFF) return;
+    if (ig_redactor_new(set->detectors, (const char *const *)set->custom, set->ncustom, &s->guard_redactor,
+                        err, sizeof err) != IG_OK)
+        IG_ERROR("auth", "org %s: guardrail PII patterns do not compile (%s): its calls are refused", s->id,
+                 err);
+}
+
 static int load_org(ig_store_t *st, const char *org_id, ig_orgsnap_t **out)
 {
     ig_org_t org;
@@ -198,6 +213,7 @@ static int load_org(ig_store_t *st, const char *org_id, ig_orgsnap_t **out)
     ig_orgset_parse_text(org.settings, &set);
     s->rpm_limit = set.rpm_limit;
     s->tpm_limit = set.tpm_limit;
+    guard_load(s, &set);
     ig_orgset_clear(&set);
     for (size_t i = 0; i < g_nprov; i++) {
         ig_provcred_t *c = &s->creds[s->ncreds];

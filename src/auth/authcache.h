@@ -14,6 +14,7 @@
 #define IG_AUTH_AUTHCACHE_H
 
 #include "core/common.h"
+#include "guard/guard.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -32,6 +33,11 @@ typedef struct ig_orgsnap {
     char default_provider[33];
     int plan;                     /* IG_STORE_PLAN_* */
     int64_t rpm_limit, tpm_limit; /* the org's default rate limits per key (settings.rate_limits), 0 = none */
+    ig_guardset_t guard;          /* the guardrails that apply (settings.guardrails and the plan) */
+    /* the org's PII detectors and custom patterns (settings.redaction), compiled on the worker that loaded
+     * the snapshot when guard.pii is not off; NULL then means they did not compile (the proxy fails closed)
+     */
+    ig_redactor_t *guard_redactor;
     size_t ncreds;
     ig_provcred_t creds[]; /* flexible */
 } ig_orgsnap_t;

@@ -10,6 +10,7 @@
 #define IG_CAPTURE_CAPTURE_H
 
 #include "core/buf.h"
+#include "guard/guard.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -29,6 +30,7 @@ typedef struct ig_capture_rec {
         *resp_ctype;      /* Content-Type of the request and the response (redaction picks JSON/SSE/text) */
     int64_t tpm_limit;    /* the key's tokens-per-minute limit at admission, 0 = none */
     int64_t tpm_estimate; /* tokens charged at admission; the writer settles them with the reported usage */
+    ig_guard_result_t guard; /* what the request guardrails found and did (action NONE: they did not run) */
 } ig_capture_rec_t;
 
 typedef struct ig_capture_stats {
