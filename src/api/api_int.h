@@ -56,6 +56,7 @@ struct api_job {
     bool have_name, have_provider, have_settings;
     int retention_days; /* settings asked: -1 = not given */
     bool redaction_on;  /* settings ask for redaction */
+    bool guardrails_on; /* settings ask for a guardrail (PII or injection) other than off */
     char provider[33];
     char *text;   /* settings JSON (malloc'd) */
     char *secret; /* provider key or password (wiped and freed) */

@@ -63,6 +63,8 @@ static bool plan_allows(api_job_t *j, int plan)
     bool ent = plan == IG_STORE_PLAN_ENTERPRISE;
     if (j->redaction_on && !ent) {
         j->msg = "PII redaction is an Enterprise feature";
+    } else if (j->guardrails_on && !ent) {
+        j->msg = "request guardrails are an Enterprise feature";
     } else if (j->retention_days >= 0 && !ent && j->retention_days != IG_RETENTION_FREE_DAYS) {
         j->msg = "the free plan keeps logs for 7 days: retention_days must be 7";
     } else if (j->retention_days == IG_RETENTION_FREE_DAYS && ent) {
@@ -153,6 +155,7 @@ void ig_api_org_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
         }
         j->retention_days = os.retention_days;
         j->redaction_on = os.redact;
+        j->guardrails_on = os.guard_on;
         ig_orgset_clear(&os);
         j->text = cJSON_PrintUnformatted(set);
         if (!j->text || strlen(j->text) > IG_STORE_MAX_SETTINGS) {

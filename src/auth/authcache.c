@@ -78,6 +78,7 @@ static void snap_unref(ig_orgsnap_t *s)
 {
     if (!s) return;
     if (atomic_fetch_sub(&s->ref, 1) != 1) return;
+    ig_redactor_free(s->guard_redactor);
     for (size_t i = 0; i < s->ncreds; i++) {
         if (s->creds[i].secret) ig_wipe(s->creds[i].secret, s->creds[i].secret_len);
         free(s->creds[i].secret);
@@ -212,6 +213,20 @@ static int load_budgets(ig_store_t *st, ig_orgsnap_t *s)
     return rc;
 }
 
+/* The guardrails of the org and, for PII, its redactor: compiled here (a worker) so that loop threads only
+ * use it. A pattern that no longer compiles (it did when saved) leaves guard_redactor NULL: the proxy then
+ * refuses the org's calls rather than forwarding them unscreened. */
+static void guard_load(ig_orgsnap_t *s, const ig_orgset_t *set)
+{
+    char err[256];
+    s->guard = ig_orgset_guard(set, s->plan);
+    if (s->guard.pii == IG_GUARD_OFF) return;
+    if (ig_redactor_new(set->detectors, (const char *const *)set->custom, set->ncustom, &s->guard_redactor,
+                        err, sizeof err) != IG_OK)
+        IG_ERROR("auth", "org %s: guardrail PII patterns do not compile (%s): its calls are refused", s->id,
+                 err);
+}
+
 static int load_org(ig_store_t *st, const char *org_id, ig_orgsnap_t **out)
 {
     ig_org_t org;
@@ -228,6 +243,7 @@ static int load_org(ig_store_t *st, const char *org_id, ig_orgsnap_t **out)
     ig_orgset_parse_text(org.settings, &set);
     s->rpm_limit = set.rpm_limit;
     s->tpm_limit = set.tpm_limit;
+    guard_load(s, &set);
     ig_orgset_clear(&set);
     if ((rc = load_budgets(st, s))) {
         snap_unref(s);

@@ -15,6 +15,7 @@
 
 #include "core/common.h"
 #include "limit/budget.h"
+#include "guard/guard.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -47,6 +48,11 @@ typedef struct ig_orgsnap {
     int64_t rpm_limit, tpm_limit; /* the org's default rate limits per key (settings.rate_limits), 0 = none */
     size_t nbudgets; /* budgets: loaded for Enterprise orgs only (a free org has none that apply) */
     ig_orgbudget_t *budgets;
+    ig_guardset_t guard; /* the guardrails that apply (settings.guardrails and the plan) */
+    /* the org's PII detectors and custom patterns (settings.redaction), compiled on the worker that loaded
+     * the snapshot when guard.pii is not off; NULL then means they did not compile (the proxy fails closed)
+     */
+    ig_redactor_t *guard_redactor;
     size_t ncreds;
     ig_provcred_t creds[]; /* flexible */
 } ig_orgsnap_t;

@@ -11,6 +11,7 @@
 
 #include "core/buf.h"
 #include "limit/budget.h"
+#include "guard/guard.h"
 #include "store/store.h"
 
 #include <stdatomic.h>
@@ -46,6 +47,7 @@ typedef struct ig_capture_rec {
     int64_t tpm_limit;    /* the key's tokens-per-minute limit at admission, 0 = none */
     int64_t tpm_estimate; /* tokens charged at admission; the writer settles them with the reported usage */
     ig_capture_budget_t budget;
+    ig_guard_result_t guard; /* what the request guardrails found and did (action NONE: they did not run) */
 } ig_capture_rec_t;
 
 typedef struct ig_capture_stats {

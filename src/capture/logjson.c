@@ -32,6 +32,52 @@ static bool sealed_str(ig_buf_t *b, const ig_orgctx_t *o, const char *rec_id, co
     return ok;
 }
 
+/* "guardrails": null, or {"action", "pii" (counts per type, or null: not screened), "injection_score" (or
+ * null: not screened), "injection_rules": [names]}. The stored texts are ours, but read back from a file:
+ * the PII counts are re-parsed and re-written, never copied raw. */
+static bool guard_json(ig_buf_t *b, const ig_logrec_t *r)
+{
+    bool ok = true;
+#define W(call) ok &= (call) == IG_OK
+    if (!r->guard_action) return ig_buf_lit(b, ",\"guardrails\":null") == IG_OK;
+    W(ig_buf_lit(b, ",\"guardrails\":{\"action\":"));
+    W(ig_json_append_str(b, ig_iov_str(r->guard_action)));
+    W(ig_buf_lit(b, ",\"pii\":"));
+    cJSON *pii = NULL;
+    if (r->guard_pii) (void)ig_json_parse(ig_iov_str(r->guard_pii), NULL, &pii, NULL);
+    if (cJSON_IsObject(pii)) {
+        const cJSON *it;
+        bool first = true;
+        W(ig_buf_lit(b, "{"));
+        cJSON_ArrayForEach(it, pii)
+        {
+            if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble > 4294967295.0) continue;
+            if (!first) W(ig_buf_lit(b, ","));
+            W(ig_json_append_str(b, ig_iov_str(it->string)));
+            W(ig_buf_appendf(b, ":%lld", (long long)it->valuedouble));
+            first = false;
+        }
+        W(ig_buf_lit(b, "}"));
+    } else {
+        W(ig_buf_lit(b, "null"));
+    }
+    cJSON_Delete(pii);
+    if (r->guard_injection_score >= 0)
+        W(ig_buf_appendf(b, ",\"injection_score\":%d,\"injection_rules\":[", r->guard_injection_score));
+    else
+        W(ig_buf_lit(b, ",\"injection_score\":null,\"injection_rules\":["));
+    for (const char *p = r->guard_injection_rules; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        if (p != r->guard_injection_rules) W(ig_buf_lit(b, ","));
+        W(ig_json_append_str(b, ig_iov(p, n)));
+        p = c ? c + 1 : p + n;
+    }
+    W(ig_buf_lit(b, "]}"));
+#undef W
+    return ok;
+}
+
 bool ig_logjson_record(ig_buf_t *b, const ig_orgctx_t *o, const ig_logrec_t *r, bool bodies)
 {
     bool ok = true;
@@ -67,6 +113,7 @@ bool ig_logjson_record(ig_buf_t *b, const ig_orgctx_t *o, const ig_logrec_t *r, 
     ok &= sealed_str(b, o, r->id, "user_id", r->user_id, r->user_id_len);
     ok &= sealed_str(b, o, r->id, "session_id", r->session_id, r->session_id_len);
     ok &= sealed_str(b, o, r->id, "client_ip", r->client_ip, r->client_ip_len);
+    ok &= guard_json(b, r);
     if (bodies) {
         /* named as sealed: req_body / resp_body are the AAD field names too */
         ok &= sealed_str(b, o, r->id, "req_body", r->req_body, r->req_body_len);

@@ -88,6 +88,7 @@ typedef struct {
     ig_logrec_t rec;
     ig_buf_t sealed[MAX_SEALED];
     char model[IG_USAGE_MODEL_MAX + 1];
+    ig_guard_text_t guard; /* the guardrail findings as stored */
     bool ok;
     bool priced; /* build() reached the cost: rec.cost_micros is the call's cost (-1 = unknown) */
 } item_t;
@@ -196,6 +197,18 @@ static void settle_tokens(ig_logwriter_t *w, const ig_capture_rec_t *r, const ig
                             (int64_t)ig_now_ns());
 }
 
+/* The request guardrails' findings (counts, score, rule names: no content), kept whatever the capture mode.
+ */
+static void guard_fields(item_t *it)
+{
+    ig_logrec_t *x = &it->rec;
+    ig_guard_text(&it->src->guard, &it->guard);
+    x->guard_action = it->guard.action;
+    x->guard_pii = it->guard.pii[0] ? it->guard.pii : NULL;
+    x->guard_injection_score = it->guard.injection_score;
+    x->guard_injection_rules = it->guard.rules[0] ? it->guard.rules : NULL;
+}
+
 static int build(ig_logwriter_t *w, item_t *it)
 {
     ig_capture_rec_t *r = it->src;
@@ -217,6 +230,7 @@ static int build(ig_logwriter_t *w, item_t *it)
     x->req_truncated = m->req_truncated;
     x->resp_truncated = m->resp_truncated;
     x->created_at = m->created_at;
+    guard_fields(it);
 
     ig_usage_t u;
     ig_usage_init(&u);

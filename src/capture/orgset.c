@@ -23,6 +23,7 @@ void ig_orgset_clear(ig_orgset_t *s)
     memset(s, 0, sizeof *s);
     s->retention_days = -1;
     s->detectors = IG_PII_DEFAULTS;
+    s->guard = IG_GUARDSET_DEFAULT;
 }
 
 static int parse_redaction(const cJSON *r, ig_orgset_t *out, const char **why, char *err, size_t errlen)
@@ -177,10 +178,20 @@ int ig_orgset_rate_limits(const cJSON *r, int64_t *rpm, int64_t *tpm, const char
     return IG_OK;
 }
 
+/* "guardrails" (guard/guard.h): absent = the defaults */
+static int parse_guardrails(const cJSON *set, ig_orgset_t *out, const char **why)
+{
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(set, "guardrails");
+    if (!g) return IG_OK;
+    int rc = ig_guardset_parse(g, &out->guard, why);
+    out->guard_on = rc == IG_OK && (out->guard.pii != IG_GUARD_OFF || out->guard.injection != IG_GUARD_OFF);
+    return rc;
+}
+
 int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "capture", "retention_days", "redaction", "outbound_allowlist", "rate_limits", NULL};
+    static const char *const keys[] = {"capture",     "retention_days", "redaction", "outbound_allowlist",
+                                       "rate_limits", "guardrails",     NULL};
     const char *bad = NULL, *s = NULL;
     size_t len = 0;
     int64_t days = 0;
@@ -193,7 +204,8 @@ int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *
         return IG_EINVAL;
     }
     if (ig_json_only_keys(set, keys, &bad) != IG_OK) {
-        *why = "unknown setting (known: capture, retention_days, redaction, outbound_allowlist, rate_limits)";
+        *why = "unknown setting (known: capture, retention_days, redaction, outbound_allowlist, rate_limits, "
+               "guardrails)";
         return IG_EINVAL;
     }
     int rc = ig_json_get_str(set, "capture", &s, &len);
@@ -236,6 +248,10 @@ int ig_orgset_parse(const cJSON *set, ig_orgset_t *out, const char **why, char *
         ig_orgset_clear(out);
         return IG_EINVAL;
     }
+    if ((rc = parse_guardrails(set, out, why))) {
+        ig_orgset_clear(out);
+        return rc;
+    }
     return IG_OK;
 }
 
@@ -261,4 +277,9 @@ int ig_orgset_retention_days(const ig_orgset_t *s, int plan)
 bool ig_orgset_redacts(const ig_orgset_t *s, int plan, bool redact_all_orgs)
 {
     return redact_all_orgs || (s->redact && plan == IG_STORE_PLAN_ENTERPRISE);
+}
+
+ig_guardset_t ig_orgset_guard(const ig_orgset_t *s, int plan)
+{
+    return plan == IG_STORE_PLAN_ENTERPRISE ? s->guard : IG_GUARDSET_OFF;
 }

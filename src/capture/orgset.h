@@ -7,7 +7,9 @@
  *    "redaction": {"enabled": bool, "mode": "pattern" | "hash" | "drop",
  *                  "detectors": ["email", "ssn", "card", "phone"], "custom": ["<PCRE2 pattern>", ...]},
  *    "outbound_allowlist": ["hooks.example.com:8443", "203.0.113.0/24:9000", ...],
- *    "rate_limits": {"requests_per_minute": N | null, "tokens_per_minute": N | null}}
+ *    "rate_limits": {"requests_per_minute": N | null, "tokens_per_minute": N | null},
+ *    "guardrails": {"pii": "off" | "log_only" | "redact" | "block", "injection": "off" | "log_only" |
+ * "block", "injection_threshold": 1..100}}
  *
  * Every member is optional. capture: full (default) keeps bodies; metadata keeps everything but the bodies;
  * off keeps only what usage and budgets need (time, key, provider, model, status, tokens, cost, latency):
@@ -20,11 +22,15 @@
  * more — it never allows plain http nor an internal address (only the operator's `outbound_allowlist` option
  * can). rate_limits are the default limits of every key of the org (a key may override them: store.h
  * ig_keyrec_t); null or absent = no limit; enforced on the proxy path (limit/limiter.h, docs/limits.md).
+ * guardrails (Enterprise, guard/guard.h, docs/guardrails.md): outbound PII redaction (default off) with the
+ * detectors and custom patterns of `redaction` (whether or not redaction of stored logs is enabled), and
+ * prompt-injection screening (default log_only, threshold 50); free orgs get none.
  */
 #ifndef IG_CAPTURE_ORGSET_H
 #define IG_CAPTURE_ORGSET_H
 
 #include "core/common.h"
+#include "guard/guard.h"
 #include "redact/redact.h"
 
 #include <cjson/cJSON.h>
@@ -44,6 +50,8 @@ typedef struct {
     size_t ncustom;
     char *allowlist;              /* malloc'd, the entries joined with ","; NULL = none */
     int64_t rpm_limit, tpm_limit; /* rate_limits: per key, requests / tokens per minute; 0 = none */
+    ig_guardset_t guard;          /* guardrails as asked (IG_GUARDSET_DEFAULT when absent) */
+    bool guard_on;                /* guardrails asks for something other than off */
 } ig_orgset_t;
 
 /* Parses a settings object (already strict-parsed JSON). IG_OK, or IG_EINVAL with *why (static text, naming
@@ -60,5 +68,7 @@ void ig_orgset_clear(ig_orgset_t *s);
 int ig_orgset_retention_days(const ig_orgset_t *s, int plan);
 /* Whether redaction applies: asked for on an enterprise org, or forced by the operator for every org. */
 bool ig_orgset_redacts(const ig_orgset_t *s, int plan, bool redact_all_orgs);
+/* The guardrails that apply: as asked on an enterprise org, all off on a free one. */
+ig_guardset_t ig_orgset_guard(const ig_orgset_t *s, int plan);
 
 #endif

@@ -136,6 +136,11 @@ static int encode(ig_buf_t *b, const char *org_id, const ig_logrec_t *r)
     if (!rc) rc = put_bytes(b, r->client_ip, r->client_ip_len, r->client_ip != NULL);
     if (!rc) rc = put_bytes(b, r->user_tag, 16, true);
     if (!rc) rc = put_bytes(b, r->session_tag, 16, true);
+    /* guardrail findings (appended later: a frame without them, from an older binary, still decodes) */
+    if (!rc) rc = put_str(b, r->guard_action);
+    if (!rc) rc = put_str(b, r->guard_action ? r->guard_pii : NULL);
+    if (!rc) rc = put_i64(b, r->guard_action ? r->guard_injection_score : -1);
+    if (!rc) rc = put_str(b, r->guard_action ? r->guard_injection_rules : NULL);
     return rc;
 }
 
@@ -268,6 +273,7 @@ typedef struct {
     ig_logrec_t r;
     char org[33];
     char path[4097], model[513], error[513];
+    char guard_action[17], guard_pii[512], guard_rules[512];
     uint8_t *frame; /* owns the blobs' bytes */
 } slot_t;
 
@@ -311,7 +317,17 @@ static bool decode(uint8_t *frame, size_t len, slot_t *s)
     x->client_ip = get_bytes(&r, &x->client_ip_len);
     size_t n1 = 0, n2 = 0;
     const uint8_t *ut = get_bytes(&r, &n1), *st = get_bytes(&r, &n2);
-    if (r.bad || r.p != r.end || !ut || !st || n1 != 16 || n2 != 16) return false;
+    if (r.bad || !ut || !st || n1 != 16 || n2 != 16) return false;
+    x->guard_injection_score = -1;
+    if (r.p != r.end) { /* the guardrail findings */
+        int64_t score = 0;
+        if (!get_text(&r, s->guard_action, sizeof s->guard_action, &x->guard_action) ||
+            !get_text(&r, s->guard_pii, sizeof s->guard_pii, &x->guard_pii) || (score = get_i64(&r)) < -1 ||
+            score > 100 || !get_text(&r, s->guard_rules, sizeof s->guard_rules, &x->guard_injection_rules))
+            return false;
+        x->guard_injection_score = (int)score;
+    }
+    if (r.bad || r.p != r.end) return false;
     memcpy(x->user_tag, ut, 16);
     memcpy(x->session_tag, st, 16);
     return true;
@@ -397,6 +413,9 @@ static void repoint(slot_t *s)
 {
     s->r.path = s->path;
     if (s->r.model) s->r.model = s->model;
+    if (s->r.guard_action) s->r.guard_action = s->guard_action;
+    if (s->r.guard_pii) s->r.guard_pii = s->guard_pii;
+    if (s->r.guard_injection_rules) s->r.guard_injection_rules = s->guard_rules;
     if (s->r.error) s->r.error = s->error;
 }
 

@@ -42,7 +42,9 @@
     X(EURITOOLONG, -27, 414, "uri_too_long", "the request URL is too long")                                  \
     X(EBADPATH, -28, 400, "invalid_path", "the request path may not contain . or .. segments")               \
     X(EBADSESSION, -29, 401, "invalid_session", "invalid or expired session token")                          \
-    X(EBADLOGIN, -30, 401, "invalid_credentials", "invalid email or password")
+    X(EBADLOGIN, -30, 401, "invalid_credentials", "invalid email or password")                               \
+    X(EPII, -31, 400, "pii_detected", "the request contains personal data (guardrails)")                     \
+    X(EINJECTION, -32, 400, "injection_detected", "the request looks like a prompt-injection attempt")
 
 typedef enum {
     IG_OK = 0,

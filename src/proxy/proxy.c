@@ -16,6 +16,7 @@
 #include "core/limits.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
+#include "guard/guard.h"
 #include "limit/limiter.h"
 #include "proxy/mask.h"
 #include "proxy/budgetgate.h"
@@ -47,6 +48,7 @@ typedef struct proxy_req {
     ig_capture_budget_t budget; /* the call's reservation on its budgets (proxy/budgetgate.h) */
     ig_header_t lim_hdrs[5];    /* X-RateLimit-*, RateLimit-Policy, RateLimit (pool strings) */
     size_t nlim_hdrs;
+    ig_guard_result_t guard; /* what the request guardrails found and did (guard/guard.h) */
 } proxy_req_t;
 
 static const ig_iov_t HOP_BY_HOP[] = {
@@ -250,6 +252,7 @@ static void submit_capture(proxy_req_t *pr, int err)
     v = ig_req_header(req, IG_IOV_LIT("content-type"));
     if (v.base && v.len) rec->req_ctype = strndup(v.base, IG_MIN(v.len, (size_t)128));
     if (pr->resp_ctype) rec->resp_ctype = strndup(pr->resp_ctype, 128);
+    rec->guard = pr->guard;
     ig_metrics_request((size_t)(pr->prov - rs->lc->gw->providers.list), m->status, m->latency_ms,
                        err == IG_EUPSTREAM || err == IG_ETIMEOUT);
     ig_capture_submit(rec);
@@ -536,6 +539,56 @@ static void unadmit(proxy_req_t *pr)
     pr->tpm_estimate = 0;
 }
 
+/* ----------------------------------------------------------------------------------------------------------
+ */
+/* request guardrails (guard/guard.h, docs/guardrails.md) */
+
+/* Runs the org's guardrails over the buffered request body. true: go on upstream (req->body is now the
+ * redacted copy when PII was redacted: curl sends its length as Content-Length); false: the answer was sent
+ * (400 pii_detected / injection_detected, logged with the findings; 413 when the redacted body outgrows its
+ * ceiling; 503 when the org's patterns are unusable). Runs on the loop thread: docs/guardrails.md gives its
+ * cost per MB. */
+static bool guard(proxy_req_t *pr)
+{
+    ig_req_t *req = pr->req;
+    const ig_orgsnap_t *org = pr->rs->auth.org;
+    if (org->guard.pii == IG_GUARD_OFF && org->guard.injection == IG_GUARD_OFF) return true;
+    if (org->guard.pii != IG_GUARD_OFF && !org->guard_redactor) {
+        pr->finished = true;
+        ig_resp_error(req, IG_EUNAVAILABLE, "the org's guardrails are unavailable");
+        return false;
+    }
+    /* typed tokens are longer than most matches: room for the body to grow, under a ceiling */
+    ig_buf_t red;
+    ig_buf_init_secret(&red, IG_MAX(req->body.len * 4, (size_t)64 * 1024));
+    int rc = ig_guard_run(&org->guard, org->guard_redactor, ig_buf_iov(&req->body), &red, &pr->guard);
+    if (rc) {
+        ig_buf_free(&red, true);
+        IG_WARN("proxy", "guardrails failed (%s): call refused", ig_err_name(rc));
+        pr->finished = true;
+        ig_resp_error(req, rc == IG_ETOOBIG ? IG_ETOOBIG : IG_EINTERNAL, NULL);
+        return false;
+    }
+    if (pr->guard.rewritten) { /* forwarded (redact) or logged (block): the body with typed tokens */
+        ig_buf_t orig = req->body;
+        req->body = red;
+        ig_buf_init(&red, 0);
+        ig_buf_free(&orig, true);
+    }
+    ig_buf_free(&red, true);
+    if (pr->guard.action != IG_GUARD_ACT_BLOCKED) return true;
+    ig_buf_t b;
+    ig_buf_init(&b, 1024);
+    pr->finished = true;
+    submit_capture(pr, pr->guard.blocked_by);
+    if (ig_guard_error_json(&pr->guard, req->id, &b) == IG_OK)
+        ig_resp_json(req, ig_err_status(pr->guard.blocked_by), b.data, b.len);
+    else
+        ig_resp_error(req, pr->guard.blocked_by, NULL);
+    ig_buf_free(&b, false);
+    return false;
+}
+
 void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
 {
     ig_gateway_t *gw = rs->lc->gw;
@@ -593,6 +646,7 @@ void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
         ig_resp_error(req, IG_ENOPROVIDERKEY, NULL);
         return;
     }
+    if (!guard(pr)) return;
     err = build_headers(pr, cred);
     if (err) goto fail;
     size_t blen = strlen(pr->prov->base_url);

@@ -75,6 +75,7 @@ struct ig_redactor {
 
 typedef struct {
     size_t s, e;
+    unsigned ty; /* ig_pii_type_t of the detector that found it (typed redaction only reads it) */
 } span_t;
 
 typedef struct {
@@ -212,7 +213,7 @@ static int sbuf_add(sbuf_t *b, const void *p, size_t n)
     return IG_OK;
 }
 
-static void span_push(spans_t *s, size_t a, size_t e)
+static void span_push_ty(spans_t *s, size_t a, size_t e, unsigned ty)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
@@ -224,7 +225,12 @@ static void span_push(spans_t *s, size_t a, size_t e)
         s->v = v;
         s->cap = cap;
     }
-    s->v[s->n++] = (span_t){a, e};
+    s->v[s->n++] = (span_t){a, e, ty};
+}
+
+static void span_push(spans_t *s, size_t a, size_t e)
+{
+    span_push_ty(s, a, e, 0);
 }
 
 static void esc_push(escs_t *s, size_t d, size_t r, size_t dl, size_t rl)
@@ -696,25 +702,25 @@ static void find_numbers(unsigned mask, const unsigned char *p, size_t n, spans_
         size_t s = i, re = digit_run(p, n, s), next = re, e;
         if (mask & IG_PII_PHONE) {
             if (s > 0 && p[s - 1] == '+' && (e = phone_plus(p, n, s - 1)) != 0) {
-                span_push(out, s - 1, e);
+                span_push_ty(out, s - 1, e, IG_PII_T_PHONE);
                 next = IG_MAX(next, e);
             }
             if (s > 0 && p[s - 1] == '(' && (e = phone_paren(p, n, s - 1)) != 0) {
-                span_push(out, s - 1, e);
+                span_push_ty(out, s - 1, e, IG_PII_T_PHONE);
                 next = IG_MAX(next, e);
             }
         }
         if (lb_ok(p, s)) {
             if ((mask & IG_PII_CARD) && (e = card_at(p, n, s, re)) != 0) {
-                span_push(out, s, e);
+                span_push_ty(out, s, e, IG_PII_T_CARD);
                 next = IG_MAX(next, e);
             }
             if ((mask & IG_PII_SSN) && (e = ssn_at(p, n, s, re)) != 0) {
-                span_push(out, s, e);
+                span_push_ty(out, s, e, IG_PII_T_SSN);
                 next = IG_MAX(next, e);
             }
             if ((mask & IG_PII_PHONE) && (e = phone_us(p, n, s, re)) != 0) {
-                span_push(out, s, e);
+                span_push_ty(out, s, e, IG_PII_T_PHONE);
                 next = IG_MAX(next, e);
             }
         }
@@ -766,7 +772,7 @@ static void find_emails(const unsigned char *p, size_t n, spans_t *out)
         q++;
         if (ls == a) continue;
         size_t de = domain_end(p, n, a + 1);
-        if (de) span_push(out, ls, de);
+        if (de) span_push_ty(out, ls, de, IG_PII_T_EMAIL);
     }
 }
 
@@ -810,7 +816,7 @@ static int find_custom(const ig_redactor_t *r, tls_t *t, const char *p, size_t n
             PCRE2_SIZE *ov = pcre2_get_ovector_pointer(t->md);
             size_t s = ov[0], e = ov[1];
             if (e > s && e <= n) {
-                span_push(out, s, e);
+                span_push_ty(out, s, e, IG_PII_T_CUSTOM);
                 off = e;
             } else {
                 off = s + 1; /* cannot happen (empty matches are refused at compile time); stay safe */
@@ -990,8 +996,8 @@ static void widen(const escs_t *esc, span_t sp, span_t *d, span_t *r)
     size_t ds, de, rs, re, ds2, de2, rs2, re2;
     unit_of(esc, sp.s, &ds, &de, &rs, &re);
     unit_of(esc, sp.e - 1, &ds2, &de2, &rs2, &re2);
-    *d = (span_t){ds, de2};
-    *r = (span_t){rs, re2};
+    *d = (span_t){ds, de2, 0};
+    *r = (span_t){rs, re2, 0};
 }
 
 /* ---- find -------------------------------------------------------------------------------------------- */
@@ -2500,4 +2506,130 @@ int ig_redact_field(const ig_redactor_t *r, ig_redact_mode_t mode, ig_iov_t in, 
     if (dropped) *dropped = false;
     if (!r || !out || (!in.base && in.len) || (unsigned)mode > IG_REDACT_DROP) return IG_EINVAL;
     return run(r, mode, -1, in, out, dropped ? dropped : &dummy, nmatches);
+}
+
+/* ---- typed tokens (outbound guardrails) --------------------------------------------------------------- */
+
+static const struct {
+    const char *name, *token;
+} PII_TYPES[IG_PII_NTYPES] = {
+    [IG_PII_T_EMAIL] = {"email", "[EMAIL_REDACTED]"},    [IG_PII_T_SSN] = {"ssn", "[SSN_REDACTED]"},
+    [IG_PII_T_CARD] = {"card", "[CC_REDACTED]"},         [IG_PII_T_PHONE] = {"phone", "[PHONE_REDACTED]"},
+    [IG_PII_T_CUSTOM] = {"custom", "[CUSTOM_REDACTED]"},
+};
+
+const char *ig_pii_type_name(int type)
+{
+    return type >= 0 && type < IG_PII_NTYPES ? PII_TYPES[type].name : NULL;
+}
+
+const char *ig_pii_type_token(int type)
+{
+    return type >= 0 && type < IG_PII_NTYPES ? PII_TYPES[type].token : NULL;
+}
+
+/* Start ascending, then the longest first: the merged span takes the type of the longest match among those
+ * starting first (an email whose local part is a phone number is an email). */
+static int cmp_span_long(const void *a, const void *b)
+{
+    const span_t *x = a, *y = b;
+    return x->s < y->s ? -1 : x->s > y->s ? 1 : x->e > y->e ? -1 : x->e < y->e;
+}
+
+/* The matches of every detector in p[0..n), merged, with their types, into t->sp. */
+static int find_typed(const ig_redactor_t *r, tls_t *t, const char *p, size_t n, bool *fail)
+{
+    spans_t *sp = &t->sp;
+    sp->n = 0;
+    sp->oom = false;
+    *fail = false;
+    if (n < r->minlen) return IG_OK;
+    int rc = detect(r, t, p, n, sp, fail);
+    if (rc || *fail) return rc;
+    if (sp->oom) return IG_ENOMEM;
+    if (sp->n < 2) return IG_OK;
+    qsort(sp->v, sp->n, sizeof *sp->v, cmp_span_long);
+    size_t w = 0;
+    for (size_t k = 1; k < sp->n; k++) {
+        if (sp->v[k].s <= sp->v[w].e) {
+            if (sp->v[k].e > sp->v[w].e) sp->v[w].e = sp->v[k].e;
+        } else {
+            sp->v[++w] = sp->v[k];
+        }
+    }
+    sp->n = w + 1;
+    return IG_OK;
+}
+
+/* out = p[0..n) with each span replaced by its type's token. */
+static int subst_typed(const char *p, size_t n, const spans_t *sp, sbuf_t *out)
+{
+    size_t at = 0;
+    int rc = IG_OK;
+    sbuf_reset(out);
+    for (size_t k = 0; k < sp->n && !rc; k++) {
+        const char *tok = PII_TYPES[sp->v[k].ty < IG_PII_NTYPES ? sp->v[k].ty : IG_PII_T_CUSTOM].token;
+        rc = sbuf_add(out, p + at, sp->v[k].s - at);
+        if (!rc) rc = sbuf_add(out, tok, strlen(tok));
+        at = sp->v[k].e;
+    }
+    if (!rc) rc = sbuf_add(out, p + at, n - at);
+    return rc;
+}
+
+int ig_redact_typed(const ig_redactor_t *r, ig_iov_t text, ig_buf_t *out, ig_pii_counts_t *counts,
+                    bool *changed)
+{
+    ig_pii_counts_t c = {{0}};
+    bool owned = false, fail = false;
+    int rc = IG_OK, whole = -1;
+    size_t out0 = out ? out->len : 0;
+    if (changed) *changed = false;
+    if (!r || !counts || (!text.base && text.len)) return IG_EINVAL;
+    tls_t *t = tls_get(&owned);
+    if (!t) return IG_ENOMEM;
+    budget_start(r, t, text.len);
+    const char *p = text.base ? text.base : "";
+    size_t n = text.len;
+    sbuf_t *cur = NULL; /* the text after the last round (NULL: unchanged) */
+    for (int pass = 1;; pass++) {
+        rc = find_typed(r, t, cur ? cur->p : p, cur ? cur->n : n, &fail);
+        if (rc) goto out;
+        if (fail) { /* only custom patterns have limits: the whole text is their match (fail closed) */
+            whole = IG_PII_T_CUSTOM;
+            c.n[whole]++;
+            break;
+        }
+        if (t->sp.n == 0) break;
+        if (pass > IG_REDACT_MAX_PASSES) { /* still matching: replaced whole */
+            whole = (int)IG_MIN(t->sp.v[0].ty, (unsigned)IG_PII_T_CUSTOM);
+            c.n[whole]++;
+            break;
+        }
+        for (size_t k = 0; k < t->sp.n; k++)
+            c.n[IG_MIN(t->sp.v[k].ty, (unsigned)IG_PII_T_CUSTOM)]++;
+        sbuf_t *nb = cur == &t->w[0] ? &t->w[1] : &t->w[0];
+        rc = subst_typed(cur ? cur->p : p, cur ? cur->n : n, &t->sp, nb);
+        if (rc) goto out;
+        cur = nb;
+    }
+    if (out) {
+        if (whole >= 0)
+            rc = ig_buf_append(out, PII_TYPES[whole].token, strlen(PII_TYPES[whole].token));
+        else if (cur)
+            rc = ig_buf_append(out, cur->p, cur->n);
+        else
+            rc = ig_buf_append(out, p, n);
+    }
+out:
+    if (rc) {
+        if (out && out->len > out0) explicit_bzero(out->data + out0, out->len - out0);
+        if (out) out->len = out0;
+    } else {
+        for (int k = 0; k < IG_PII_NTYPES; k++)
+            counts->n[k] += c.n[k];
+        if (changed) *changed = whole >= 0 || cur != NULL;
+    }
+    tls_release(t, owned);
+    return rc;
 }

@@ -86,6 +86,16 @@
  *   Valid JSON in gives valid JSON out in every mode. Keys are rewritten too, so two keys of one object may
  *   both become "[REDACTED]" (duplicate keys; still RFC 8259 JSON, which only says SHOULD be unique).
  *
+ * Typed tokens (outbound guardrails, guard/guard.h)
+ *   ig_redact_typed() redacts ONE text (a decoded JSON string value of a request) for the upstream: each
+ *   match becomes the token of the detector that found it, "[EMAIL_REDACTED]", "[SSN_REDACTED]",
+ *   "[CC_REDACTED]", "[PHONE_REDACTED]", or "[CUSTOM_REDACTED]" for an org's custom pattern. Overlapping
+ *   matches become one, typed after the longest of those that start first. Rounds as in pattern mode (a
+ *   text still matching after IG_REDACT_MAX_PASSES is replaced whole, by the token of its first match); a
+ *   limit or the spent budget replaces the whole text by "[CUSTOM_REDACTED]". Counts per type are
+ *   reported: one per merged match (a match a replacement revealed counts too; a text replaced whole
+ *   counts one more).
+ *
  * Limits (fail closed: over-redacting beats leaking)
  *   Each custom-pattern search runs with a match limit (IG_REDACT_MATCH_LIMIT), a depth limit and a heap
  *   limit (interpreter only; JIT uses a bounded per-thread JIT stack). PCRE2 applies the match limit per
@@ -107,6 +117,13 @@ enum {
     IG_PII_PHONE = 8,
     IG_PII_DEFAULTS = 15,
 };
+
+/* The type of a match, for typed tokens and counts (ig_redact_typed). */
+enum { IG_PII_T_EMAIL = 0, IG_PII_T_SSN, IG_PII_T_CARD, IG_PII_T_PHONE, IG_PII_T_CUSTOM, IG_PII_NTYPES };
+
+typedef struct {
+    uint32_t n[IG_PII_NTYPES]; /* matches per IG_PII_T_* */
+} ig_pii_counts_t;
 
 typedef enum { IG_REDACT_PATTERN = 0, IG_REDACT_HASH, IG_REDACT_DROP } ig_redact_mode_t;
 typedef enum { IG_REDACT_TEXT = 0, IG_REDACT_JSON, IG_REDACT_SSE } ig_redact_kind_t;
@@ -181,5 +198,19 @@ int ig_redact_body(const ig_redactor_t *r, ig_redact_mode_t mode, ig_redact_kind
  */
 int ig_redact_field(const ig_redactor_t *r, ig_redact_mode_t mode, ig_iov_t in, ig_buf_t *out, bool *dropped,
                     size_t *nmatches);
+
+/*
+ * Typed-token redaction of one text (see "Typed tokens"): the matches in `text` (any bytes, not
+ * NUL-terminated) are added to *counts (added to, not reset: a request's values are counted one by one).
+ * out != NULL: the text with each match replaced by its type's token is appended (the text itself when
+ * nothing matched); *changed (may be NULL) = something was replaced.
+ * IG_OK; IG_EINVAL (r or counts NULL, text.base NULL with text.len > 0); IG_ETOOBIG (out's ceiling);
+ * IG_ENOMEM. On error nothing is appended and *counts is unchanged. Thread-safe as ig_redact_body.
+ */
+int ig_redact_typed(const ig_redactor_t *r, ig_iov_t text, ig_buf_t *out, ig_pii_counts_t *counts,
+                    bool *changed);
+/* "email", "ssn", "card", "phone", "custom"; and the tokens above. NULL for a type out of range. */
+const char *ig_pii_type_name(int type);
+const char *ig_pii_type_token(int type);
 
 #endif

@@ -155,6 +155,18 @@ static const char *const migrations[] = {
     " created_at INTEGER NOT NULL,"
     " prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),"
     " hash BLOB NOT NULL CHECK (length(hash) = 32));",
+    /* v3: request guardrail findings, one row per log record that has them (guard/guard.h). A table of its
+     * own because columns added to logs would land after the bodies, and a listing reading them would walk
+     * every body's overflow pages; read with LEFT JOIN on seq, deleted with their record by the trigger
+     * (PostgreSQL: a foreign key ON DELETE CASCADE). */
+    "CREATE TABLE log_guard ("
+    " seq INTEGER PRIMARY KEY,"
+    " action TEXT NOT NULL,"
+    " pii TEXT,"
+    " injection_score INTEGER,"
+    " injection_rules TEXT);"
+    "CREATE TRIGGER log_guard_purge AFTER DELETE ON logs BEGIN"
+    " DELETE FROM log_guard WHERE seq = old.seq; END;",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_LOGSTORE_SCHEMA_VERSION,
@@ -168,6 +180,9 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_LOGSTORE_SCHEMA_VERSION,
     " client_ip"
 #define LOG_BODY_COLS ", req_body, resp_body"
 #define LOG_NO_BODIES ", NULL, NULL"
+/* After the bodies: the guardrail findings (v3), from log_guard */
+#define LOG_GUARD_COLS ", action, pii, injection_score, injection_rules"
+#define LOG_FROM       " FROM logs LEFT JOIN log_guard USING (seq)"
 enum {
     C_SEQ,
     C_ID,
@@ -198,7 +213,11 @@ enum {
     C_SESSION_ID,
     C_CLIENT_IP,
     C_REQ_BODY,
-    C_RESP_BODY
+    C_RESP_BODY,
+    C_GUARD_ACTION,
+    C_GUARD_PII,
+    C_GUARD_SCORE,
+    C_GUARD_RULES
 };
 #define USAGE_SUMS                                                                                           \
     "requests, errors, input_tokens, output_tokens, cached_tokens, cost_micros, cache_hits, latency_sum"
@@ -217,7 +236,9 @@ enum {
       " resp_bytes, req_truncated, resp_truncated, cache_hit, created_at, user_tag, session_tag, user_id,"   \
       " session_id, client_ip, req_body, resp_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?," \
       " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING")                                 \
-    X(LOG_GET, "SELECT " LOG_META_COLS LOG_BODY_COLS " FROM logs WHERE id = ?")                              \
+    X(LOG_GET, "SELECT " LOG_META_COLS LOG_BODY_COLS LOG_GUARD_COLS LOG_FROM " WHERE id = ?")                \
+    X(GUARD_INSERT, "INSERT INTO log_guard (seq, action, pii, injection_score, injection_rules)"             \
+                    " VALUES (?, ?, ?, ?, ?)")                                                               \
     X(LOG_COUNT, "SELECT COUNT(*) FROM logs")                                                                \
     X(LOG_OLDEST, "SELECT COALESCE(MIN(created_at), 0) FROM logs")                                           \
     X(LOG_PURGE, "DELETE FROM logs WHERE seq IN"                                                             \
@@ -849,7 +870,28 @@ static bool valid_rec(const ig_logrec_t *r)
            r->cost_micros >= -1 && r->req_bytes >= 0 && r->resp_bytes >= 0 &&
            blob_ok(r->req_body, r->req_body_len) && blob_ok(r->resp_body, r->resp_body_len) &&
            blob_ok(r->user_id, r->user_id_len) && blob_ok(r->session_id, r->session_id_len) &&
-           blob_ok(r->client_ip, r->client_ip_len) && r->created_at > 0;
+           blob_ok(r->client_ip, r->client_ip_len) && r->created_at > 0 &&
+           (!r->guard_action ||
+            (r->guard_action[0] && text_ok(r->guard_action, IG_LOGSTORE_MAX_GUARD_ACTION) &&
+             (!r->guard_pii || text_ok(r->guard_pii, IG_LOGSTORE_MAX_GUARD_TEXT)) &&
+             (!r->guard_injection_rules || text_ok(r->guard_injection_rules, IG_LOGSTORE_MAX_GUARD_TEXT)) &&
+             r->guard_injection_score >= -1 && r->guard_injection_score <= 100));
+}
+
+/* The guardrail findings of the record just stored as `seq` (v3). */
+static int insert_guard(ig_logstore_t *ls, const ig_logrec_t *r, int64_t seq)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(ls, ST_GUARD_INSERT, &q);
+    if (rc) return rc;
+    sqlite3_bind_int64(q, 1, seq);
+    bind_text(q, 2, r->guard_action);
+    bind_text(q, 3, r->guard_pii);
+    bind_opt_count(q, 4, r->guard_injection_score);
+    bind_text(q, 5, r->guard_injection_rules);
+    rc = step_done(ls, q, "guard insert");
+    done(q);
+    return rc;
 }
 
 static int insert_row(ig_logstore_t *ls, sqlite3_stmt *q, const ig_logrec_t *r, bool *stored)
@@ -986,6 +1028,9 @@ int ig_logstore_insert(ig_logstore_t *ls, const ig_logrec_t *recs, size_t n)
     if ((rc = tx_begin(ls)) || (rc = stmt(ls, ST_LOG_INSERT, &q))) goto out;
     for (size_t i = 0; i < n; i++) {
         if ((rc = insert_row(ls, q, &recs[i], &stored))) goto out;
+        if (stored && recs[i].guard_action &&
+            (rc = insert_guard(ls, &recs[i], sqlite3_last_insert_rowid(ls->db))))
+            goto out;
         if (stored) refs[nref++] = (agg_ref_t){&recs[i], recs[i].created_at - recs[i].created_at % HOUR_MS};
     }
     done(q);
@@ -1055,8 +1100,14 @@ static int read_row(sqlite3_stmt *st, ig_logrow_t *row, bool own)
         (rc = col_opt_text(st, C_MODEL, row->model_buf, sizeof row->model_buf, &r->model)) ||
         (rc = col_opt_text(st, C_ERROR, row->error_buf, sizeof row->error_buf, &r->error)) ||
         (rc = col_tag(st, C_USER_TAG, r->user_tag, &r->has_user_tag)) ||
-        (rc = col_tag(st, C_SESSION_TAG, r->session_tag, &r->has_session_tag)))
+        (rc = col_tag(st, C_SESSION_TAG, r->session_tag, &r->has_session_tag)) ||
+        (rc = col_opt_text(st, C_GUARD_ACTION, row->guard_action_buf, sizeof row->guard_action_buf,
+                           &r->guard_action)) ||
+        (rc = col_opt_text(st, C_GUARD_PII, row->guard_pii_buf, sizeof row->guard_pii_buf, &r->guard_pii)) ||
+        (rc = col_opt_text(st, C_GUARD_RULES, row->guard_rules_buf, sizeof row->guard_rules_buf,
+                           &r->guard_injection_rules)))
         goto out;
+    r->guard_injection_score = r->guard_action ? (int)col_opt_count(st, C_GUARD_SCORE) : -1;
     r->path = row->path_buf;
     r->status = sqlite3_column_int(st, C_STATUS);
     r->stream = sqlite3_column_int(st, C_STREAM) != 0;
@@ -1141,7 +1192,7 @@ static int dyn_stmt(ig_logstore_t *ls, unsigned key, sqlite3_stmt **out)
         {F_KEY, " AND key_id = ?5"},        {F_STATUS, " AND status = ?6"},
         {F_USER, " AND user_tag = ?7"},     {F_SESSION, " AND session_tag = ?8"},
     };
-    char sql[1024];
+    char sql[2048];
     size_t len = 0;
     int rc = IG_OK;
 
@@ -1153,7 +1204,7 @@ static int dyn_stmt(ig_logstore_t *ls, unsigned key, sqlite3_stmt **out)
     }
     append(sql, sizeof sql, &len, "SELECT " LOG_META_COLS);
     append(sql, sizeof sql, &len, key & F_BODIES ? LOG_BODY_COLS : LOG_NO_BODIES);
-    append(sql, sizeof sql, &len, " FROM logs WHERE 1 = 1");
+    append(sql, sizeof sql, &len, LOG_GUARD_COLS LOG_FROM " WHERE 1 = 1");
     for (size_t i = 0; i < IG_ARRAY_LEN(conds); i++)
         if (key & conds[i].bit) append(sql, sizeof sql, &len, conds[i].sql);
     /* keyset position: the created_at term alone bounds the index range; the seq term filters the ties */

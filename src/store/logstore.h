@@ -38,13 +38,17 @@
 
 /* Schema version this binary creates (the log store's own migration list, independent of the control
  * store's IG_STORE_SCHEMA_VERSION). */
-#define IG_LOGSTORE_SCHEMA_VERSION 2
+#define IG_LOGSTORE_SCHEMA_VERSION 3
 
 /* Longest stored text fields (bytes, without the NUL); longer input is IG_EINVAL. They match the read
  * buffers of ig_logrow_t. */
 #define IG_LOGSTORE_MAX_PATH  2048
 #define IG_LOGSTORE_MAX_MODEL 128
 #define IG_LOGSTORE_MAX_ERROR 512
+/* Guardrail findings: the action name, and the PII counts / rule names texts (guard/guard.h writes at most
+ * IG_GUARD_TEXT_MAX - 1 bytes). */
+#define IG_LOGSTORE_MAX_GUARD_ACTION 16
+#define IG_LOGSTORE_MAX_GUARD_TEXT   511
 /* Largest blob accepted: captured bodies are capped at 10 MB, plus envelope overhead. */
 #define IG_LOGSTORE_MAX_BLOB (16u * 1024 * 1024)
 /* Most rows per ig_logstore_query page and per ig_logstore_purge batch (a purge batch of 1000 records
@@ -123,6 +127,13 @@ typedef struct {
     uint8_t session_tag[16];
     bool has_session_tag;
     int64_t created_at; /* unix ms, > 0 */
+    /* Request guardrail findings (guard/guard.h, docs/guardrails.md), in a table of their own (schema v3):
+     * guard_action NULL = the guardrails did not run, and the other guard_* fields are ignored (read back as
+     * NULL, -1, NULL). Counts, a score and rule names only: no content, so they are stored in clear. */
+    const char *guard_action;  /* "allowed" | "logged" | "redacted" | "blocked" (≤ MAX_GUARD_ACTION) */
+    const char *guard_pii;     /* NULL = PII not screened; else JSON counts, e.g. {"email":2} */
+    int guard_injection_score; /* -1 = injection not screened, else 0..100 */
+    const char *guard_injection_rules; /* NULL = none matched; else rule names joined with "," */
 } ig_logrec_t;
 
 /* Inserts n records in ONE transaction and, in the same transaction, adds every newly stored record to the
@@ -142,8 +153,8 @@ typedef struct {
     const uint8_t *user_tag, *session_tag; /* 16 bytes; NULL = any */
 } ig_logfilter_t;
 
-/* A record as read back. r.path, r.model and r.error point into the row's own buffers (r.model / r.error
- * are NULL when stored as NULL), and r's blob pointers at blobs[] = {req_body, resp_body, user_id,
+/* A record as read back. r.path, r.model, r.error and the r.guard_* texts point into the row's own buffers
+ * (NULL when stored as NULL), and r's blob pointers at blobs[] = {req_body, resp_body, user_id,
  * session_id, client_ip}, malloc'd copies owned by the row: release them with ig_logrow_free. Because of
  * these inner pointers a row must not be copied by value. seq is the store's insertion sequence number. */
 typedef struct {
@@ -151,6 +162,9 @@ typedef struct {
     char path_buf[IG_LOGSTORE_MAX_PATH + 1];
     char model_buf[IG_LOGSTORE_MAX_MODEL + 1];
     char error_buf[IG_LOGSTORE_MAX_ERROR + 1];
+    char guard_action_buf[IG_LOGSTORE_MAX_GUARD_ACTION + 1];
+    char guard_pii_buf[IG_LOGSTORE_MAX_GUARD_TEXT + 1];
+    char guard_rules_buf[IG_LOGSTORE_MAX_GUARD_TEXT + 1];
     uint8_t *blobs[5];
     int64_t seq;
 } ig_logrow_t;

@@ -704,6 +704,88 @@ TEST(query_filters)
     ig_logstore_close(ls);
 }
 
+TEST(guard_findings)
+{
+    /* schema v3: findings round-trip through get, listings and scans; absent stays absent; bad values are
+     * refused; purging a record removes its findings; a v2 file gains the table */
+    ig_logstore_t *ls = open_ls("guard", ORG_A);
+    ig_logrec_t recs[3];
+    ig_logrow_t row, page[3];
+    size_t n = 0;
+    char cur[IG_LOGSTORE_CURSOR_MAX];
+    if (!ls) return;
+    for (int i = 0; i < 3; i++)
+        base_rec(&recs[i], i, T0 + i);
+    recs[0].guard_action = "redacted";
+    recs[0].guard_pii = "{\"email\":2,\"ssn\":1}";
+    recs[0].guard_injection_score = 60;
+    recs[0].guard_injection_rules = "ignore_instructions,jailbreak_word";
+    recs[1].guard_action = "allowed";
+    recs[1].guard_injection_score = -1; /* injection not screened, PII not screened */
+    CHECK_EQ_INT(ig_logstore_insert(ls, recs, 3), IG_OK);
+    CHECK_EQ_INT(ig_logstore_get(ls, "req-00000", &row), IG_OK);
+    CHECK_EQ_STR(row.r.guard_action, "redacted");
+    CHECK_EQ_STR(row.r.guard_pii, "{\"email\":2,\"ssn\":1}");
+    CHECK_EQ_INT(row.r.guard_injection_score, 60);
+    CHECK_EQ_STR(row.r.guard_injection_rules, "ignore_instructions,jailbreak_word");
+    ig_logrow_free(&row);
+    CHECK_EQ_INT(ig_logstore_get(ls, "req-00001", &row), IG_OK);
+    CHECK_EQ_STR(row.r.guard_action, "allowed");
+    CHECK(row.r.guard_pii == NULL && row.r.guard_injection_rules == NULL);
+    CHECK_EQ_INT(row.r.guard_injection_score, -1);
+    ig_logrow_free(&row);
+    CHECK_EQ_INT(ig_logstore_get(ls, "req-00002", &row), IG_OK);
+    CHECK(row.r.guard_action == NULL && row.r.guard_pii == NULL);
+    CHECK_EQ_INT(row.r.guard_injection_score, -1);
+    ig_logrow_free(&row);
+    /* a listing (no bodies) reads them too, newest first */
+    CHECK_EQ_INT(ig_logstore_query(ls, NULL, NULL, false, page, 3, &n, cur), IG_OK);
+    CHECK_EQ_INT(n, 3);
+    if (n == 3) {
+        CHECK(page[0].r.guard_action == NULL);
+        CHECK_EQ_STR(page[2].r.guard_action, "redacted");
+        CHECK_EQ_INT(page[2].r.guard_injection_score, 60);
+    }
+    for (size_t i = 0; i < n; i++)
+        ig_logrow_free(&page[i]);
+    /* validation */
+    ig_logrec_t bad;
+    base_rec(&bad, 9, T0 + 9);
+    bad.guard_action = "";
+    CHECK_EQ_INT(ig_logstore_insert(ls, &bad, 1), IG_EINVAL);
+    bad.guard_action = "logged";
+    bad.guard_injection_score = 101;
+    CHECK_EQ_INT(ig_logstore_insert(ls, &bad, 1), IG_EINVAL);
+    bad.guard_injection_score = 0;
+    char long_text[IG_LOGSTORE_MAX_GUARD_TEXT + 2];
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    bad.guard_pii = long_text;
+    CHECK_EQ_INT(ig_logstore_insert(ls, &bad, 1), IG_EINVAL);
+    /* a replay stores nothing twice */
+    CHECK_EQ_INT(ig_logstore_insert(ls, recs, 3), IG_OK);
+    CHECK_EQ_INT(raw_int("guard", ORG_A, "SELECT COUNT(*) FROM log_guard"), 2);
+    /* purge: the findings go with their records */
+    size_t deleted = 0;
+    CHECK_EQ_INT(ig_logstore_purge(ls, T0 + 1, 10, &deleted), IG_OK);
+    CHECK_EQ_INT(deleted, 1);
+    CHECK_EQ_INT(raw_int("guard", ORG_A, "SELECT COUNT(*) FROM log_guard"), 1);
+    ig_logstore_close(ls);
+    /* a v2 file (no log_guard) is upgraded and keeps its records */
+    CHECK_EQ_INT(raw_exec("guard", ORG_A,
+                          "DROP TRIGGER log_guard_purge; DROP TABLE log_guard;"
+                          " DELETE FROM schema_migrations WHERE version = 3;"),
+                 SQLITE_OK);
+    ls = open_ls("guard", ORG_A);
+    if (!ls) return;
+    CHECK_EQ_INT(raw_int("guard", ORG_A, "SELECT MAX(version) FROM schema_migrations"), 3);
+    CHECK_EQ_INT(count_of(ls), 2);
+    CHECK_EQ_INT(ig_logstore_get(ls, "req-00001", &row), IG_OK);
+    CHECK(row.r.guard_action == NULL);
+    ig_logrow_free(&row);
+    ig_logstore_close(ls);
+}
+
 TEST(query_plans_use_indexes)
 {
     /* the WHERE shapes the store builds (placeholders included), checked with EXPLAIN QUERY PLAN on a store's
@@ -731,7 +813,8 @@ TEST(query_plans_use_indexes)
         plan[0] = '\0';
         const char *dir = strstr(cases[i].where, "> ?9") ? "ASC" : "DESC";
         snprintf(sql, sizeof sql,
-                 "EXPLAIN QUERY PLAN SELECT seq FROM logs WHERE 1 = 1 AND %s ORDER BY created_at %s, seq %s"
+                 "EXPLAIN QUERY PLAN SELECT seq, action FROM logs LEFT JOIN log_guard USING (seq) WHERE 1 = 1"
+                 " AND %s ORDER BY created_at %s, seq %s"
                  " LIMIT ?11",
                  cases[i].where, dir, dir);
         if (sqlite3_open(db_file(path, sizeof path, "plan", ORG_A, ""), &db) == SQLITE_OK &&
@@ -1545,6 +1628,7 @@ int main(void)
     RUN(insert_validation_and_atomicity);
     RUN(replay_is_idempotent);
     RUN(query_filters);
+    RUN(guard_findings);
     RUN(query_plans_use_indexes);
     RUN(cursor_paging_equal_timestamps);
     RUN(scan_order_and_early_stop);

@@ -341,7 +341,8 @@ TEST(v1_file_gets_the_table)
     ig_logstore_t *ls = open_ls(org);
     if (!ls) return;
     ig_logstore_close(ls);
-    CHECK_EQ_INT(raw_exec(org, "DROP TABLE audit; DELETE FROM schema_migrations WHERE version = 2;"
+    CHECK_EQ_INT(raw_exec(org, "DROP TABLE audit; DROP TRIGGER log_guard_purge; DROP TABLE log_guard;"
+                               " DELETE FROM schema_migrations WHERE version >= 2;"
                                " INSERT INTO logs (id, path, status, stream, latency_ms, ttfb_ms, req_bytes,"
                                " resp_bytes, req_truncated, resp_truncated, cache_hit, created_at)"
                                " VALUES ('r1', '/v1/x', 200, 0, 1, 1, 0, 0, 0, 0, 0, 1)"),

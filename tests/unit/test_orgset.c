@@ -130,6 +130,41 @@ TEST(rate_limits)
     }
 }
 
+TEST(guardrails)
+{
+    ig_orgset_t s;
+    const char *why = NULL;
+    /* absent: the defaults (PII off, injection log_only), not "asked for" */
+    CHECK_EQ_INT(parse("{}", &s, &why), IG_OK);
+    CHECK_EQ_INT(s.guard.pii, IG_GUARD_OFF);
+    CHECK_EQ_INT(s.guard.injection, IG_GUARD_LOG_ONLY);
+    CHECK(!s.guard_on);
+    ig_guardset_t eff = ig_orgset_guard(&s, IG_STORE_PLAN_ENTERPRISE);
+    CHECK_EQ_INT(eff.injection, IG_GUARD_LOG_ONLY);
+    eff = ig_orgset_guard(&s, IG_STORE_PLAN_FREE);
+    CHECK_EQ_INT(eff.injection, IG_GUARD_OFF);
+    CHECK_EQ_INT(eff.pii, IG_GUARD_OFF);
+    ig_orgset_clear(&s);
+    CHECK_EQ_INT(parse("{\"guardrails\":{\"pii\":\"block\",\"injection_threshold\":40}}", &s, &why), IG_OK);
+    CHECK_EQ_INT(s.guard.pii, IG_GUARD_BLOCK);
+    CHECK_EQ_INT(s.guard.injection, IG_GUARD_LOG_ONLY);
+    CHECK_EQ_INT(s.guard.threshold, 40);
+    CHECK(s.guard_on);
+    ig_orgset_clear(&s);
+    /* all off: not an Enterprise feature in use */
+    CHECK_EQ_INT(parse("{\"guardrails\":{\"pii\":\"off\",\"injection\":\"off\"}}", &s, &why), IG_OK);
+    CHECK(!s.guard_on);
+    ig_orgset_clear(&s);
+    CHECK_EQ_INT(parse("{\"guardrails\":{\"pii\":\"maybe\"}}", &s, &why), IG_EINVAL);
+    CHECK(why && strstr(why, "guardrails.pii"));
+    CHECK_EQ_INT(parse("{\"guardrails\":true}", &s, &why), IG_EINVAL);
+    /* the stored text form */
+    ig_orgset_parse_text("{\"guardrails\":{\"pii\":\"redact\",\"injection\":\"block\"}}", &s);
+    CHECK_EQ_INT(s.guard.pii, IG_GUARD_REDACT);
+    CHECK_EQ_INT(s.guard.injection, IG_GUARD_BLOCK);
+    ig_orgset_clear(&s);
+}
+
 TEST(stored_text_falls_back_to_defaults)
 {
     ig_orgset_t s;
@@ -153,6 +188,7 @@ int main(void)
     RUN(refuses_bad_values_naming_the_member);
     RUN(outbound_allowlist_joined_for_the_validator);
     RUN(rate_limits);
+    RUN(guardrails);
     RUN(stored_text_falls_back_to_defaults);
     UNIT_DONE();
 }

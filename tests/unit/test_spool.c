@@ -67,6 +67,13 @@ static void full_rec(own_rec_t *o, int i)
     r->req_bytes = 4096 + i;
     r->resp_bytes = 8192 + i;
     r->created_at = T0 + i;
+    r->guard_injection_score = -1;
+    if (i % 2) { /* guardrail findings on every other record (the others: the guardrails did not run) */
+        r->guard_action = "redacted";
+        r->guard_pii = i % 4 == 1 ? "{\"email\":2,\"card\":1}" : NULL;
+        r->guard_injection_score = i % 4 == 1 ? 60 : -1;
+        r->guard_injection_rules = i % 4 == 1 ? "ignore_instructions" : NULL;
+    }
     for (int b = 0; b < 5; b++)
         for (int k = 0; k < 48; k++)
             o->blob[b][k] = (uint8_t)(k == 0 ? 0 : k == 1 ? 0xff : (b * 48 + k + i) & 0xff);
@@ -104,7 +111,17 @@ typedef struct {
     char path[4097], model[513], error[513];
     bool has_model, has_error;
     uint8_t *blob[5];
+    char guard[3][512]; /* action, pii, rules */
+    bool has_guard[3];
 } got_t;
+
+/* The guard_* texts of g->r point into g (after a copy or a move). */
+static void guard_point(got_t *g)
+{
+    g->r.guard_action = g->has_guard[0] ? g->guard[0] : NULL;
+    g->r.guard_pii = g->has_guard[1] ? g->guard[1] : NULL;
+    g->r.guard_injection_rules = g->has_guard[2] ? g->guard[2] : NULL;
+}
 
 typedef struct {
     got_t *recs;
@@ -144,6 +161,7 @@ static int on_recs(void *ctx, const char *org_id, const ig_logrec_t *recs, size_
             g->r.path = g->path;
             g->r.model = g->has_model ? g->model : NULL;
             g->r.error = g->has_error ? g->error : NULL;
+            guard_point(g);
         }
     }
     for (size_t i = 0; i < n; i++) {
@@ -159,6 +177,12 @@ static int on_recs(void *ctx, const char *org_id, const ig_logrec_t *recs, size_
         g->r.path = g->path;
         g->r.model = g->has_model ? g->model : NULL;
         g->r.error = g->has_error ? g->error : NULL;
+        const char *gt[3] = {recs[i].guard_action, recs[i].guard_pii, recs[i].guard_injection_rules};
+        for (int k = 0; k < 3; k++) {
+            g->has_guard[k] = gt[k] != NULL;
+            snprintf(g->guard[k], sizeof g->guard[k], "%s", gt[k] ? gt[k] : "");
+        }
+        guard_point(g);
         const uint8_t *src[5] = {recs[i].req_body, recs[i].resp_body, recs[i].user_id, recs[i].session_id,
                                  recs[i].client_ip};
         size_t len[5] = {recs[i].req_body_len, recs[i].resp_body_len, recs[i].user_id_len,
@@ -227,6 +251,16 @@ static void check_same(const got_t *got, const char *org, const ig_logrec_t *w)
     CHECK(blob_eq(g->client_ip, g->client_ip_len, w->client_ip, w->client_ip_len));
     CHECK_MEM(g->user_tag, w->user_tag, 16);
     CHECK_MEM(g->session_tag, w->session_tag, 16);
+    CHECK_EQ_INT(g->guard_action != NULL, w->guard_action != NULL);
+    if (g->guard_action && w->guard_action) {
+        CHECK_EQ_STR(g->guard_action, w->guard_action);
+        CHECK_EQ_INT(g->guard_pii != NULL, w->guard_pii != NULL);
+        if (g->guard_pii && w->guard_pii) CHECK_EQ_STR(g->guard_pii, w->guard_pii);
+        CHECK_EQ_INT(g->guard_injection_score, w->guard_injection_score);
+        CHECK_EQ_INT(g->guard_injection_rules != NULL, w->guard_injection_rules != NULL);
+        if (g->guard_injection_rules && w->guard_injection_rules)
+            CHECK_EQ_STR(g->guard_injection_rules, w->guard_injection_rules);
+    }
 }
 
 /* ---- files ---- */
