@@ -45,7 +45,7 @@ capture)
     TITLE="capture and redaction cost"
     ;;
 limits)
-    FULL_SETTINGS='{"capture":"off","rate_limits":{"requests_per_minute":1000000000,"tokens_per_minute":60000000000}}'
+    FULL_SETTINGS='{"capture":"off","rate_limits":{"requests_per_minute":1000000000,"tokens_per_minute":60000000000},"guardrails":{"pii":"off","injection":"off"}}'
     FULL_PLAN=enterprise
     FULL_BUDGET='{"scope":"org","name":"bench","period_type":"monthly","hard_limit_usd":1000000000}'
     B_LABEL="rate limits + org budget (never refusing)"

@@ -632,15 +632,31 @@ bool ig_usage_request_model(ig_iov_t req_body, char dst[IG_USAGE_MODEL_MAX + 1])
     return take_model(m[0].val, dst);
 }
 
+/* the first present, positive, integral cap among max_tokens, max_completion_tokens, max_output_tokens */
+static int64_t first_cap(const member_t *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int64_t v = member_count(&m[i]);
+        if (v > 0) return v;
+    }
+    return -1;
+}
+
 int64_t ig_usage_request_max_tokens(ig_iov_t req_body)
 {
     /* chat completions (max_tokens, or its successor max_completion_tokens), responses (max_output_tokens),
      * anthropic messages (max_tokens); the first one present and usable counts */
     member_t m[] = {MEMBER("max_tokens"), MEMBER("max_completion_tokens"), MEMBER("max_output_tokens")};
     walk_object(req_body, m, IG_ARRAY_LEN(m), NULL);
-    for (size_t i = 0; i < IG_ARRAY_LEN(m); i++) {
-        int64_t v = member_count(&m[i]);
-        if (v > 0) return v;
-    }
-    return -1;
+    return first_cap(m, IG_ARRAY_LEN(m));
+}
+
+int64_t ig_usage_request_fields(ig_iov_t req_body, char model[IG_USAGE_MODEL_MAX + 1])
+{
+    member_t m[] = {MEMBER("max_tokens"), MEMBER("max_completion_tokens"), MEMBER("max_output_tokens"),
+                    MEMBER("model")};
+    model[0] = '\0';
+    walk_object(req_body, m, IG_ARRAY_LEN(m), NULL); /* one pass over the body for both */
+    if (!take_model(m[3].val, model)) model[0] = '\0';
+    return first_cap(m, 3);
 }

@@ -100,7 +100,8 @@ static void refuse(ig_req_t *req, const ig_budget_rule_t *rule, const ig_budget_
     ig_resp_json(req, 429, body, (size_t)n);
 }
 
-bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, ig_capture_budget_t *b)
+bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, const char *model, int64_t max_tokens,
+                          ig_capture_budget_t *b)
 {
     const ig_orgsnap_t *org = rs->auth.org;
     ig_budget_ledger_t *l = rs->lc->gw->budgets;
@@ -137,13 +138,9 @@ bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, ig_capture_budget_t 
         memset(b, 0, sizeof *b);
         return true;
     }
-    ig_iov_t body = ig_buf_iov(&req->body);
-    char model[IG_USAGE_MODEL_MAX + 1];
     ig_price_t price;
-    bool priced = ig_usage_request_model(body, model) &&
-                  ig_pricing_lookup(rs->lc->gw->pricing, prov->name, model, &price) == IG_OK;
-    int64_t est = ig_budget_estimate_micros(priced ? &price : NULL, (int64_t)body.len,
-                                            ig_usage_request_max_tokens(body));
+    bool priced = model[0] && ig_pricing_lookup(rs->lc->gw->pricing, prov->name, model, &price) == IG_OK;
+    int64_t est = ig_budget_estimate_micros(priced ? &price : NULL, (int64_t)req->body.len, max_tokens);
     int refused_by = 0;
     ig_budget_state_t state;
     unsigned crossed = 0;

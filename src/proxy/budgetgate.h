@@ -30,8 +30,10 @@ int64_t ig_budget_estimate_micros(const ig_price_t *p, int64_t body_bytes, int64
  * exceeded", "error_code": "budget_exceeded", "budget_id", "current_spend", "hard_limit_usd"} (nothing
  * reserved; the first refusal of a period is queued to the log writer, which emits budget.exceeded), or
  * 503 when out of memory. A reservation not handed over by the time the request's pool is freed is given
- * back (the call never went upstream). b must live in req->pool memory. */
-bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, ig_capture_budget_t *b);
+ * back (the call never went upstream). b must live in req->pool memory. model ("" = none) and max_tokens (-1
+ * = none) are the request's (ig_usage_request_fields). */
+bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, const char *model, int64_t max_tokens,
+                          ig_capture_budget_t *b);
 /* Moves b's reservation into the capture record (the writer settles it); b is left empty. */
 void ig_budget_gate_hand_over(ig_capture_budget_t *b, ig_capture_rec_t *rec);
 

@@ -49,6 +49,9 @@ typedef struct proxy_req {
     ig_header_t lim_hdrs[5];    /* X-RateLimit-*, RateLimit-Policy, RateLimit (pool strings) */
     size_t nlim_hdrs;
     ig_guard_result_t guard; /* what the request guardrails found and did (guard/guard.h) */
+    /* the request's model and output-token cap (-1 = none), read once for the limits and the budgets */
+    char model[IG_USAGE_MODEL_MAX + 1];
+    int64_t max_tokens;
 } proxy_req_t;
 
 static const ig_iov_t HOP_BY_HOP[] = {
@@ -246,6 +249,7 @@ static void submit_capture(proxy_req_t *pr, int err)
     v = ig_req_header(req, IG_IOV_LIT("x-ingate-session-id"));
     if (v.base && v.len) rec->session_id = strndup(v.base, v.len);
     memcpy(rec->client_ip, rs->client_ip, sizeof rec->client_ip);
+    if (pr->model[0]) rec->model = strdup(pr->model); /* read once already: the writer need not again */
     rec->tpm_limit = pr->tpm.limit; /* the writer replaces the estimate by the tokens the answer reports */
     rec->tpm_estimate = pr->tpm_estimate;
     ig_budget_gate_hand_over(&pr->budget, rec); /* the writer settles it with the call's cost */
@@ -430,40 +434,72 @@ static int64_t secs_up(int64_t ms)
     return ms <= 0 ? 0 : (ms + 999) / 1000;
 }
 
-/* The limit headers into pr->lim_hdrs (pool strings). X-RateLimit-* describe the requests limit when there is
- * one (else the tokens limit), or the limit that refused; RateLimit-Policy / RateLimit (IETF httpapi draft,
- * structured fields) list every limit of the key. refused: NULL, or the result that refused (remaining 0). */
-static int limit_headers(proxy_req_t *pr, const ig_limit_rule_t *refused_rule,
-                         const ig_limit_result_t *refused)
+/* Appends the decimal v (≥ 0) at *p. */
+static void put_i64(char **p, int64_t v)
 {
-    ig_req_t *req = pr->req;
-    const ig_limit_result_t *x = refused ? refused : pr->rpm.limit ? &pr->r_rpm : &pr->r_tpm;
-    char lim[24], rem[24], rst[24], pol[160], cur[160];
-    snprintf(lim, sizeof lim, "%lld", (long long)x->limit);
-    snprintf(rem, sizeof rem, "%lld", refused ? 0LL : (long long)x->remaining);
-    snprintf(rst, sizeof rst, "%lld", (long long)secs_up(x->reset_ms));
-    int pn = 0, cn = 0;
+    char t[24];
+    int n = 0;
+    do {
+        t[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (n)
+        *(*p)++ = t[--n];
+}
+
+static void put_str(char **p, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(*p, s, n);
+    *p += n;
+}
+
+/* The limit headers into pr->lim_hdrs (one pool block; no snprintf on this per-call path). X-RateLimit-*
+ * describe the requests limit when there is one (else the tokens limit), or the limit that refused;
+ * RateLimit-Policy / RateLimit (IETF httpapi draft, structured fields) list every limit of the key.
+ * refused: NULL, or the rule and result that refused (remaining 0). */
+static int limit_headers(proxy_req_t *pr, const ig_limit_rule_t *refused_rule, const ig_limit_result_t *r_ref)
+{
+    const ig_limit_result_t *x = r_ref ? r_ref : pr->rpm.limit ? &pr->r_rpm : &pr->r_tpm;
+    char *blk = ig_pool_alloc(pr->req->pool, 384), *p = blk; /* 3 × 20 digits + 2 × 2 × ~70 bytes */
+    if (!blk) return IG_ENOMEM;
+    char *v[5];
+    v[0] = p;
+    put_i64(&p, x->limit);
+    v[1] = p;
+    put_i64(&p, r_ref ? 0 : IG_MAX(x->remaining, 0));
+    v[2] = p;
+    put_i64(&p, secs_up(x->reset_ms));
     const ig_limit_rule_t *rules[2] = {&pr->rpm, &pr->tpm};
     const ig_limit_result_t *res[2] = {&pr->r_rpm, &pr->r_tpm};
-    static const char *const names[2] = {"requests", "tokens"};
+    static const char *const names[2] = {"\"requests\"", "\"tokens\""};
+    v[3] = p; /* RateLimit-Policy */
     for (int i = 0; i < 2; i++) {
         if (!rules[i]->limit) continue;
-        bool this_refused = refused_rule == rules[i];
-        int64_t r = this_refused ? 0 : res[i]->remaining;
-        int64_t t = secs_up(this_refused ? res[i]->retry_after_ms : res[i]->reset_ms);
-        pn += snprintf(pol + pn, sizeof pol - (size_t)pn, "%s\"%s\";q=%lld;w=%lld", pn ? ", " : "", names[i],
-                       (long long)rules[i]->limit, (long long)(rules[i]->period_ms / 1000));
-        cn += snprintf(cur + cn, sizeof cur - (size_t)cn, "%s\"%s\";r=%lld;t=%lld", cn ? ", " : "", names[i],
-                       (long long)r, (long long)t);
+        if (p != v[3]) put_str(&p, ", ");
+        put_str(&p, names[i]);
+        put_str(&p, ";q=");
+        put_i64(&p, rules[i]->limit);
+        put_str(&p, ";w=");
+        put_i64(&p, rules[i]->period_ms / 1000);
     }
-    const char *vals[5] = {lim, rem, rst, pol, cur};
-    static const char *const hn[5] = {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
-                                      "RateLimit-Policy", "RateLimit"};
-    for (int i = 0; i < 5; i++) {
-        char *v = ig_pool_iovdup(req->pool, ig_iov_str(vals[i]));
-        if (!v) return IG_ENOMEM;
-        pr->lim_hdrs[i] = (ig_header_t){ig_iov_str(hn[i]), ig_iov(v, strlen(vals[i]))};
+    v[4] = p; /* RateLimit */
+    for (int i = 0; i < 2; i++) {
+        if (!rules[i]->limit) continue;
+        bool refused = refused_rule == rules[i];
+        if (p != v[4]) put_str(&p, ", ");
+        put_str(&p, names[i]);
+        put_str(&p, ";r=");
+        put_i64(&p, refused ? 0 : IG_MAX(res[i]->remaining, 0));
+        put_str(&p, ";t=");
+        put_i64(&p, secs_up(refused ? res[i]->retry_after_ms : res[i]->reset_ms));
     }
+    char *end = p;
+    static const ig_iov_t hn[5] = {IG_IOV_LIT("X-RateLimit-Limit"), IG_IOV_LIT("X-RateLimit-Remaining"),
+                                   IG_IOV_LIT("X-RateLimit-Reset"), IG_IOV_LIT("RateLimit-Policy"),
+                                   IG_IOV_LIT("RateLimit")};
+    for (int i = 0; i < 5; i++)
+        pr->lim_hdrs[i] = (ig_header_t){hn[i], ig_iov(v[i], (size_t)((i < 4 ? v[i + 1] : end) - v[i]))};
     pr->nlim_hdrs = 5;
     return IG_OK;
 }
@@ -501,8 +537,7 @@ static bool admit(proxy_req_t *pr)
         pr->tpm = (ig_limit_rule_t){tpm, 60000};
         /* max_tokens estimates the call until the answer reports its usage; a request asking for more than
          * the whole minute is charged the whole minute (it could never be admitted otherwise) */
-        int64_t est = ig_usage_request_max_tokens(ig_buf_iov(&pr->req->body));
-        pr->tpm_estimate = IG_MIN(est > 0 ? est : IG_TPM_DEFAULT_ESTIMATE, tpm);
+        pr->tpm_estimate = IG_MIN(pr->max_tokens > 0 ? pr->max_tokens : IG_TPM_DEFAULT_ESTIMATE, tpm);
         rc = ig_limiter_take(l, limit_key(rs, 't', kb), &pr->tpm, pr->tpm_estimate, now, &pr->r_tpm);
         if (rc == IG_OK && !pr->r_tpm.allowed) {
             if (rpm) (void)ig_limiter_settle(l, limit_key(rs, 'r', kb), &pr->rpm, -1, now); /* not sent */
@@ -616,10 +651,12 @@ void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
         ig_resp_error(req, IG_EINVAL, "X-Ingate-Session-Id is longer than 256 bytes");
         return;
     }
+    /* the body's model and max_tokens, in one pass: the limits and the budgets need them */
+    pr->max_tokens = ig_usage_request_fields(ig_buf_iov(&req->body), pr->model);
     /* rate limits before anything else is looked at: a refused call costs nothing and reaches nobody */
     if (!admit(pr)) return;
     /* budgets next: the call's worst-case cost is reserved, or it is refused (429) without going upstream */
-    if (!ig_budget_gate_admit(req, rs, &pr->budget)) {
+    if (!ig_budget_gate_admit(req, rs, pr->model, pr->max_tokens, &pr->budget)) {
         unadmit(pr);
         return;
     }
