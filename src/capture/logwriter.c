@@ -184,7 +184,8 @@ static void clip(char *dst, size_t cap, const char *s)
  * bill those); the estimate stays when a successful answer reports no usage. */
 static void settle_tokens(ig_logwriter_t *w, const ig_capture_rec_t *r, const ig_usage_t *u)
 {
-    if (!w->limiter || r->tpm_limit <= 0) return;
+    if (!w->limiter || r->tpm_limit <= 0 || r->tpm_estimate <= 0)
+        return; /* nothing charged: nothing to settle */
     int64_t used = r->tpm_estimate;
     if (u->input >= 0 && u->output >= 0)
         used = u->input + u->output;

@@ -44,7 +44,9 @@
     X(EBADSESSION, -29, 401, "invalid_session", "invalid or expired session token")                          \
     X(EBADLOGIN, -30, 401, "invalid_credentials", "invalid email or password")                               \
     X(EPII, -31, 400, "pii_detected", "the request contains personal data (guardrails)")                     \
-    X(EINJECTION, -32, 400, "injection_detected", "the request looks like a prompt-injection attempt")
+    X(EINJECTION, -32, 400, "injection_detected", "the request looks like a prompt-injection attempt")       \
+    X(EENCODING, -33, 415, "unsupported_content_encoding",                                                   \
+      "the org's guardrails screen request bodies: send them uncompressed (no Content-Encoding)")
 
 typedef enum {
     IG_OK = 0,

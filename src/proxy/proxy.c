@@ -52,6 +52,7 @@ typedef struct proxy_req {
     /* the request's model and output-token cap (-1 = none), read once for the limits and the budgets */
     char model[IG_USAGE_MODEL_MAX + 1];
     int64_t max_tokens;
+    bool handed_over; /* the capture record (and with it the tokens to settle) went to the log writer */
 } proxy_req_t;
 
 static const ig_iov_t HOP_BY_HOP[] = {
@@ -111,9 +112,19 @@ static bool carries_ingate_key(ig_iov_t v)
     return ig_iov_has_prefix(t, IG_IOV_LIT(IG_APIKEY_PREFIX));
 }
 
+static ig_iov_t limit_key(const ig_reqstate_t *rs, char kind, char buf[IG_LIMITER_KEY_MAX]);
+
 static void pr_cleanup(void *arg)
 {
     proxy_req_t *pr = arg;
+    if (!pr->handed_over && pr->tpm_estimate > 0 && pr->rs->lc->gw->key_limiter) {
+        /* refused after admission without going upstream (no provider, guardrail failure, ...): the tokens
+         * charged up front come back; nothing else would settle them */
+        char kb[IG_LIMITER_KEY_MAX];
+        (void)ig_limiter_settle(pr->rs->lc->gw->key_limiter, limit_key(pr->rs, 't', kb), &pr->tpm,
+                                -pr->tpm_estimate, (int64_t)ig_now_ns());
+        pr->tpm_estimate = 0;
+    }
     if (pr->x) {
         ig_xfer_cancel(pr->x);
         pr->x = NULL;
@@ -250,6 +261,7 @@ static void submit_capture(proxy_req_t *pr, int err)
     if (v.base && v.len) rec->session_id = strndup(v.base, v.len);
     memcpy(rec->client_ip, rs->client_ip, sizeof rec->client_ip);
     if (pr->model[0]) rec->model = strdup(pr->model); /* read once already: the writer need not again */
+    pr->handed_over = true;
     rec->tpm_limit = pr->tpm.limit; /* the writer replaces the estimate by the tokens the answer reports */
     rec->tpm_estimate = pr->tpm_estimate;
     ig_budget_gate_hand_over(&pr->budget, rec); /* the writer settles it with the call's cost */
@@ -513,6 +525,19 @@ static void refuse(proxy_req_t *pr, const ig_limit_rule_t *rule, const ig_limit_
     ig_resp_rate_limited(pr->req, secs_up(r->retry_after_ms), pr->lim_hdrs, nh);
 }
 
+/* Whether a call can generate billable tokens: a POST, except the endpoints providers do not bill (token
+ * counting, moderation). Other calls (GET /v1/models, GET /v1/responses/{id}, DELETE ...) are neither charged
+ * tokens nor reserved on budgets: reading a stored answer must not charge it again. */
+static bool billable(const ig_req_t *req)
+{
+    static const ig_iov_t FREE[] = {IG_IOV_LIT("/v1/messages/count_tokens"), IG_IOV_LIT("/v1/moderations"),
+                                    IG_IOV_LIT("/v1/responses/input_tokens")};
+    if (strcmp(req->method_name, "POST") != 0) return false;
+    for (size_t i = 0; i < IG_ARRAY_LEN(FREE); i++)
+        if (ig_iov_eq(req->path, FREE[i])) return false;
+    return true;
+}
+
 /* Applies the key's limits (its own, else its org's defaults). true: admitted (pr->lim_hdrs ready, or no
  * limit); false: the answer (429, or 503 when the limiter cannot be reached: never fail open) was sent. */
 static bool admit(proxy_req_t *pr)
@@ -537,7 +562,9 @@ static bool admit(proxy_req_t *pr)
         pr->tpm = (ig_limit_rule_t){tpm, 60000};
         /* max_tokens estimates the call until the answer reports its usage; a request asking for more than
          * the whole minute is charged the whole minute (it could never be admitted otherwise) */
-        pr->tpm_estimate = IG_MIN(pr->max_tokens > 0 ? pr->max_tokens : IG_TPM_DEFAULT_ESTIMATE, tpm);
+        pr->tpm_estimate = billable(pr->req)
+                               ? IG_MIN(pr->max_tokens > 0 ? pr->max_tokens : IG_TPM_DEFAULT_ESTIMATE, tpm)
+                               : 0;
         rc = ig_limiter_take(l, limit_key(rs, 't', kb), &pr->tpm, pr->tpm_estimate, now, &pr->r_tpm);
         if (rc == IG_OK && !pr->r_tpm.allowed) {
             if (rpm) (void)ig_limiter_settle(l, limit_key(rs, 'r', kb), &pr->rpm, -1, now); /* not sent */
@@ -588,6 +615,13 @@ static bool guard(proxy_req_t *pr)
     ig_req_t *req = pr->req;
     const ig_orgsnap_t *org = pr->rs->auth.org;
     if (org->guard.pii == IG_GUARD_OFF && org->guard.injection == IG_GUARD_OFF) return true;
+    /* a compressed body cannot be screened: it would pass as text that matches nothing (fail closed) */
+    ig_iov_t enc = ig_iov_trim(ig_req_header(req, IG_IOV_LIT("content-encoding")));
+    if (enc.len && !ig_iov_ieq(enc, IG_IOV_LIT("identity"))) {
+        pr->finished = true;
+        ig_resp_error(req, IG_EENCODING, NULL);
+        return false;
+    }
     if (org->guard.pii != IG_GUARD_OFF && !org->guard_redactor) {
         pr->finished = true;
         ig_resp_error(req, IG_EUNAVAILABLE, "the org's guardrails are unavailable");
@@ -656,7 +690,7 @@ void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
     /* rate limits before anything else is looked at: a refused call costs nothing and reaches nobody */
     if (!admit(pr)) return;
     /* budgets next: the call's worst-case cost is reserved, or it is refused (429) without going upstream */
-    if (!ig_budget_gate_admit(req, rs, pr->model, pr->max_tokens, &pr->budget)) {
+    if (billable(req) && !ig_budget_gate_admit(req, rs, pr->model, pr->max_tokens, &pr->budget)) {
         unadmit(pr);
         return;
     }

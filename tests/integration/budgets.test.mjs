@@ -124,6 +124,19 @@ describe('budgets', () => {
     return (await mock.requests()).filter((r) => r.headers.some(([n, v]) => n === 'x-test-id' && v === testId)).length;
   }
 
+  it('calls that generate nothing reserve nothing: a model listing passes a budget smaller than the unpriced default', async () => {
+    const o = await org();
+    const b = await create(o.token, { scope: 'org', hard_limit_usd: 0.5 });
+    const id = uid('list');
+    for (let i = 0; i < 3; i++) {
+      const r = await gw.request({ path: '/v1/models', headers: { 'x-ingate-key': o.api_key, 'x-test-id': id } });
+      assert.equal(r.status, 200, r.text);
+    }
+    const s = await settled(o.token, b.id, 0);
+    assert.equal(s.current_spend, 0);
+    assert.equal(await reached(id), 3);
+  });
+
   it('is an Enterprise feature: a free org gets 403 plan_required, and can still read', async () => {
     assertFlatError(await gw.api(A.token, 'POST', '/budgets', { scope: 'org', hard_limit_usd: 1 }), 403, 'plan_required');
     const l = await gw.api(A.token, 'GET', '/budgets');

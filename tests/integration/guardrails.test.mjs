@@ -72,6 +72,27 @@ describe('request guardrails', () => {
   const PII_COUNTS = { email: 3, ssn: 1, card: 1, phone: 1 };
   const RAW_PII = ['jane.doe@example.com', 'example.org', '123-45-6789', '4111 1111 1111 1111', '123-4567', 'a@b.co'];
 
+  it('a compressed body cannot be screened: 415 and nothing goes upstream (the guardrails fail closed)', async () => {
+    const o = await org({ guardrails: { pii: 'block', injection: 'log_only' } });
+    const testId = uid('gz');
+    const zlib = await import('node:zlib');
+    const body = zlib.gzipSync(JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'mail jane@example.com' }] }));
+    const r = await gw.request({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: {
+        'x-ingate-key': o.api_key,
+        'content-type': 'application/json',
+        'content-encoding': 'gzip',
+        'x-test-id': testId,
+      },
+      body,
+    });
+    assert.equal(r.status, 415, r.text);
+    assert.equal(r.json.error.code ?? r.json.error_code ?? r.json.error?.code, 'unsupported_content_encoding');
+    assert.equal((await forwarded(testId)).length, 0);
+  });
+
   it('redact: the forwarded body has typed tokens and the exact Content-Length; the log has the findings', async () => {
     const o = await org({ guardrails: { pii: 'redact' } });
     const r = await send(o.api_key, PII_BODY);

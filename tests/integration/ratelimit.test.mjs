@@ -159,6 +159,29 @@ describe('per-key rate limits', () => {
     assert.equal(r.headers['x-ratelimit-remaining'], '0');
   });
 
+  it('only calls that can generate are charged tokens; a call refused before going upstream gets them back', async () => {
+    const o = await org({ rate_limits: { tokens_per_minute: 100 } });
+    const id = uid('free');
+    // a model listing generates nothing: it passes the limit (and shows it) without being charged
+    for (let i = 0; i < 3; i++) {
+      const r = await gw.request({ path: '/v1/models', headers: { 'x-ingate-key': o.api_key, 'x-test-id': id } });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.headers['ratelimit'], '"tokens";r=100;t=0');
+    }
+    // refused before going upstream (unknown provider): the 80 tokens charged up front come back
+    const body = JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 80, messages: [] });
+    let r = await gw.request({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { 'x-ingate-key': o.api_key, 'content-type': 'application/json', 'x-ingate-provider': 'nosuch' },
+      body,
+    });
+    assert.equal(r.status, 400, r.text);
+    r = await chat(o.api_key, id, { model: 'gpt-4o-mini', max_tokens: 80, messages: [] });
+    assert.equal(r.status, 200, `the refused call's tokens were given back: ${r.text}`);
+    assert.equal(r.headers['x-ratelimit-remaining'], '20');
+  });
+
   it('both limits: the headers list both, X-RateLimit-* describe requests', async () => {
     const o = await org({ rate_limits: { requests_per_minute: 5, tokens_per_minute: 5000 } });
     const r = await chat(o.api_key, uid('both'), { model: 'm', max_tokens: 100, messages: [] });
