@@ -34,6 +34,7 @@ typedef struct keyent {
     int64_t expires_at, revoked_at;
     int64_t rpm_limit, tpm_limit;
     char app_id[33];
+    char lineage_id[33];
 } keyent_t;
 
 typedef struct orgent {
@@ -163,6 +164,7 @@ int ig_authcache_get(const uint8_t hash[32], int64_t now_ms, ig_auth_t *out)
     out->role = e->role;
     out->rpm_limit = e->rpm_limit;
     out->tpm_limit = e->tpm_limit;
+    memcpy(out->lineage_id, e->lineage_id, sizeof out->lineage_id);
     memcpy(out->app_id, e->app_id, sizeof out->app_id);
     out->org = s;
     rc = IG_OK;
@@ -316,6 +318,7 @@ int ig_authcache_load(ig_store_t *st, const uint8_t hash[32])
         e->revoked_at = kr.revoked_at;
         e->rpm_limit = kr.rpm_limit;
         e->tpm_limit = kr.tpm_limit;
+        memcpy(e->lineage_id, kr.lineage_id[0] ? kr.lineage_id : kr.id, sizeof e->lineage_id);
         memcpy(e->app_id, kr.app_id, sizeof e->app_id);
     }
     pthread_rwlock_wrlock(&g_lock);

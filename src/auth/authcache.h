@@ -64,7 +64,8 @@ typedef struct ig_auth {
     char hash_prefix[13];
     int role;
     int64_t rpm_limit, tpm_limit; /* the key's own rate limits, 0 = the org's default */
-    char app_id[33];              /* the key's app, "" when none (its budget applies too) */
+    char lineage_id[33]; /* the first key of its rotation chain (the key's own id when not rotated) */
+    char app_id[33];     /* the key's app, "" when none (its budget applies too) */
     ig_orgsnap_t *org;
 } ig_auth_t;
 

@@ -46,6 +46,7 @@ typedef struct ig_capture_rec {
         *resp_ctype;      /* Content-Type of the request and the response (redaction picks JSON/SSE/text) */
     int64_t tpm_limit;    /* the key's tokens-per-minute limit at admission, 0 = none */
     int64_t tpm_estimate; /* tokens charged at admission; the writer settles them with the reported usage */
+    char lineage_id[33];  /* the key's lineage: its limiter counters are named after it */
     ig_capture_budget_t budget;
     ig_guard_result_t guard; /* what the request guardrails found and did (action NONE: they did not run) */
 } ig_capture_rec_t;

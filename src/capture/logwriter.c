@@ -192,7 +192,7 @@ static void settle_tokens(ig_logwriter_t *w, const ig_capture_rec_t *r, const ig
     else if (r->meta.status < 200 || r->meta.status > 299)
         used = 0;
     char k[IG_LIMITER_KEY_MAX];
-    int n = snprintf(k, sizeof k, "%s:t", r->meta.key_id);
+    int n = snprintf(k, sizeof k, "%s:t", r->lineage_id[0] ? r->lineage_id : r->meta.key_id);
     ig_limit_rule_t rule = {r->tpm_limit, 60000};
     (void)ig_limiter_settle(w->limiter, ig_iov(k, (size_t)n), &rule, used - r->tpm_estimate,
                             (int64_t)ig_now_ns());

@@ -114,7 +114,8 @@ bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, const char *model, i
         if (ob->scope == IG_STORE_BUDGET_ORG ||
             (ob->scope == IG_STORE_BUDGET_APP && rs->auth.app_id[0] &&
              strcmp(ob->scope_id, rs->auth.app_id) == 0) ||
-            (ob->scope == IG_STORE_BUDGET_KEY && strcmp(ob->scope_id, rs->auth.key_id) == 0))
+            (ob->scope == IG_STORE_BUDGET_KEY &&
+             (strcmp(ob->scope_id, rs->auth.key_id) == 0 || strcmp(ob->scope_id, rs->auth.lineage_id) == 0)))
             if (ob->scope >= 0 && ob->scope < IG_BUDGET_MAX_PER_CALL && !use[ob->scope]) use[ob->scope] = ob;
     }
     int64_t now = ig_wall_ms();

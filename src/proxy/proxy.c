@@ -263,6 +263,7 @@ static void submit_capture(proxy_req_t *pr, int err)
     if (pr->model[0]) rec->model = strdup(pr->model); /* read once already: the writer need not again */
     pr->handed_over = true;
     rec->tpm_limit = pr->tpm.limit; /* the writer replaces the estimate by the tokens the answer reports */
+    memcpy(rec->lineage_id, rs->auth.lineage_id, sizeof rec->lineage_id);
     rec->tpm_estimate = pr->tpm_estimate;
     ig_budget_gate_hand_over(&pr->budget, rec); /* the writer settles it with the call's cost */
     v = ig_req_header(req, IG_IOV_LIT("content-type"));
@@ -437,7 +438,8 @@ static bool has_dot_segment(ig_iov_t path)
 /* The limiter's key of a rule of an ingate key: "<key id>:r" (requests) or "<key id>:t" (tokens). */
 static ig_iov_t limit_key(const ig_reqstate_t *rs, char kind, char buf[IG_LIMITER_KEY_MAX])
 {
-    int n = snprintf(buf, IG_LIMITER_KEY_MAX, "%s:%c", rs->auth.key_id, kind);
+    int n =
+        snprintf(buf, IG_LIMITER_KEY_MAX, "%s:%c", rs->auth.lineage_id, kind); /* a rotated key counts on */
     return ig_iov(buf, (size_t)n);
 }
 

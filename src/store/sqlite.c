@@ -287,6 +287,9 @@ static const char *const migrations[] = {
     " updated_at INTEGER NOT NULL,"
     " PRIMARY KEY (budget_id, period_start));"
     "CREATE INDEX budget_spend_org ON budget_spend (org_id);",
+    /* v8: a key's lineage, the id of the first key of its rotation chain ('' = the key itself): a rotated
+     * key keeps its rate-limit counters and its key budget (both are counted per lineage). */
+    "ALTER TABLE api_keys ADD COLUMN lineage_id TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
@@ -294,7 +297,7 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
 
 #define KEY_COLS                                                                                             \
     "id, org_id, key_hash, hash_prefix, name, role, created_at, expires_at, revoked_at, app_id, created_by," \
-    " last_used_at, rate_limit_rpm, rate_limit_tpm"
+    " last_used_at, rate_limit_rpm, rate_limit_tpm, lineage_id"
 #define ORG_COLS "id, slug, name, default_provider, created_at, plan, settings"
 #define USER_COLS                                                                                            \
     "id, email, password_hash, display_name, created_at, password_changed_at, email_enc, display_enc"
@@ -338,7 +341,8 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(ORG_BY_ID, "SELECT " ORG_COLS " FROM orgs WHERE id = ?")                                               \
     X(ORG_BY_SLUG, "SELECT " ORG_COLS " FROM orgs WHERE slug = ?")                                           \
     X(ORG_SET_PROVIDER, "UPDATE orgs SET default_provider = ? WHERE id = ?")                                 \
-    X(KEY_INSERT, "INSERT INTO api_keys (" KEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")   \
+    X(KEY_INSERT,                                                                                            \
+      "INSERT INTO api_keys (" KEY_COLS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")            \
     X(KEY_BY_HASH, "SELECT " KEY_COLS " FROM api_keys WHERE key_hash = ?")                                   \
     X(KEY_FIND_ORG, "SELECT " KEY_COLS " FROM api_keys WHERE (id = ? OR hash_prefix = ?) AND org_id = ?"     \
                     " ORDER BY created_at, id LIMIT 2")                                                      \
@@ -735,7 +739,8 @@ static int read_key(sqlite3_stmt *st, ig_keyrec_t *k)
         (rc = col_text(st, 3, k->hash_prefix, sizeof k->hash_prefix)) ||
         (rc = col_text(st, 4, k->name, sizeof k->name)) ||
         (rc = col_text(st, 9, k->app_id, sizeof k->app_id)) ||
-        (rc = col_text(st, 10, k->created_by, sizeof k->created_by)))
+        (rc = col_text(st, 10, k->created_by, sizeof k->created_by)) ||
+        (rc = col_text(st, 14, k->lineage_id, sizeof k->lineage_id)))
         goto out;
     const void *h = sqlite3_column_blob(st, 2);
     rc = IG_EINTERNAL;
@@ -1239,6 +1244,7 @@ static int key_insert_row(sq_store_t *s, const ig_keyrec_t *rec)
     bind_opt_i64(q, 12, rec->last_used_at);
     sqlite3_bind_int64(q, 13, rec->rpm_limit);
     sqlite3_bind_int64(q, 14, rec->tpm_limit);
+    bind_text(q, 15, rec->lineage_id);
     rc = step_done(s, q, "key insert");
 out:
     done(q);
@@ -2766,6 +2772,8 @@ static int sq_key_rotate(ig_store_t *st, const char *old_id, const ig_keyrec_t *
     nk.expires_at = old.expires_at;
     nk.rpm_limit = old.rpm_limit; /* the replacement is limited exactly as the key it replaces */
     nk.tpm_limit = old.tpm_limit;
+    /* the same lineage: its limits keep counting and its key budget keeps applying */
+    memcpy(nk.lineage_id, old.lineage_id[0] ? old.lineage_id : old.id, sizeof nk.lineage_id);
     if ((rc = key_insert_row(s, &nk))) goto out;
     if (!old.expires_at || old.expires_at > overlap_until) {
         old.expires_at = overlap_until;

@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 /* Schema version this binary creates: every backend has exactly this many migrations. */
-#define IG_STORE_SCHEMA_VERSION 7
+#define IG_STORE_SCHEMA_VERSION 8
 
 /* Largest provider secret envelope accepted: a sealed provider key is well under 1 KiB. */
 #define IG_STORE_MAX_SECRET (64u * 1024)
@@ -77,6 +77,9 @@ typedef struct {
     /* Per-key rate limits overriding the org's defaults (limit/limiter.h): requests and tokens per minute,
      * 0 = the org's default (v6) */
     int64_t rpm_limit, tpm_limit;
+    /* the first key of its rotation chain, "" = this key (v8): rate limits and key budgets count per lineage
+     */
+    char lineage_id[33];
 } ig_keyrec_t;
 
 typedef struct {

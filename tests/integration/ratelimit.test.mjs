@@ -95,6 +95,20 @@ describe('per-key rate limits', () => {
     assert.equal(r.headers['x-ratelimit-limit'], '2');
   });
 
+  it('a rotated key keeps counting where the key it replaces stopped (one lineage, one budget)', async () => {
+    const o = await org({ rate_limits: { requests_per_minute: 2 } });
+    const id = uid('rot');
+    assert.equal((await chat(o.api_key, id)).status, 200);
+    assert.equal((await chat(o.api_key, id)).status, 200);
+    const rot = await gw.api(o.token, 'POST', `/keys/${o.key.id}/rotate`, {});
+    assert.equal(rot.status, 201, rot.text);
+    const r = await chat(rot.json.api_key, id);
+    assert.equal(r.status, 429, 'rotating does not reset the limit');
+    assert.equal(r.headers['x-ratelimit-limit'], '2');
+    assert.equal((await chat(o.api_key, id)).status, 429, 'the old key, still in its overlap, shares the count');
+    assert.equal(await reached(id), 2);
+  });
+
   it('a changed limit counts on the next request; removing it removes the headers', async () => {
     const o = await org({ rate_limits: { requests_per_minute: 1 } });
     const id = uid('chg');

@@ -113,12 +113,15 @@ TEST(v5_upgrades_in_place)
     CHECK_EQ_INT(ig_store_org_create(st, "old-org", "Old", &org), IG_OK);
     CHECK_EQ_INT(ig_store_key_create(st, org.id, h, "ig_old", "legacy", IG_STORE_ROLE_MEMBER, 0, &k), IG_OK);
     ig_store_close(st);
-    CHECK_EQ_INT(raw_exec("v5.db", "DROP TABLE budget_spend;" /* v7, which came after */
-                                   "DROP TABLE budgets;"
-                                   "DELETE FROM schema_migrations WHERE version = 7;"
-                                   "ALTER TABLE api_keys DROP COLUMN rate_limit_rpm;"
-                                   "ALTER TABLE api_keys DROP COLUMN rate_limit_tpm;"
-                                   "DELETE FROM schema_migrations WHERE version = 6;"),
+    CHECK_EQ_INT(raw_exec("v5.db",
+                          "ALTER TABLE api_keys DROP COLUMN lineage_id;" /* v8 and v7, which came after */
+                          "DELETE FROM schema_migrations WHERE version = 8;"
+                          "DROP TABLE budget_spend;"
+                          "DROP TABLE budgets;"
+                          "DELETE FROM schema_migrations WHERE version = 7;"
+                          "ALTER TABLE api_keys DROP COLUMN rate_limit_rpm;"
+                          "ALTER TABLE api_keys DROP COLUMN rate_limit_tpm;"
+                          "DELETE FROM schema_migrations WHERE version = 6;"),
                  SQLITE_OK);
     CHECK_EQ_INT(raw_int("v5.db", "SELECT MAX(version) FROM schema_migrations"), 5);
     CHECK_EQ_INT(
@@ -130,7 +133,7 @@ TEST(v5_upgrades_in_place)
     int v = 0;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
     CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION); /* v6, then v7 */
-    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 7);
+    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 8);
     /* the existing key follows its org's defaults, and can be given limits of its own */
     check_limits(st, org.id, &k, 0, 0);
     CHECK_EQ_INT(ig_store_key_set_limits(st, org.id, k.id, 60, 0, NULL), IG_OK);
@@ -324,6 +327,15 @@ TEST(rotation_carries_limits)
     CHECK_EQ_INT(nk2.rpm_limit, 0);
     CHECK_EQ_INT(nk2.tpm_limit, 100);
     check_limits(st, a.id, &nk2, 0, 100);
+    /* v8: the whole chain has one lineage, the first key's id, read back from the store */
+    CHECK_EQ_STR(k.lineage_id, "");
+    CHECK_EQ_STR(nk.lineage_id, k.id);
+    CHECK_EQ_STR(nk2.lineage_id, k.id);
+    ig_keyrec_t back;
+    CHECK_EQ_INT(ig_store_key_get(st, a.id, nk2.id, &back), IG_OK);
+    CHECK_EQ_STR(back.lineage_id, k.id);
+    CHECK_EQ_INT(ig_store_key_get_by_hash(st, h3, &back), IG_OK);
+    CHECK_EQ_STR(back.lineage_id, k.id);
 
     /* a key without limits rotates to a key without limits */
     ig_keyrec_t p, pn;
