@@ -651,12 +651,26 @@ int64_t ig_usage_request_max_tokens(ig_iov_t req_body)
     return first_cap(m, IG_ARRAY_LEN(m));
 }
 
-int64_t ig_usage_request_fields(ig_iov_t req_body, char model[IG_USAGE_MODEL_MAX + 1])
+int64_t ig_usage_request_fields(ig_iov_t req_body, char model[IG_USAGE_MODEL_MAX + 1], int64_t *choices)
 {
-    member_t m[] = {MEMBER("max_tokens"), MEMBER("max_completion_tokens"), MEMBER("max_output_tokens"),
-                    MEMBER("model")};
+    member_t m[] = {MEMBER("max_tokens"),
+                    MEMBER("max_completion_tokens"),
+                    MEMBER("max_output_tokens"),
+                    MEMBER("model"),
+                    MEMBER("n"),
+                    MEMBER("best_of")};
     model[0] = '\0';
-    walk_object(req_body, m, IG_ARRAY_LEN(m), NULL); /* one pass over the body for both */
+    walk_object(req_body, m, IG_ARRAY_LEN(m), NULL); /* one pass over the body for all of them */
     if (!take_model(m[3].val, model)) model[0] = '\0';
+    if (choices) {
+        /* answers generated per request: n completions (best_of generates that many and returns n) */
+        int64_t c = 1;
+        for (size_t i = 4; i < 6; i++) {
+            int64_t v = member_count(&m[i]);
+            if (v > c) c = v;
+            if (v == -1) c = IG_USAGE_MAX_CHOICES; /* there but unreadable: assume the most, never fewer */
+        }
+        *choices = IG_MIN(c, IG_USAGE_MAX_CHOICES);
+    }
     return first_cap(m, 3);
 }

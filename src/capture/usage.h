@@ -103,8 +103,12 @@ bool ig_usage_request_model(ig_iov_t req_body, char dst[IG_USAGE_MODEL_MAX + 1])
  * top level of a JSON object (the first present, positive, integral one); -1 when none. No JSON tree is
  * built: cheap enough for the event loop. */
 int64_t ig_usage_request_max_tokens(ig_iov_t req_body);
-/* Both in one pass over the body: returns the output-token cap as ig_usage_request_max_tokens and writes the
- * model as ig_usage_request_model ("" when none). */
-int64_t ig_usage_request_fields(ig_iov_t req_body, char model[IG_USAGE_MODEL_MAX + 1]);
+/* Most answers a request can ask for (n, best_of) that estimates count; more is counted as this many. */
+#define IG_USAGE_MAX_CHOICES 128
+/* All in one pass over the body: returns the output-token cap as ig_usage_request_max_tokens, writes the
+ * model as ig_usage_request_model ("" when none) and, when choices is not NULL, the number of answers the
+ * request makes the model generate: the larger of n and best_of (1 when neither; IG_USAGE_MAX_CHOICES when
+ * one is present but unreadable, or larger). */
+int64_t ig_usage_request_fields(ig_iov_t req_body, char model[IG_USAGE_MODEL_MAX + 1], int64_t *choices);
 
 #endif

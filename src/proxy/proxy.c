@@ -52,6 +52,7 @@ typedef struct proxy_req {
     /* the request's model and output-token cap (-1 = none), read once for the limits and the budgets */
     char model[IG_USAGE_MODEL_MAX + 1];
     int64_t max_tokens;
+    int64_t choices;  /* answers the request asks for (n, best_of): the estimates count each */
     bool handed_over; /* the capture record (and with it the tokens to settle) went to the log writer */
 } proxy_req_t;
 
@@ -564,9 +565,10 @@ static bool admit(proxy_req_t *pr)
         pr->tpm = (ig_limit_rule_t){tpm, 60000};
         /* max_tokens estimates the call until the answer reports its usage; a request asking for more than
          * the whole minute is charged the whole minute (it could never be admitted otherwise) */
-        pr->tpm_estimate = billable(pr->req)
-                               ? IG_MIN(pr->max_tokens > 0 ? pr->max_tokens : IG_TPM_DEFAULT_ESTIMATE, tpm)
-                               : 0;
+        pr->tpm_estimate =
+            billable(pr->req)
+                ? IG_MIN((pr->max_tokens > 0 ? pr->max_tokens : IG_TPM_DEFAULT_ESTIMATE) * pr->choices, tpm)
+                : 0;
         rc = ig_limiter_take(l, limit_key(rs, 't', kb), &pr->tpm, pr->tpm_estimate, now, &pr->r_tpm);
         if (rc == IG_OK && !pr->r_tpm.allowed) {
             if (rpm) (void)ig_limiter_settle(l, limit_key(rs, 'r', kb), &pr->rpm, -1, now); /* not sent */
@@ -607,6 +609,15 @@ static void unadmit(proxy_req_t *pr)
  */
 /* request guardrails (guard/guard.h, docs/guardrails.md) */
 
+/* Whether a body means to be JSON: its first byte after an optional UTF-8 BOM and whitespace is { or [. */
+static bool looks_like_json(ig_iov_t b)
+{
+    size_t i = b.len >= 3 && memcmp(b.base, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    while (i < b.len && (b.base[i] == ' ' || b.base[i] == '\t' || b.base[i] == '\r' || b.base[i] == '\n'))
+        i++;
+    return i < b.len && (b.base[i] == '{' || b.base[i] == '[');
+}
+
 /* Runs the org's guardrails over the buffered request body. true: go on upstream (req->body is now the
  * redacted copy when PII was redacted: curl sends its length as Content-Length); false: the answer was sent
  * (400 pii_detected / injection_detected, logged with the findings; 413 when the redacted body outgrows its
@@ -638,6 +649,20 @@ static bool guard(proxy_req_t *pr)
         IG_WARN("proxy", "guardrails failed (%s): call refused", ig_err_name(rc));
         pr->finished = true;
         ig_resp_error(req, rc == IG_ETOOBIG ? IG_ETOOBIG : IG_EINTERNAL, NULL);
+        return false;
+    }
+    if (pr->guard.action != IG_GUARD_ACT_BLOCKED && !pr->guard.json &&
+        looks_like_json(ig_buf_iov(&req->body)) &&
+        (org->guard.pii == IG_GUARD_REDACT || org->guard.pii == IG_GUARD_BLOCK ||
+         org->guard.injection == IG_GUARD_BLOCK)) {
+        /* JSON our walker refuses (a BOM, NaN, a syntax error) that a lenient upstream parser might still
+         * read: its escaped values (\u0040 ...) were scanned as raw text only. A guardrail that must block or
+         * redact refuses it rather than forward what it could not screen (fail closed). */
+        ig_buf_free(&red, true);
+        memset(&pr->guard, 0, sizeof pr->guard);
+        pr->finished = true;
+        ig_resp_error(req, IG_EBADJSON,
+                      "the request body is not valid JSON, so the org's guardrails cannot screen it");
         return false;
     }
     if (pr->guard.rewritten) { /* forwarded (redact) or logged (block): the body with typed tokens */
@@ -688,11 +713,13 @@ void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
         return;
     }
     /* the body's model and max_tokens, in one pass: the limits and the budgets need them */
-    pr->max_tokens = ig_usage_request_fields(ig_buf_iov(&req->body), pr->model);
+    pr->max_tokens = ig_usage_request_fields(ig_buf_iov(&req->body), pr->model, &pr->choices);
     /* rate limits before anything else is looked at: a refused call costs nothing and reaches nobody */
     if (!admit(pr)) return;
     /* budgets next: the call's worst-case cost is reserved, or it is refused (429) without going upstream */
-    if (billable(req) && !ig_budget_gate_admit(req, rs, pr->model, pr->max_tokens, &pr->budget)) {
+    /* n answers cost n times the output: the worst case counts every one of them */
+    int64_t out_tokens = (pr->max_tokens > 0 ? pr->max_tokens : IG_BUDGET_DEFAULT_MAX_TOKENS) * pr->choices;
+    if (billable(req) && !ig_budget_gate_admit(req, rs, pr->model, out_tokens, &pr->budget)) {
         unadmit(pr);
         return;
     }

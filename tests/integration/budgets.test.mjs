@@ -137,6 +137,27 @@ describe('budgets', () => {
     assert.equal(await reached(id), 3);
   });
 
+  it('a request asking for n answers reserves n times the output', async () => {
+    const o = await org();
+    const one = JSON.stringify({ model: 'gpt-4o', max_tokens: 100, n: 1, messages: [{ role: 'user', content: 'hi' }] });
+    const five = JSON.stringify({ model: 'gpt-4o', max_tokens: 100, n: 5, messages: [{ role: 'user', content: 'hi' }] });
+    // room for three single answers: one call with n = 5 does not fit, one with n = 1 does
+    const b = await create(o.token, { scope: 'org', hard_limit_usd: (3 * estimate(one, 100)) / 1e6 });
+    const post = (body) =>
+      gw.request({
+        method: 'POST',
+        path: '/v1/chat/completions',
+        headers: { 'x-ingate-key': o.api_key, 'content-type': 'application/json' },
+        body,
+      });
+    const r5 = await post(five);
+    assert.equal(r5.status, 429, r5.text);
+    assert.equal(r5.json.error_code, 'budget_exceeded');
+    const r1 = await post(one);
+    assert.equal(r1.status, 200, r1.text);
+    await settled(o.token, b.id);
+  });
+
   it('is an Enterprise feature: a free org gets 403 plan_required, and can still read', async () => {
     assertFlatError(await gw.api(A.token, 'POST', '/budgets', { scope: 'org', hard_limit_usd: 1 }), 403, 'plan_required');
     const l = await gw.api(A.token, 'GET', '/budgets');

@@ -703,9 +703,32 @@ TEST(request_max_tokens)
     CHECK_EQ_INT(max_tokens_of("{\"max_tokens\":40,\"messages\":[{\"content\":\"cut"), 40); /* cut after it */
 }
 
+TEST(request_fields_in_one_pass)
+{
+    char model[IG_USAGE_MODEL_MAX + 1];
+    int64_t c = 0;
+    CHECK_EQ_INT(
+        ig_usage_request_fields(ig_iov_str("{\"model\":\"gpt-4o\",\"max_tokens\":50,\"n\":3}"), model, &c),
+        50);
+    CHECK_EQ_STR(model, "gpt-4o");
+    CHECK_EQ_INT(c, 3);
+    CHECK_EQ_INT(ig_usage_request_fields(ig_iov_str("{\"best_of\":5,\"n\":2}"), model, &c), -1);
+    CHECK_EQ_STR(model, "");
+    CHECK_EQ_INT(c, 5);
+    CHECK_EQ_INT(ig_usage_request_fields(ig_iov_str("{\"model\":\"m\"}"), model, &c), -1);
+    CHECK_EQ_INT(c, 1);
+    /* present but unreadable, or huge: counted as the most, never fewer */
+    ig_usage_request_fields(ig_iov_str("{\"n\":\"7\"}"), model, &c);
+    CHECK_EQ_INT(c, IG_USAGE_MAX_CHOICES);
+    ig_usage_request_fields(ig_iov_str("{\"n\":100000}"), model, &c);
+    CHECK_EQ_INT(c, IG_USAGE_MAX_CHOICES);
+    CHECK_EQ_INT(ig_usage_request_fields(ig_iov_str("{\"max_tokens\":8}"), model, NULL), 8);
+}
+
 int main(void)
 {
     RUN(request_max_tokens);
+    RUN(request_fields_in_one_pass);
     RUN(openai_chat);
     RUN(openai_stream);
     RUN(openai_embeddings);
