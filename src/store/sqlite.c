@@ -653,6 +653,22 @@ static void tx_rollback(sq_store_t *s)
     if (!sqlite3_get_autocommit(s->db)) run(s, ST_ROLLBACK, "rollback");
 }
 
+/* Ends an update-and-read-back inside the transaction the caller began: runs the bound UPDATE q, reads the
+ * row back with get (so out is exactly the row this call left) and commits. IG_ENOTFOUND when no row
+ * changed; any error rolls back. */
+static int update_read_back(sq_store_t *s, sqlite3_stmt *q, const char *what,
+                            int (*get)(sq_store_t *, const char *, const char *, void *), const char *org_id,
+                            const char *id, void *out)
+{
+    int rc = step_done(s, q, what);
+    if (rc == IG_OK && sqlite3_changes(s->db) == 0) rc = IG_ENOTFOUND;
+    done(q);
+    if (rc == IG_OK) rc = get(s, org_id, id, out);
+    if (rc == IG_OK) rc = tx_commit(s);
+    if (rc) tx_rollback(s);
+    return rc;
+}
+
 /* Text or NULL. SQLITE_STATIC: callers keep the string alive until done(). */
 static int bind_text(sqlite3_stmt *st, int i, const char *v)
 {
@@ -1194,6 +1210,13 @@ static int sq_org_get(ig_store_t *st, const char *id, ig_org_t *out)
 out:
     done(q);
     return rc;
+}
+
+/* void * form for update_read_back (id unused: the org is the row) */
+static int org_get_v(sq_store_t *s, const char *org_id, const char *id, void *out)
+{
+    (void)id;
+    return sq_org_get(&s->base, org_id, out);
 }
 
 static int sq_org_get_by_slug(ig_store_t *st, const char *slug, ig_org_t *out)
@@ -2279,24 +2302,16 @@ static int sq_org_update(ig_store_t *st, const char *org_id, const char *name, c
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
     int rc;
-    /* the update and the read-back in one transaction: out is exactly the row this call left */
-    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_ORG_UPDATE, &q))) goto out;
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_ORG_UPDATE, &q))) {
+        tx_rollback(s);
+        return rc;
+    }
     bind_text(q, 1, name);
     sqlite3_bind_int(q, 2, default_provider != NULL);
     bind_opt_text(q, 3, default_provider);
     bind_text(q, 4, settings);
     bind_text(q, 5, org_id);
-    if ((rc = step_done(s, q, "org update"))) goto out;
-    rc = IG_ENOTFOUND;
-    if (sqlite3_changes(s->db) == 0) goto out;
-    done(q);
-    q = NULL;
-    if ((rc = sq_org_get(st, org_id, out))) goto out;
-    rc = tx_commit(s);
-out:
-    done(q);
-    if (rc) tx_rollback(s);
-    return rc;
+    return update_read_back(s, q, "org update", org_get_v, org_id, NULL, out);
 }
 
 static int sq_org_set_plan(ig_store_t *st, const char *org_id, int plan)
@@ -2999,6 +3014,11 @@ out:
     return rc;
 }
 
+static int webhook_get_v(sq_store_t *s, const char *org_id, const char *id, void *out)
+{
+    return webhook_get(s, org_id, id, out);
+}
+
 static int sq_webhook_get(ig_store_t *st, const char *org_id, const char *id, ig_webhook_t *out)
 {
     return webhook_get(sq(st), org_id, id, out);
@@ -3017,8 +3037,10 @@ static int sq_webhook_update(ig_store_t *st, const char *org_id, const char *id,
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
     int rc;
-    /* the update and the read-back in one transaction: out is exactly the row this call left */
-    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_WH_UPDATE, &q))) goto out;
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_WH_UPDATE, &q))) {
+        tx_rollback(s);
+        return rc;
+    }
     bind_text(q, 1, url);
     bind_text(q, 2, events);
     sqlite3_bind_int(q, 3, description != NULL);
@@ -3027,17 +3049,7 @@ static int sq_webhook_update(ig_store_t *st, const char *org_id, const char *id,
     sqlite3_bind_int64(q, 6, now);
     bind_text(q, 7, id);
     bind_text(q, 8, org_id);
-    if ((rc = step_done(s, q, "webhook update"))) goto out;
-    rc = IG_ENOTFOUND;
-    if (sqlite3_changes(s->db) == 0) goto out;
-    done(q);
-    q = NULL;
-    if ((rc = webhook_get(s, org_id, id, out))) goto out;
-    rc = tx_commit(s);
-out:
-    done(q);
-    if (rc) tx_rollback(s);
-    return rc;
+    return update_read_back(s, q, "webhook update", webhook_get_v, org_id, id, out);
 }
 
 static int sq_webhook_delete(ig_store_t *st, const char *org_id, const char *id)
@@ -3422,6 +3434,11 @@ out:
     return rc;
 }
 
+static int budget_get_v(sq_store_t *s, const char *org_id, const char *id, void *out)
+{
+    return budget_get(s, org_id, id, out);
+}
+
 static int sq_budget_insert(ig_store_t *st, const ig_budget_t *b, size_t max_per_org)
 {
     sq_store_t *s = sq(st);
@@ -3478,8 +3495,10 @@ static int sq_budget_update(ig_store_t *st, const char *org_id, const char *id, 
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
     int rc;
-    /* the update and the read-back in one transaction: out is exactly the row this call left */
-    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_BUDGET_UPDATE, &q))) goto out;
+    if ((rc = tx_begin(s)) || (rc = stmt(s, ST_BUDGET_UPDATE, &q))) {
+        tx_rollback(s);
+        return rc;
+    }
     bind_opt_text(q, 1, name);
     sqlite3_bind_int(q, 2, period);
     sqlite3_bind_int64(q, 3, hard_micros);
@@ -3487,17 +3506,7 @@ static int sq_budget_update(ig_store_t *st, const char *org_id, const char *id, 
     sqlite3_bind_int64(q, 5, now);
     bind_text(q, 6, id);
     bind_text(q, 7, org_id);
-    if ((rc = step_done(s, q, "budget update"))) goto out;
-    rc = IG_ENOTFOUND;
-    if (sqlite3_changes(s->db) == 0) goto out;
-    done(q);
-    q = NULL;
-    if ((rc = budget_get(s, org_id, id, out))) goto out;
-    rc = tx_commit(s);
-out:
-    done(q);
-    if (rc) tx_rollback(s);
-    return rc;
+    return update_read_back(s, q, "budget update", budget_get_v, org_id, id, out);
 }
 
 static int sq_budget_delete(ig_store_t *st, const char *org_id, const char *id)
