@@ -7,6 +7,7 @@
  * api_webhooks.c (webhooks and their deliveries), api_budgets.c (spend budgets and their status).
  */
 #include "api/api_int.h"
+#include "auth/token.h"
 #include "capture/auditlog.h"
 #include "core/err.h"
 #include "core/limits.h"
@@ -68,6 +69,10 @@ void ig_api_job_free(api_job_t *j)
         ig_wipe(j->secret2, j->secret2_len);
         free(j->secret2);
     }
+    if (j->set_cookie) {
+        ig_wipe(j->set_cookie, strlen(j->set_cookie));
+        free(j->set_cookie);
+    }
     free(j->text);
     ig_buf_free(&j->out, true);
     ig_wipe(j, sizeof *j); /* inputs may include an invitation token */
@@ -94,6 +99,24 @@ static void job_work(void *wctx, void *arg)
     j->worker = NULL;
 }
 
+/* Set-Cookie for a dashboard session: HttpOnly (no script reads it), Secure, SameSite=Strict (no other site's
+ * page makes the browser send it), __Host- (see api.h); it lives as long as the token it carries. */
+static void set_session_cookie(ig_req_t *req, const char *token, int64_t max_age)
+{
+    char v[IG_TOKEN_MAX_LEN + 160];
+    int n = snprintf(v, sizeof v, "%s=%s; Path=/; Max-Age=%lld; Secure; HttpOnly; SameSite=Strict",
+                     IG_SESSION_COOKIE, token, (long long)max_age);
+    if (n > 0 && (size_t)n < sizeof v)
+        ig_req_add_resp_header(req, IG_IOV_LIT("Set-Cookie"), ig_iov(v, (size_t)n));
+    ig_wipe(v, sizeof v);
+}
+
+void ig_api_clear_session_cookie(ig_req_t *req)
+{
+    static const char v[] = IG_SESSION_COOKIE "=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict";
+    ig_req_add_resp_header(req, IG_IOV_LIT("Set-Cookie"), ig_iov(v, sizeof v - 1));
+}
+
 static void job_done(void *arg)
 {
     api_job_t *j = arg;
@@ -118,9 +141,11 @@ static void job_done(void *arg)
         else if (e)
             ig_api_error(req, ig_err_status(e) >= 500 ? ig_err_status(e) : 500, ig_err_code(e),
                          ig_err_message(e), NULL);
-        else
+        else {
+            if (j->set_cookie) set_session_cookie(req, j->set_cookie, j->gw->cfg->session_ttl_ms / 1000);
             ig_resp_json(req, j->status ? j->status : 200, j->out.data ? j->out.data : "{}",
                          j->out.data ? j->out.len : 2);
+        }
     }
     ig_api_job_free(j);
 }
@@ -145,6 +170,10 @@ api_job_t *ig_api_job_new(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work)
         else
             snprintf(j->actor, sizeof j->actor, "key:%s", w->key_id);
     }
+    /* the dashboard: a cookie session, or a sign-in that asks for one */
+    ig_iov_t want = ig_req_header(req, IG_IOV_LIT("x-ingate-session"));
+    j->cookie = rs->cookie_session ||
+                (rs->public_route && want.base && ig_iov_ieq(ig_iov_trim(want), IG_IOV_LIT("cookie")));
     memcpy(j->request_id, req->id, sizeof j->request_id);
     memcpy(j->source_ip, rs->client_ip, sizeof j->source_ip);
     ig_buf_init(&j->out, 4u * 1024 * 1024);
@@ -406,6 +435,7 @@ static const api_route_t ROUTES[] = {
     {"GET", "/api/v1/usage/summary", IG_STORE_ROLE_VIEWER, 0, ig_api_usage_summary},
     {"GET", "/api/v1/usage/timeseries", IG_STORE_ROLE_VIEWER, 0, ig_api_usage_timeseries},
     {"GET", "/api/v1/audit", IG_STORE_ROLE_VIEWER, 0, ig_api_audit_list},
+    {"GET", "/api/v1/audit/verify", IG_STORE_ROLE_VIEWER, 0, ig_api_audit_verify}, /* before /audit/:id */
     {"GET", "/api/v1/audit/:", IG_STORE_ROLE_VIEWER, 0, ig_api_audit_get},
     {"GET", "/api/v1/webhooks", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_list},
     {"POST", "/api/v1/webhooks", IG_STORE_ROLE_ADMIN, 0, ig_api_webhooks_create},

@@ -15,6 +15,12 @@
  * frees the loops they hand chunks to. */
 int ig_api_exports_running(void);
 
+/* The dashboard's session cookie (docs/dashboard.md). The __Host- prefix makes browsers accept it only when
+ * set over TLS with Path=/ and no Domain, so no sibling host or plain-http page can plant or shadow it. */
+#define IG_SESSION_COOKIE "__Host-ingate_session"
+/* Adds the Set-Cookie that ends the dashboard session in the browser (logout, a session found invalid). */
+void ig_api_clear_session_cookie(ig_req_t *req);
+
 /* Handles an authenticated /api/v1 request (flat JSON errors). */
 void ig_api_handle(ig_req_t *req, ig_reqstate_t *rs);
 

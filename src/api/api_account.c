@@ -106,6 +106,16 @@ static int issue_session(api_job_t *j, ig_store_t *st, const char *user_id, cons
     if (rc) return rc;
     rc = ig_token_issue(j->gw->session_key, &c, tok, sizeof tok, &tlen);
     if (rc) return rc;
+    if (j->cookie) {
+        /* the dashboard: the token goes into the HttpOnly cookie only; the page gets the CSRF token */
+        char csrf[IG_TOKEN_CSRF_LEN + 1];
+        rc = ig_token_csrf(j->gw->session_key, c.jti, csrf);
+        if (rc == IG_OK && !(j->set_cookie = strdup(tok))) rc = IG_ENOMEM;
+        ig_wipe(tok, sizeof tok);
+        if (rc) return rc;
+        ig_buf_appendf(&j->out, "\"csrf_token\":\"%s\",\"expires_at\":%lld}", csrf, (long long)c.exp);
+        return IG_OK;
+    }
     ig_buf_appendf(&j->out, "\"token\":\"%s\",\"expires_at\":%lld}", tok, (long long)c.exp);
     ig_wipe(tok, sizeof tok);
     return IG_OK;
@@ -406,6 +416,7 @@ static void work_logout(api_job_t *j, ig_store_t *st)
 void ig_api_logout(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
     IG_UNUSED(param);
+    if (rs->cookie_session) ig_api_clear_session_cookie(req); /* whatever the store says */
     ig_api_run_simple(req, rs, work_logout);
 }
 
@@ -427,8 +438,17 @@ static void work_me(api_job_t *j, ig_store_t *st)
         j->err = rc;
         return;
     }
-    ig_buf_appendf(&j->out, ",\"org\":{\"id\":\"%s\",\"slug\":\"%s\",\"role\":\"%s\"}}", j->org_id,
+    ig_buf_appendf(&j->out, ",\"org\":{\"id\":\"%s\",\"slug\":\"%s\",\"role\":\"%s\"}", j->org_id,
                    chosen.slug, ig_api_role_names[j->role & 3]);
+    if (j->cookie) { /* a reloaded dashboard page recovers its CSRF token here */
+        char csrf[IG_TOKEN_CSRF_LEN + 1];
+        if (ig_token_csrf(j->gw->session_key, j->jti, csrf) != IG_OK) {
+            j->err = IG_ECRYPTO;
+            return;
+        }
+        ig_buf_appendf(&j->out, ",\"csrf_token\":\"%s\"", csrf);
+    }
+    ig_buf_lit(&j->out, "}");
 }
 
 void ig_api_me(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)

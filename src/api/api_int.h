@@ -33,6 +33,8 @@ struct api_job {
     char org_id[33];
     int role;
     bool session;     /* authenticated by a session token (else by an API key, or not at all) */
+    bool cookie;      /* the dashboard: sessions travel in its cookie, with a CSRF token in the answer */
+    char *set_cookie; /* a session token issued for the cookie (wiped and freed) */
     char user_id[33]; /* session: the user; key: the key's creator ("" when none) */
     char key_id[33];  /* key: the key's id */
     char jti[33];     /* session: the token id */
@@ -155,6 +157,7 @@ void ig_api_providers_put(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_providers_delete(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 
 void ig_api_audit_list(ig_req_t *, ig_reqstate_t *, ig_iov_t);
+void ig_api_audit_verify(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 void ig_api_audit_get(ig_req_t *, ig_reqstate_t *, ig_iov_t);
 
 void ig_api_signup(ig_req_t *, ig_reqstate_t *, ig_iov_t);

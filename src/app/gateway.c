@@ -218,6 +218,7 @@ static void sess_done(void *arg)
         rc = authorized(req, rs);
     } else if (rc == IG_ENOTFOUND) {
         rc = counted(IG_EBADSESSION); /* revoked, expired, user gone or no longer a member */
+        if (rs->cookie_session) ig_api_clear_session_cookie(req);
     } else {
         rc = IG_EUNAVAILABLE;
     }
@@ -225,13 +226,68 @@ static void sess_done(void *arg)
     ig_req_resume(req, rc);
 }
 
+/* The value of cookie `name` among the request's Cookie headers ("a=b; c=d"); base NULL when absent. */
+static ig_iov_t cookie_value(const ig_req_t *req, ig_iov_t name)
+{
+    for (size_t i = 0; i < req->nhdrs; i++) {
+        if (!ig_iov_ieq(req->hdrs[i].name, IG_IOV_LIT("cookie"))) continue;
+        const char *p = req->hdrs[i].value.base, *end = p + req->hdrs[i].value.len;
+        while (p < end) {
+            const char *semi = memchr(p, ';', (size_t)(end - p));
+            ig_iov_t pair = ig_iov_trim(ig_iov(p, (size_t)((semi ? semi : end) - p)));
+            if (pair.len > name.len && pair.base[name.len] == '=' &&
+                memcmp(pair.base, name.base, name.len) == 0)
+                return ig_iov(pair.base + name.len + 1, pair.len - name.len - 1);
+            p = semi ? semi + 1 : end;
+        }
+    }
+    return IG_IOV_NULL;
+}
+
+static bool method_is_safe(const ig_req_t *req)
+{
+    return strcmp(req->method_name, "GET") == 0 || strcmp(req->method_name, "HEAD") == 0 ||
+           strcmp(req->method_name, "OPTIONS") == 0;
+}
+
+/* A browser sends the session cookie with every request to this origin, whoever's page asked for it, so a
+ * cookie session must prove the request came from the dashboard itself: nothing a browser marks cross-site,
+ * and for every state-changing method an Origin (when the browser sends one) that is this gateway and the
+ * session's CSRF token in X-CSRF-Token, which only a page of this origin can have read. */
+static int csrf_check(ig_req_t *req, const uint8_t *key, const char *jti)
+{
+    ig_iov_t site = ig_req_header(req, IG_IOV_LIT("sec-fetch-site"));
+    if (site.base && ig_iov_ieq(ig_iov_trim(site), IG_IOV_LIT("cross-site"))) return IG_ECSRF;
+    if (method_is_safe(req)) return IG_OK;
+    ig_iov_t origin = ig_req_header(req, IG_IOV_LIT("origin"));
+    if (origin.base) {
+        ig_iov_t host = ig_req_header(req, IG_IOV_LIT("host"));
+        origin = ig_iov_trim(origin);
+        if (!host.base || !ig_iov_has_iprefix(origin, IG_IOV_LIT("https://")) ||
+            !ig_iov_ieq(ig_iov(origin.base + 8, origin.len - 8), ig_iov_trim(host)))
+            return IG_ECSRF;
+    }
+    char want[IG_TOKEN_CSRF_LEN + 1];
+    if (ig_token_csrf(key, jti, want) != IG_OK) return IG_EUNAVAILABLE;
+    ig_iov_t got = ig_iov_trim(ig_req_header(req, IG_IOV_LIT("x-csrf-token")));
+    bool ok = got.base && got.len == IG_TOKEN_CSRF_LEN && ig_ct_equal(got.base, want, IG_TOKEN_CSRF_LEN);
+    ig_wipe(want, sizeof want);
+    return ok ? IG_OK : IG_ECSRF;
+}
+
 /* A Bearer token that is not an API key: a session token. The signature and expiry are checked here (one
  * HMAC); revocation and the live role need the store, on a worker. */
 static int authenticate_session(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t token)
 {
     ig_token_claims_t c;
-    if (ig_token_verify(rs->lc->gw->session_key, token, ig_wall_ms() / 1000, &c) != IG_OK)
+    if (ig_token_verify(rs->lc->gw->session_key, token, ig_wall_ms() / 1000, &c) != IG_OK) {
+        if (rs->cookie_session) ig_api_clear_session_cookie(req); /* expired: the browser may forget it */
         return IG_EBADSESSION;
+    }
+    if (rs->cookie_session) {
+        int rc = csrf_check(req, rs->lc->gw->session_key, c.jti);
+        if (rc) return rc;
+    }
     sess_job_t *j = calloc(1, sizeof *j);
     if (!j) return IG_ENOMEM;
     j->req = req;
@@ -257,6 +313,12 @@ static int authenticate(ig_req_t *req, ig_reqstate_t *rs)
         ig_iov_t v = ig_req_header(req, IG_IOV_LIT("authorization"));
         if (v.base && ig_iov_has_iprefix(v, IG_IOV_LIT("bearer ")))
             return authenticate_session(req, rs, ig_iov_trim(ig_iov(v.base + 7, v.len - 7)));
+        /* no credential of a script: the dashboard's cookie, if the browser sent one */
+        ig_iov_t ck = cookie_value(req, IG_IOV_LIT(IG_SESSION_COOKIE));
+        if (ck.base && !v.base) {
+            rs->cookie_session = true;
+            return authenticate_session(req, rs, ck);
+        }
     }
     if (rc) return rc;
     if (key.len != IG_APIKEY_LEN || !ig_iov_has_prefix(key, IG_IOV_LIT(IG_APIKEY_PREFIX))) return IG_EBADKEY;

@@ -64,6 +64,7 @@ typedef struct ig_reqstate {
     bool have_auth;
     ig_caller_t who;     /* valid when authenticated */
     bool public_route;   /* signup, login, invitation accept: no credential */
+    bool cookie_session; /* authenticated (or refused) by the dashboard's session cookie */
     int64_t retry_after; /* > 0: the auth limiter refused this attempt (seconds) */
     char client_ip[46];  /* peer, or X-Forwarded-For hop through trusted proxies */
     uint8_t key_hash[32];

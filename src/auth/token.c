@@ -71,6 +71,21 @@ out:
     return rc;
 }
 
+int ig_token_csrf(const uint8_t key[IG_TOKEN_KEY_LEN], const char *jti, char out[IG_TOKEN_CSRF_LEN + 1])
+{
+    char msg[5 + IG_TOKEN_ID_LEN];
+    size_t jl = strnlen(jti, IG_TOKEN_ID_LEN);
+    memcpy(msg, "csrf:", 5);
+    memcpy(msg + 5, jti, jl);
+    uint8_t mac[32];
+    out[0] = '\0';
+    if (ig_hmac_sha256(key, IG_TOKEN_KEY_LEN, msg, 5 + jl, mac) != IG_OK) return IG_ECRYPTO;
+    size_t n = ig_b64url_encode(mac, sizeof mac, out);
+    out[n] = '\0';
+    ig_wipe(mac, sizeof mac);
+    return IG_OK;
+}
+
 int ig_token_issue(const uint8_t key[IG_TOKEN_KEY_LEN], const ig_token_claims_t *c, char *out, size_t cap,
                    size_t *outlen)
 {

@@ -71,4 +71,11 @@ int ig_token_issue(const uint8_t key[IG_TOKEN_KEY_LEN], const ig_token_claims_t 
 int ig_token_verify(const uint8_t key[IG_TOKEN_KEY_LEN], ig_iov_t token, int64_t now_s,
                     ig_token_claims_t *out);
 
+/* The dashboard's CSRF token for a cookie session (docs/dashboard.md): base64url(HMAC-SHA256(key, "csrf:"
+ * jti)), 43 chars and a NUL in out. Stateless: whoever holds the session's jti and the key recomputes it, and
+ * it changes with every new session. "csrf:" cannot begin the input of a token signature (base64url has no
+ * ':'), so the two uses of the key never sign the same bytes. IG_OK or IG_ECRYPTO (out then ""). */
+#define IG_TOKEN_CSRF_LEN 43
+int ig_token_csrf(const uint8_t key[IG_TOKEN_KEY_LEN], const char *jti, char out[IG_TOKEN_CSRF_LEN + 1]);
+
 #endif

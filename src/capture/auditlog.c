@@ -83,6 +83,18 @@ int ig_auditlog_get(ig_store_t *st, ig_orgcache_t *oc, const char *org_id, const
     return rc ? rc : ig_orgaudit_get(ls, o->dk, org_id, id, out);
 }
 
+int ig_auditlog_verify_org(ig_store_t *st, ig_orgcache_t *oc, const char *org_id, int64_t *entries,
+                           int64_t *bad_seq)
+{
+    ig_orgctx_t *o = NULL;
+    ig_logstore_t *ls = NULL;
+    *entries = 0;
+    *bad_seq = 0;
+    if (!st || !org_id) return IG_EINVAL;
+    int rc = org_db(st, oc, org_id, &o, &ls);
+    return rc ? rc : ig_orgaudit_verify(ls, org_id, bad_seq, entries);
+}
+
 /* Verifies one org's chain, if it has a database file. */
 static int verify_org(const char *logs_dir, const char *org_id, ig_auditlog_check_t *out)
 {

@@ -46,6 +46,11 @@ typedef struct {
  * out->chain, out->org_id and out->bad_seq naming the first broken link; other errors as the stores'. */
 int ig_auditlog_verify(ig_store_t *st, const char *logs_dir, ig_auditlog_check_t *out);
 
+/* Verifies one org's own chain through the caller's cache (the dashboard's check): IG_OK when intact,
+ * IG_ECONFLICT with *bad_seq = the first entry that does not verify; *entries = entries checked. */
+int ig_auditlog_verify_org(ig_store_t *st, ig_orgcache_t *oc, const char *org_id, int64_t *entries,
+                           int64_t *bad_seq);
+
 /* The start-up upgrade from schemas 2-3 (idempotent; a no-op once done): verifies the legacy chain, copies
  * each of its entries of an existing org into that org's chain (same id, created_at and fields, its address
  * sealed), then ig_store_audit_legacy_finish moves the rest into the control chain and empties it. A broken

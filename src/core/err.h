@@ -46,7 +46,9 @@
     X(EPII, -31, 400, "pii_detected", "the request contains personal data (guardrails)")                     \
     X(EINJECTION, -32, 400, "injection_detected", "the request looks like a prompt-injection attempt")       \
     X(EENCODING, -33, 415, "unsupported_content_encoding",                                                   \
-      "the org's guardrails screen request bodies: send them uncompressed (no Content-Encoding)")
+      "the org's guardrails screen request bodies: send them uncompressed (no Content-Encoding)")            \
+    X(ECSRF, -34, 403, "csrf_failed",                                                                        \
+      "a dashboard session call that changes state needs its X-CSRF-Token from the same origin")
 
 typedef enum {
     IG_OK = 0,

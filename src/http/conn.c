@@ -582,6 +582,33 @@ static void update_date(ig_http_server_t *srv)
     srv->date_sec = now;
 }
 
+static bool header_safe(ig_iov_t v)
+{
+    for (size_t i = 0; i < v.len; i++)
+        if (v.base[i] == '\r' || v.base[i] == '\n' || v.base[i] == '\0') return false;
+    return true;
+}
+
+int ig_req_add_resp_header(ig_req_t *req, ig_iov_t name, ig_iov_t value)
+{
+    if (req->resp_started || !name.len || !header_safe(name) || !header_safe(value)) return IG_EINVAL;
+    size_t old = req->extra_head ? strlen(req->extra_head) : 0;
+    size_t n = old + name.len + 2 + value.len + 3;
+    char *p = ig_pool_alloc(req->pool, n);
+    if (!p) return IG_ENOMEM;
+    if (old) memcpy(p, req->extra_head, old);
+    char *w = p + old;
+    memcpy(w, name.base, name.len);
+    w += name.len;
+    memcpy(w, ": ", 2);
+    w += 2;
+    memcpy(w, value.base, value.len);
+    w += value.len;
+    memcpy(w, "\r\n", 3); /* with the NUL */
+    req->extra_head = p;
+    return IG_OK;
+}
+
 static int build_head(ig_req_t *req, int status, const ig_header_t *hdrs, size_t nhdrs, int64_t clen,
                       ig_buf_t *out)
 {
@@ -604,6 +631,7 @@ static int build_head(ig_req_t *req, int status, const ig_header_t *hdrs, size_t
     if (rc == IG_OK)
         rc = ig_buf_appendf(out, "Content-Security-Policy: %s\r\nX-Ingate-Request-Id: %s\r\n",
                             req->csp ? req->csp : API_CSP, req->id);
+    if (rc == IG_OK && req->extra_head) rc = ig_buf_append(out, req->extra_head, strlen(req->extra_head));
     for (size_t i = 0; rc == IG_OK && i < nhdrs; i++) {
         rc = ig_buf_append(out, hdrs[i].name.base, hdrs[i].name.len);
         if (rc == IG_OK) rc = ig_buf_append(out, ": ", 2);

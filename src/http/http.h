@@ -72,7 +72,8 @@ struct ig_req {
     bool resp_started, resp_done, resp_chunked, resp_eof_delimited, resp_close, head_only;
     uint64_t resp_body_bytes;
     int64_t resp_content_length;
-    const char *csp; /* NULL = API policy */
+    const char *csp;        /* NULL = API policy */
+    const char *extra_head; /* "Name: value\r\n" lines every response head of this request carries */
     ig_errshape_t errshape;
     /* handler hooks */
     void *app;                          /* the application's per-request state (router) */
@@ -137,6 +138,9 @@ void ig_resp_finish(ig_req_t *req);
 /* Drops the connection now (e.g. the upstream died mid-stream: the client must see a truncated body, not a
  * clean end). Do not touch req afterwards. on_abort is NOT called. */
 void ig_resp_abort(ig_req_t *req);
+/* Adds a header to whatever response this request gets, including error answers (e.g. Set-Cookie). name
+ * and value must be safe (no CR/LF): IG_EINVAL otherwise. Before the response starts only. */
+int ig_req_add_resp_header(ig_req_t *req, ig_iov_t name, ig_iov_t value);
 /* A complete JSON response. */
 void ig_resp_json(ig_req_t *req, int status, const char *json, size_t len);
 /* A complete 429: Retry-After (seconds, at least 1), the extra headers (at most

@@ -115,6 +115,30 @@ describe('audit log storage', () => {
     assert.equal(logs[0].client_ip, IP);
   });
 
+  it("GET /audit/verify checks the caller's org chain only and names the first edited entry", async () => {
+    const verify = async (who) => {
+      const r = await gw.api(who.token, 'GET', '/audit/verify');
+      assert.equal(r.status, 200, r.text);
+      return r.json;
+    };
+    const a = await verify(A);
+    assert.equal(a.ok, true, JSON.stringify(a));
+    assert.equal(a.broken, null);
+    assert.ok(a.entries >= 5, JSON.stringify(a));
+    const db = new Database(orgDb(gw, A.org.id));
+    const row = db.prepare('SELECT action FROM audit WHERE seq = 3').get();
+    db.prepare("UPDATE audit SET action = 'key.nothing' WHERE seq = 3").run();
+    try {
+      const bad = await verify(A);
+      assert.deepEqual([bad.ok, bad.broken], [false, { chain: 'org', seq: 3 }]);
+      assert.equal((await verify(B)).ok, true, "another org's broken chain is not B's");
+    } finally {
+      db.prepare('UPDATE audit SET action = ? WHERE seq = 3').run(row.action);
+      db.close();
+    }
+    assert.equal((await verify(A)).ok, true);
+  });
+
   it('no client address in clear in any file of the data directory, nor in the output', async () => {
     await gw.stop();
     assert.deepEqual(await filesWith(gw, IP), []);
