@@ -4,6 +4,7 @@
 #   make test-unit  build and run the unit tests
 #   make mock       the mock upstream  -> build/mock-upstream
 #   make fuzz       libFuzzer targets (clang) -> build-fuzz/
+#   make ui         the dashboard's production build -> build/ui-dist (embedded by every build above)
 SAN ?= 0
 ifeq ($(SAN),1)
   B       ?= build-san
@@ -24,17 +25,35 @@ LDLIBS  := -levent_openssl -levent_pthreads -levent -lcurl -lcjson -lsqlite3 -lh
 LDFLAGS += $(SANFLAGS) -pthread
 
 LIB_SRC  := $(sort $(filter-out src/main.c,$(wildcard src/*/*.c)))
-LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/ui_assets.o
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .SECONDARY:
-.PHONY: all clean test-unit mock fuzz docs check-docs format-check banned
+.PHONY: all clean test-unit mock fuzz docs check-docs format-check banned ui
 all: $(B)/ingate $(B)/mock-upstream
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# The dashboard (ui/, docs/dashboard.md): npm ci when the lockfile changes, a production build into
+# build/ui-dist when a source changes, then scripts/embed-ui.mjs turns it into a C table linked into the
+# binary (an empty table while there is no ui/). Shared by every build variant.
+UI_DIST := build/ui-dist
+UI_SRC  := $(shell find ui/src -type f 2>/dev/null) $(wildcard ui/build.mjs ui/package.json)
+build/ui-npm.stamp: $(wildcard ui/package-lock.json)
+	@if [ -f ui/package.json ]; then cd ui && npm ci --no-audit --no-fund --loglevel=error; fi
+	@mkdir -p build && touch $@
+build/ui-dist.stamp: $(UI_SRC) build/ui-npm.stamp
+	@rm -rf $(UI_DIST) && mkdir -p $(UI_DIST)
+	@if [ -f ui/package.json ]; then cd ui && node build.mjs --out ../$(UI_DIST); fi
+	@touch $@
+$(B)/gen/ui_assets.c: build/ui-dist.stamp scripts/embed-ui.mjs
+	@node scripts/embed-ui.mjs $(UI_DIST) $@
+$(B)/gen/ui_assets.o: $(B)/gen/ui_assets.c
+	$(CC) $(CFLAGS) -c $< -o $@
+ui: build/ui-dist.stamp
 
 $(B)/libingate.a: $(LIB_OBJ)
 	@rm -f $@
@@ -58,7 +77,11 @@ test-unit: $(UNIT_BIN)
 # Fuzz targets: clang's libFuzzer with ASan+UBSan; `make fuzz` builds, fuzz/run.sh replays corpora.
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/%.o)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=build-fuzz/%.o) build-fuzz/gen/ui_assets.o
+build-fuzz/gen/ui_assets.c: build/ui-dist.stamp scripts/embed-ui.mjs
+	@node scripts/embed-ui.mjs $(UI_DIST) $@
+build-fuzz/gen/ui_assets.o: build-fuzz/gen/ui_assets.c
+	clang -std=c17 -O1 -Isrc -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
 build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang -std=c17 -D_GNU_SOURCE -O1 -g -Isrc -DINGATE_VERSION='"$(VERSION)"' -pthread -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@

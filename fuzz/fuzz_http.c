@@ -4,7 +4,9 @@
  * a real connection of the server, with handlers that answer, stream, refuse at header time, and read bodies.
  * Crashes, sanitizer reports and leaks are the findings.
  */
+#include "app/ui.h"
 #include "core/err.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "http/http.h"
 #include "net/loop.h"
@@ -31,6 +33,13 @@ static int fz_on_headers(ig_req_t *req)
 
 static void fz_on_request(ig_req_t *req)
 {
+    /* the dashboard's files (lookup, Accept-Encoding, If-None-Match) and the cookie reader */
+    ig_iov_t ck = ig_req_cookie(req, IG_IOV_LIT("__Host-ingate_session"));
+    if (ck.base && ck.len > IG_MAX_HEADER_BYTES) abort(); /* no longer than the headers it came from */
+    if (ig_iov_has_prefix(req->path, IG_IOV_LIT("/ui"))) {
+        ig_ui_handle(req);
+        return;
+    }
     if (ig_iov_has_prefix(req->path, IG_IOV_LIT("/stream"))) {
         static const ig_header_t ct = {IG_IOV_LIT("Content-Type"), IG_IOV_LIT("text/event-stream")};
         if (ig_resp_start(req, 200, &ct, 1, -1) != IG_OK) {

@@ -10,6 +10,7 @@
  */
 #include "app/gateway.h"
 #include "app/metrics.h"
+#include "app/ui.h"
 #include "capture/spool.h"
 #include "api/api.h"
 #include "auth/apikey.h"
@@ -24,7 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-enum route { ROUTE_PROXY = 0, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_API, ROUTE_UI, ROUTE_METRICS };
+enum route { ROUTE_PROXY = 0, ROUTE_HEALTHZ, ROUTE_READYZ, ROUTE_API, ROUTE_UI, ROUTE_ROOT, ROUTE_METRICS };
 
 static ig_loopctx_t *lc_of(ig_req_t *req)
 {
@@ -226,24 +227,6 @@ static void sess_done(void *arg)
     ig_req_resume(req, rc);
 }
 
-/* The value of cookie `name` among the request's Cookie headers ("a=b; c=d"); base NULL when absent. */
-static ig_iov_t cookie_value(const ig_req_t *req, ig_iov_t name)
-{
-    for (size_t i = 0; i < req->nhdrs; i++) {
-        if (!ig_iov_ieq(req->hdrs[i].name, IG_IOV_LIT("cookie"))) continue;
-        const char *p = req->hdrs[i].value.base, *end = p + req->hdrs[i].value.len;
-        while (p < end) {
-            const char *semi = memchr(p, ';', (size_t)(end - p));
-            ig_iov_t pair = ig_iov_trim(ig_iov(p, (size_t)((semi ? semi : end) - p)));
-            if (pair.len > name.len && pair.base[name.len] == '=' &&
-                memcmp(pair.base, name.base, name.len) == 0)
-                return ig_iov(pair.base + name.len + 1, pair.len - name.len - 1);
-            p = semi ? semi + 1 : end;
-        }
-    }
-    return IG_IOV_NULL;
-}
-
 static bool method_is_safe(const ig_req_t *req)
 {
     return strcmp(req->method_name, "GET") == 0 || strcmp(req->method_name, "HEAD") == 0 ||
@@ -314,7 +297,7 @@ static int authenticate(ig_req_t *req, ig_reqstate_t *rs)
         if (v.base && ig_iov_has_iprefix(v, IG_IOV_LIT("bearer ")))
             return authenticate_session(req, rs, ig_iov_trim(ig_iov(v.base + 7, v.len - 7)));
         /* no credential of a script: the dashboard's cookie, if the browser sent one */
-        ig_iov_t ck = cookie_value(req, IG_IOV_LIT(IG_SESSION_COOKIE));
+        ig_iov_t ck = ig_req_cookie(req, IG_IOV_LIT(IG_SESSION_COOKIE));
         if (ck.base && !v.base) {
             rs->cookie_session = true;
             return authenticate_session(req, rs, ck);
@@ -386,6 +369,11 @@ static int metrics_access(ig_req_t *req, ig_reqstate_t *rs)
     return IG_EFORBIDDEN;
 }
 
+static bool method_get_or_head_only(const ig_req_t *req)
+{
+    return strcmp(req->method_name, "GET") == 0 || strcmp(req->method_name, "HEAD") == 0;
+}
+
 static int on_headers(ig_req_t *req)
 {
     ig_loopctx_t *lc = lc_of(req);
@@ -403,10 +391,14 @@ static int on_headers(ig_req_t *req)
         rs->route = ROUTE_API; /* other /api/... paths are ollama's (/api/chat, /api/generate): proxied */
     else if (path_under(req->path, "/ui"))
         rs->route = ROUTE_UI;
+    else if (path_is(req->path, "/") && method_get_or_head_only(req))
+        rs->route = ROUTE_ROOT; /* a browser at the bare address: the dashboard (no model API lives at /) */
     else
         rs->route = ROUTE_PROXY;
     req->errshape = rs->route == ROUTE_PROXY ? IG_ERRSHAPE_OPENAI : IG_ERRSHAPE_FLAT;
-    if (rs->route == ROUTE_HEALTHZ || rs->route == ROUTE_READYZ || rs->route == ROUTE_UI) return IG_OK;
+    if (rs->route == ROUTE_HEALTHZ || rs->route == ROUTE_READYZ || rs->route == ROUTE_UI ||
+        rs->route == ROUTE_ROOT)
+        return IG_OK;
     /* who is calling: for the limiters, the audit log and the call log */
     ig_client_ip(lc->gw->trusted, req->peer_ip ? req->peer_ip : "",
                  ig_req_header(req, IG_IOV_LIT("x-forwarded-for")), rs->client_ip);
@@ -570,7 +562,10 @@ static void on_request(ig_req_t *req)
         ig_api_handle(req, rs);
         return;
     case ROUTE_UI:
-        ig_resp_error(req, IG_ENOTFOUND, NULL);
+        ig_ui_handle(req);
+        return;
+    case ROUTE_ROOT:
+        ig_ui_handle_root(req);
         return;
     case ROUTE_PROXY:
     default:

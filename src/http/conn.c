@@ -582,6 +582,23 @@ static void update_date(ig_http_server_t *srv)
     srv->date_sec = now;
 }
 
+ig_iov_t ig_req_cookie(const ig_req_t *req, ig_iov_t name)
+{
+    for (size_t i = 0; name.len && i < req->nhdrs; i++) {
+        if (!ig_iov_ieq(req->hdrs[i].name, IG_IOV_LIT("cookie")) || !req->hdrs[i].value.base) continue;
+        const char *p = req->hdrs[i].value.base, *end = p + req->hdrs[i].value.len;
+        while (p < end) {
+            const char *semi = memchr(p, ';', (size_t)(end - p));
+            ig_iov_t pair = ig_iov_trim(ig_iov(p, (size_t)((semi ? semi : end) - p)));
+            if (pair.len > name.len && pair.base[name.len] == '=' &&
+                memcmp(pair.base, name.base, name.len) == 0)
+                return ig_iov(pair.base + name.len + 1, pair.len - name.len - 1);
+            p = semi ? semi + 1 : end;
+        }
+    }
+    return IG_IOV_NULL;
+}
+
 static bool header_safe(ig_iov_t v)
 {
     for (size_t i = 0; i < v.len; i++)

@@ -121,6 +121,9 @@ void ig_http_server_clear(ig_http_server_t *srv);
 /* Request helpers */
 ig_iov_t ig_req_header(const ig_req_t *req,
                        ig_iov_t name); /* first match, case-insensitive; base NULL if absent */
+/* The value of cookie `name` (exact, case-sensitive) in the request's Cookie headers ("a=b; c=d"); base NULL
+ * when absent. The first occurrence wins. */
+ig_iov_t ig_req_cookie(const ig_req_t *req, ig_iov_t name);
 /* After on_headers returned IG_EAGAIN: continue reading the body (rc IG_OK) or answer with error rc. */
 void ig_req_resume(ig_req_t *req, int rc);
 

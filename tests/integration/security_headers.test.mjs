@@ -79,8 +79,8 @@ describe('security headers on every response', () => {
     assertOnce(r, '404 api');
   });
 
-  it('404 on /ui/x', async () => {
-    const r = await gw.request({ path: '/ui/x' });
+  it('404 on a missing dashboard file', async () => {
+    const r = await gw.request({ path: '/ui/assets/missing-0000.js' });
     assert.equal(r.status, 404);
     assertOnce(r, '404 ui');
   });

@@ -175,6 +175,21 @@ TEST(new_jti)
     CHECK(strcmp(a, b) != 0);
 }
 
+/* the dashboard's CSRF token: base64url(HMAC-SHA256(key, "csrf:" jti)), the value Python's hmac module gives */
+TEST(csrf_token)
+{
+    char a[IG_TOKEN_CSRF_LEN + 1], b[IG_TOKEN_CSRF_LEN + 1];
+    CHECK_EQ_INT(ig_token_csrf(g_key, "0123456789abcdef0123456789abcdef", a), IG_OK);
+    CHECK_EQ_STR(a, "z9QNOoU32X-AIq0-6EjSJ-otBif2GZNDVBYrpGXKefo");
+    CHECK_EQ_INT(ig_token_csrf(g_key, "0123456789abcdef0123456789abcdee", b), IG_OK);
+    CHECK(strcmp(a, b) != 0); /* one per session */
+    uint8_t other[32];
+    memcpy(other, g_key, sizeof other);
+    other[0] ^= 1;
+    CHECK_EQ_INT(ig_token_csrf(other, "0123456789abcdef0123456789abcdef", b), IG_OK);
+    CHECK(strcmp(a, b) != 0); /* and per gateway key */
+}
+
 TEST(interop_python)
 {
     ig_token_claims_t want = claims(SUB, IAT, EXP), got;
@@ -749,6 +764,7 @@ int main(void)
     load_key();
     RUN(round_trip);
     RUN(new_jti);
+    RUN(csrf_token);
     RUN(interop_python);
     RUN(issue_rejects_bad_claims);
     RUN(bit_flips_everywhere);
