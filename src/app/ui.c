@@ -89,7 +89,6 @@ static void redirect(ig_req_t *req, int status, const char *location)
 
 void ig_ui_handle(ig_req_t *req)
 {
-    req->csp = IG_UI_CSP;
     if (strcmp(req->method_name, "GET") != 0 && strcmp(req->method_name, "HEAD") != 0) {
         ig_resp_method_not_allowed(req, IG_IOV_LIT("GET, HEAD"));
         return;
@@ -104,6 +103,7 @@ void ig_ui_handle(ig_req_t *req)
                       ig_ui_assets_n ? NULL : "the dashboard was not built into this binary");
         return;
     }
+    req->csp = IG_UI_CSP; /* the dashboard's files; its errors and redirects keep the API's stricter one */
     bool page = strcmp(a->path, "index.html") == 0;
     ig_header_t h[5];
     size_t n = 0;
@@ -135,6 +135,5 @@ void ig_ui_handle(ig_req_t *req)
 
 void ig_ui_handle_root(ig_req_t *req)
 {
-    req->csp = IG_UI_CSP;
     redirect(req, 302, "/ui/"); /* 302: the bare address may serve something else one day */
 }
