@@ -616,10 +616,10 @@ static void work_usage_summary(api_job_t *j, ig_store_t *st)
     usd(&j->out, "total_cost_usd", u.cost_micros);
     ig_buf_appendf(
         &j->out,
-        ",\"avg_latency_ms\":%.3f,\"p99_latency_ms\":%.3f,\"error_rate\":%.6f,\"cache_hit_rate\":%.6f,"
-        "\"since\":%lld,\"until\":%lld}",
-        u.avg_latency_ms, u.p99_latency_ms, u.error_rate, u.cache_hit_rate, (long long)u.since,
-        (long long)u.until);
+        ",\"avg_latency_ms\":%.3f,\"p50_latency_ms\":%.3f,\"p99_latency_ms\":%.3f,\"error_rate\":%.6f,"
+        "\"cache_hit_rate\":%.6f,\"since\":%lld,\"until\":%lld}",
+        u.avg_latency_ms, u.p50_latency_ms, u.p99_latency_ms, u.error_rate, u.cache_hit_rate,
+        (long long)u.since, (long long)u.until);
 }
 
 static void work_usage_timeseries(api_job_t *j, ig_store_t *st)
@@ -658,7 +658,8 @@ static void work_usage_timeseries(api_job_t *j, ig_store_t *st)
                        (long long)p->requests, (long long)p->errors, (long long)p->input_tokens,
                        (long long)p->output_tokens);
         usd(&j->out, "cost_usd", p->cost_micros);
-        ig_buf_appendf(&j->out, ",\"avg_latency_ms\":%.3f}", p->avg_latency_ms);
+        ig_buf_appendf(&j->out, ",\"avg_latency_ms\":%.3f,\"p50_latency_ms\":%.3f,\"p99_latency_ms\":%.3f}",
+                       p->avg_latency_ms, p->p50_latency_ms, p->p99_latency_ms);
     }
     ig_buf_lit(&j->out, "]}");
     free(pts);

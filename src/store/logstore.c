@@ -269,7 +269,8 @@ enum {
     X(USAGE_SERIES, "SELECT (hour / ?3) * ?3 AS b,"                                                          \
                     " CASE ?4 WHEN 1 THEN model WHEN 2 THEN provider WHEN 3 THEN key_id ELSE '' END AS g,"   \
                     " SUM(requests), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cost_micros),"  \
-                    " SUM(latency_sum) FROM usage_hourly WHERE hour >= ?1 AND hour < ?2"                     \
+                    " SUM(latency_sum), ig_hist_pct(latency_hist, 50), ig_hist_pct(latency_hist, 99)"        \
+                    " FROM usage_hourly WHERE hour >= ?1 AND hour < ?2"                                      \
                     " GROUP BY b, g ORDER BY b, g LIMIT ?5")
 
 enum {
@@ -557,6 +558,40 @@ static double hist_percentile(const uint64_t *h, unsigned pct)
     return ig_logstore_hist_value(IG_LOGSTORE_HIST_BUCKETS - 1);
 }
 
+/* ig_hist_pct(latency_hist, pct): the aggregate SQL function that adds a group's histograms and answers
+ * their nearest-rank percentile, so that a time series gets p50 and p99 per bucket from the GROUP BY. */
+typedef struct {
+    uint64_t h[IG_LOGSTORE_HIST_BUCKETS];
+    int pct;
+    bool bad;
+} hist_agg_t;
+
+static void hist_pct_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    hist_agg_t *a = sqlite3_aggregate_context(ctx, sizeof *a);
+    if (!a || argc != 2) return;
+    const uint8_t *p = sqlite3_value_blob(argv[0]);
+    size_t len = p ? (size_t)sqlite3_value_bytes(argv[0]) : 0;
+    a->pct = sqlite3_value_int(argv[1]);
+    if (len % 4 || len > IG_LOGSTORE_HIST_BUCKETS * 4) {
+        a->bad = true; /* not one we wrote */
+        return;
+    }
+    for (size_t b = 0; b < len / 4; b++)
+        a->h[b] += (uint64_t)p[4 * b] | (uint64_t)p[4 * b + 1] << 8 | (uint64_t)p[4 * b + 2] << 16 |
+                   (uint64_t)p[4 * b + 3] << 24;
+}
+
+static void hist_pct_final(sqlite3_context *ctx)
+{
+    hist_agg_t *a = sqlite3_aggregate_context(ctx, 0);
+    if (a && a->bad)
+        sqlite3_result_error(ctx, "latency_hist: not a histogram", -1);
+    else
+        sqlite3_result_double(ctx,
+                              a && a->pct > 0 && a->pct <= 100 ? hist_percentile(a->h, (unsigned)a->pct) : 0);
+}
+
 /* ---- open, migrate, close, destroy ---- */
 
 static bool valid_org_id(const char *org_id)
@@ -659,6 +694,13 @@ static int configure(ig_logstore_t *ls)
     sqlite3_db_config(ls->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     sqlite3_db_config(ls->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)NULL);
 
+    src = sqlite3_create_function_v2(ls->db, "ig_hist_pct", 2,
+                                     SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, NULL, NULL,
+                                     hist_pct_step, hist_pct_final, NULL);
+    if (src != SQLITE_OK) {
+        rc = map_err(ls, src, "function");
+        goto out;
+    }
     src = sqlite3_exec(ls->db,
                        "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192; PRAGMA temp_store = MEMORY;",
                        NULL, NULL, NULL);
@@ -1537,6 +1579,7 @@ int ig_logstore_usage_summary(ig_logstore_t *ls, int64_t since, int64_t until, i
         s.avg_latency_ms = lat / (double)s.requests;
         s.error_rate = (double)s.errors / (double)s.requests;
         s.cache_hit_rate = (double)s.cache_hits / (double)s.requests;
+        s.p50_latency_ms = hist_percentile(hist, 50);
         s.p99_latency_ms = hist_percentile(hist, 99);
     }
     *out = s;
@@ -1579,6 +1622,8 @@ int ig_logstore_usage_timeseries(ig_logstore_t *ls, int64_t since, int64_t until
         p->output_tokens = sqlite3_column_int64(q, 5);
         p->cost_micros = sqlite3_column_int64(q, 6);
         p->avg_latency_ms = p->requests ? sqlite3_column_double(q, 7) / (double)p->requests : 0;
+        p->p50_latency_ms = sqlite3_column_double(q, 8);
+        p->p99_latency_ms = sqlite3_column_double(q, 9);
         got++;
     }
     rc = src == SQLITE_DONE ? IG_OK : map_err(ls, src, "usage timeseries");

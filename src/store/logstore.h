@@ -232,13 +232,13 @@ int ig_logstore_purge_through(ig_logstore_t *ls, int64_t before, int64_t through
  * the range actually covered, [since, until); 0 = open on that side (and stays 0). Counted per newly stored
  * record: requests; errors = status >= 400 or an error text set; input/output/cached tokens and cost_micros
  * (unknown values, -1, add 0); cache_hits = records with cache_hit. avg_latency_ms = latency sum /
- * requests; p99_latency_ms from the summed histograms (nearest rank, accuracy as stated at
+ * requests; p50_latency_ms and p99_latency_ms from the summed histograms (nearest rank, accuracy as stated at
  * IG_LOGSTORE_HIST_BUCKETS); error_rate = errors / requests, cache_hit_rate = cache_hits / requests; all 0
  * when there are no requests. IG_EINVAL for a negative bound or NULL argument. */
 typedef struct {
     int64_t since, until;
     int64_t requests, errors, input_tokens, output_tokens, cached_tokens, cost_micros, cache_hits;
-    double avg_latency_ms, p99_latency_ms, error_rate, cache_hit_rate;
+    double avg_latency_ms, p50_latency_ms, p99_latency_ms, error_rate, cache_hit_rate;
 } ig_usage_summary_t;
 int ig_logstore_usage_summary(ig_logstore_t *ls, int64_t since, int64_t until, ig_usage_summary_t *out);
 
@@ -250,7 +250,7 @@ typedef struct {
     int64_t bucket;
     char group[129];
     int64_t requests, errors, input_tokens, output_tokens, cost_micros;
-    double avg_latency_ms;
+    double avg_latency_ms, p50_latency_ms, p99_latency_ms; /* percentiles as for the summary */
 } ig_usage_point_t;
 /* Usage per hour or UTC day, optionally split by model, provider or key, over [since, until) rounded to
  * hours as for ig_logstore_usage_summary, from the aggregates. Points are ordered by (bucket, group); only

@@ -1204,8 +1204,9 @@ TEST(usage_summary_values)
     CHECK_EQ_INT(s.cached_tokens, 500);
     CHECK_EQ_INT(s.cost_micros, 148500);
     CHECK_EQ_INT(s.cache_hits, 20);
-    CHECK_NEAR(s.avg_latency_ms, 29.8);   /* (98 x 10 + 2 x 1000) / 100 */
-    CHECK_NEAR(s.p99_latency_ms, p99_1s); /* rank 99 of 100 is a 1 s request */
+    CHECK_NEAR(s.avg_latency_ms, 29.8);     /* (98 x 10 + 2 x 1000) / 100 */
+    CHECK_NEAR(s.p99_latency_ms, p99_1s);   /* rank 99 of 100 is a 1 s request */
+    CHECK_NEAR(s.p50_latency_ms, p99_10ms); /* rank 50 of 100: a 10 ms request */
     CHECK_NEAR(s.error_rate, 0.12);
     CHECK_NEAR(s.cache_hit_rate, 0.2);
 
@@ -1321,6 +1322,12 @@ TEST(usage_timeseries_values)
     CHECK_EQ_INT(n, 2);
     check_point(&p[0], H0, "", 100, 12, 9900, 4950, 148500, 29.8);
     check_point(&p[1], H1, "", 100, 0, 1000, 500, 10000, 19.9);
+    /* percentiles per bucket: H0 has 2 slow requests of 100 (rank 99 is slow), H1 one (rank 99 is not) */
+    const double slow = 0.1 * exp2(53.5 / 4), fast = 0.1 * exp2(26.5 / 4);
+    CHECK_NEAR(p[0].p50_latency_ms, fast);
+    CHECK_NEAR(p[0].p99_latency_ms, slow);
+    CHECK_NEAR(p[1].p50_latency_ms, fast);
+    CHECK_NEAR(p[1].p99_latency_ms, fast);
 
     /* by model: H0 even i are claude-3 (errors 500 x 10 + the error text at i = 2; i = 4's output is
      * unknown; i = 98 is slow), odd i gpt-4o (404 at i = 1; i = 3, 5 unknown input and cost; i = 99 slow) */
@@ -1335,6 +1342,8 @@ TEST(usage_timeseries_values)
     CHECK_EQ_INT(n, 2);
     check_point(&p[0], day, "anthropic", 50, 11, 5000, 2450, 75000, 29.8);
     check_point(&p[1], day, "openai", 150, 1, 5900, 3000, 83500, 23.2); /* (1490 + 1990) / 150 */
+    CHECK_NEAR(p[1].p99_latency_ms, slow); /* 2 slow of 150: rank 149 is slow, added across both hours */
+    CHECK_NEAR(p[1].p50_latency_ms, fast);
 
     /* by key: ka = H0 i < 50 plus all of H1, kb = H0 i >= 50 */
     CHECK_EQ_INT(ig_logstore_usage_timeseries(ls, 0, 0, IG_USAGE_DAY, IG_USAGE_BY_KEY, p, 8, &n), IG_OK);
