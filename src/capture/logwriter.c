@@ -192,10 +192,10 @@ static void settle_tokens(ig_logwriter_t *w, const ig_capture_rec_t *r, const ig
     else if (r->meta.status < 200 || r->meta.status > 299)
         used = 0;
     char k[IG_LIMITER_KEY_MAX];
-    int n = snprintf(k, sizeof k, "%s:t", r->lineage_id[0] ? r->lineage_id : r->meta.key_id);
     ig_limit_rule_t rule = {r->tpm_limit, 60000};
-    (void)ig_limiter_settle(w->limiter, ig_iov(k, (size_t)n), &rule, used - r->tpm_estimate,
-                            (int64_t)ig_now_ns());
+    (void)ig_limiter_settle(w->limiter,
+                            ig_limiter_key(k, r->lineage_id[0] ? r->lineage_id : r->meta.key_id, 't'), &rule,
+                            used - r->tpm_estimate, (int64_t)ig_now_ns());
 }
 
 /* The request guardrails' findings (counts, score, rule names: no content), kept whatever the capture mode.

@@ -101,6 +101,15 @@ typedef struct {
     shard_t shards[SHARDS];
 } local_t;
 
+ig_iov_t ig_limiter_key(char buf[IG_LIMITER_KEY_MAX], const char *id, char kind)
+{
+    size_t n = strnlen(id, IG_LIMITER_KEY_MAX - 2);
+    memcpy(buf, id, n);
+    buf[n] = ':';
+    buf[n + 1] = kind;
+    return ig_iov(buf, n + 2);
+}
+
 static uint64_t hash_key(ig_iov_t k)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a: keys are our own key ids, not attacker-chosen */

@@ -35,6 +35,10 @@
 
 /* Longest key compared (an API key id is 32 chars; callers add a short suffix such as ":rpm"). */
 #define IG_LIMITER_KEY_MAX 64
+
+/* The limiter's key of an ingate key's rule: "<id>:<kind>" ('r' requests, 't' tokens) in buf, id cut to fit.
+ * No formatting library on this per-call path. */
+ig_iov_t ig_limiter_key(char buf[IG_LIMITER_KEY_MAX], const char *id, char kind);
 /* Bounds of a rule: a limit of at most 2^40 units (tokens per period) and a period of 1 ms .. 1 day keep
  * every product of nanoseconds far from overflowing int64. */
 #define IG_LIMITER_MAX_LIMIT     (1LL << 40)

@@ -46,7 +46,8 @@ typedef struct proxy_req {
     ig_limit_result_t r_rpm, r_tpm;
     int64_t tpm_estimate;
     ig_capture_budget_t budget; /* the call's reservation on its budgets (proxy/budgetgate.h) */
-    ig_header_t lim_hdrs[5];    /* X-RateLimit-*, RateLimit-Policy, RateLimit (pool strings) */
+    ig_header_t lim_hdrs[5];    /* X-RateLimit-*, RateLimit-Policy, RateLimit (in lim_buf) */
+    char lim_buf[384];          /* their values: 3 × 20 digits + 2 × 2 × ~70 bytes */
     size_t nlim_hdrs;
     ig_guard_result_t guard; /* what the request guardrails found and did (guard/guard.h) */
     /* the request's model and output-token cap (-1 = none), read once for the limits and the budgets */
@@ -439,9 +440,7 @@ static bool has_dot_segment(ig_iov_t path)
 /* The limiter's key of a rule of an ingate key: "<key id>:r" (requests) or "<key id>:t" (tokens). */
 static ig_iov_t limit_key(const ig_reqstate_t *rs, char kind, char buf[IG_LIMITER_KEY_MAX])
 {
-    int n =
-        snprintf(buf, IG_LIMITER_KEY_MAX, "%s:%c", rs->auth.lineage_id, kind); /* a rotated key counts on */
-    return ig_iov(buf, (size_t)n);
+    return ig_limiter_key(buf, rs->auth.lineage_id, kind); /* a rotated key counts on */
 }
 
 static int64_t secs_up(int64_t ms)
@@ -449,17 +448,29 @@ static int64_t secs_up(int64_t ms)
     return ms <= 0 ? 0 : (ms + 999) / 1000;
 }
 
-/* Appends the decimal v (≥ 0) at *p. */
+/* Appends the decimal v (≥ 0) at *p, two digits per division. */
 static void put_i64(char **p, int64_t v)
 {
-    char t[24];
-    int n = 0;
-    do {
-        t[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    while (n)
-        *(*p)++ = t[--n];
+    static const char d2[] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    char t[24], *e = t + sizeof t, *w = e;
+    uint64_t u = (uint64_t)v;
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        *--w = d2[2 * r + 1];
+        *--w = d2[2 * r];
+    }
+    if (u >= 10) {
+        *--w = d2[2 * u + 1];
+        *--w = d2[2 * u];
+    } else {
+        *--w = (char)('0' + u);
+    }
+    memcpy(*p, w, (size_t)(e - w));
+    *p += e - w;
 }
 
 static void put_str(char **p, const char *s)
@@ -476,8 +487,7 @@ static void put_str(char **p, const char *s)
 static int limit_headers(proxy_req_t *pr, const ig_limit_rule_t *refused_rule, const ig_limit_result_t *r_ref)
 {
     const ig_limit_result_t *x = r_ref ? r_ref : pr->rpm.limit ? &pr->r_rpm : &pr->r_tpm;
-    char *blk = ig_pool_alloc(pr->req->pool, 384), *p = blk; /* 3 × 20 digits + 2 × 2 × ~70 bytes */
-    if (!blk) return IG_ENOMEM;
+    char *p = pr->lim_buf;
     char *v[5];
     v[0] = p;
     put_i64(&p, x->limit);

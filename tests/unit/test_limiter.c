@@ -222,8 +222,26 @@ TEST(threads_never_admit_more_than_the_limit)
     ig_limiter_free(l);
 }
 
+TEST(key_names)
+{
+    char b[IG_LIMITER_KEY_MAX];
+    ig_iov_t k = ig_limiter_key(b, "0123456789abcdef0123456789abcdef", 'r');
+    CHECK_EQ_INT(k.len, 34);
+    CHECK(memcmp(k.base, "0123456789abcdef0123456789abcdef:r", 34) == 0);
+    k = ig_limiter_key(b, "", 't');
+    CHECK(k.len == 2 && memcmp(k.base, ":t", 2) == 0);
+    /* an id too long for the key is cut, never written past the buffer */
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    k = ig_limiter_key(b, big, 't');
+    CHECK_EQ_INT(k.len, IG_LIMITER_KEY_MAX);
+    CHECK(k.base[IG_LIMITER_KEY_MAX - 2] == ':' && k.base[IG_LIMITER_KEY_MAX - 1] == 't');
+}
+
 int main(void)
 {
+    RUN(key_names);
     RUN(burst_of_exactly_the_limit_then_refused);
     RUN(keys_are_independent);
     RUN(costs_and_settlement);
