@@ -17,8 +17,12 @@ static struct {
     atomic_ullong upstream_errors[IG_METRICS_PROVIDERS];
     atomic_ullong hist[IG_METRICS_PROVIDERS][IG_METRICS_BUCKETS + 1]; /* last = +Inf */
     atomic_ullong latency_us_sum[IG_METRICS_PROVIDERS];
-    atomic_ullong auth_limited, unauthenticated, key_rpm_limited, key_tpm_limited;
+    atomic_ullong auth_limited, unauthenticated, key_rpm_limited, key_tpm_limited, budget_refused;
+    atomic_ullong guard[IG_METRICS_GUARDS][IG_METRICS_GUARD_ACTIONS];
 } M;
+
+static const char *const GUARD[IG_METRICS_GUARDS] = {"pii", "injection"};
+static const char *const GUARD_ACTION[IG_METRICS_GUARD_ACTIONS] = {"log_only", "redact", "block"};
 
 static int class_of(int status)
 {
@@ -46,6 +50,17 @@ void ig_metrics_request(size_t p, int status, double latency_ms, bool upstream_e
 void ig_metrics_key_limited(bool tokens)
 {
     atomic_fetch_add_explicit(tokens ? &M.key_tpm_limited : &M.key_rpm_limited, 1, memory_order_relaxed);
+}
+
+void ig_metrics_budget_refused(void)
+{
+    atomic_fetch_add_explicit(&M.budget_refused, 1, memory_order_relaxed);
+}
+
+void ig_metrics_guardrail(ig_metrics_guard_t guard, ig_metrics_guard_action_t action)
+{
+    if ((unsigned)guard >= IG_METRICS_GUARDS || (unsigned)action >= IG_METRICS_GUARD_ACTIONS) return;
+    atomic_fetch_add_explicit(&M.guard[guard][action], 1, memory_order_relaxed);
 }
 
 void ig_metrics_auth_limited(void)
@@ -135,6 +150,18 @@ int ig_metrics_render(ig_buf_t *b, const ig_providers_t *ps, uint64_t spool_byte
       "# TYPE ingate_unauthenticated_total counter\n"
       "ingate_unauthenticated_total %llu\n",
       ld(&M.auth_limited), ld(&M.key_rpm_limited), ld(&M.key_tpm_limited), ld(&M.unauthenticated));
+    P("# HELP ingate_budget_refused_total Proxied calls refused because a spend budget had no room left.\n"
+      "# TYPE ingate_budget_refused_total counter\n"
+      "ingate_budget_refused_total %llu\n",
+      ld(&M.budget_refused));
+    P("# HELP ingate_guardrail_actions_total Proxied calls a request guardrail acted on, by guard and "
+      "action.\n"
+      "# TYPE ingate_guardrail_actions_total counter\n");
+    for (int g = 0; g < IG_METRICS_GUARDS; g++)
+        for (int a = 0; a < IG_METRICS_GUARD_ACTIONS; a++)
+            if (g != IG_METRICS_GUARD_INJECTION || a != IG_METRICS_GUARD_REDACT) /* injection never redacts */
+                P("ingate_guardrail_actions_total{guard=\"%s\",action=\"%s\"} %llu\n", GUARD[g],
+                  GUARD_ACTION[a], ld(&M.guard[g][a]));
 #undef P
     return rc;
 }

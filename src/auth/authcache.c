@@ -205,6 +205,8 @@ static int load_budgets(ig_store_t *st, ig_orgsnap_t *s)
         b->rule.period = (ig_budget_period_t)bs[i].period;
         b->rule.hard_micros = bs[i].hard_micros;
         b->rule.soft_micros = bs[i].soft_micros;
+        b->rule.version =
+            bs[i].updated_at; /* a newer snapshot's rule wins in the ledger, never an older one */
         b->scope = bs[i].scope;
         memcpy(b->scope_id, bs[i].scope_id, sizeof b->scope_id);
         b->period_start = ig_budget_period_start(b->rule.period, now);

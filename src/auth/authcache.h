@@ -36,7 +36,7 @@ typedef struct ig_orgbudget {
     char scope_id[33];     /* app or key id, "" for the org */
     int64_t period_start;  /* of the persisted state below */
     int64_t spent_micros;
-    unsigned alerted; /* IG_BUDGET_CROSSED_* bits already sent in that period */
+    unsigned alerted; /* IG_BUDGET_CROSSED_* bits already claimed in that period (sent or pending) */
 } ig_orgbudget_t;
 
 typedef struct ig_orgsnap {

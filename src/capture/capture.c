@@ -40,7 +40,10 @@ void ig_capture_rec_free(ig_capture_rec_t *r)
     if (r->budget.ledger && r->budget.hold.n) { /* never settled (dropped): charge the reservation */
         unsigned crossed[IG_BUDGET_MAX_PER_CALL];
         int64_t spent[IG_BUDGET_MAX_PER_CALL];
+        ig_budget_hold_t h = r->budget.hold;
         ig_budget_settle(r->budget.ledger, &r->budget.hold, -1, crossed, spent);
+        for (int i = 0; i < h.n; i++) /* nobody can report these crossings: the next settlement will */
+            if (crossed[i]) ig_budget_unmark(r->budget.ledger, h.id[i], h.period_start[i], crossed[i]);
     }
     free(r->path);
     free(r->error);

@@ -7,6 +7,7 @@
 #include "capture/spool.h"
 #include "capture/usage.h"
 #include "core/err.h"
+#include "core/limits.h"
 #include "core/log.h"
 #include "limit/limiter.h"
 #include "net/loop.h"
@@ -15,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define ORG_CACHE     256
-#define REPLAY_MS     1000 /* how often a non-empty spool is retried */
-#define STORE_REST_MS 2000 /* after a failed batch, an org's records go straight to the spool this long */
-#define MAX_SEALED    5    /* req body, resp body, user id, session id, client ip */
+#define ORG_CACHE      256
+#define REPLAY_MS      1000 /* how often a non-empty spool is retried */
+#define STORE_REST_MS  2000 /* after a failed batch, an org's records go straight to the spool this long */
+#define MAX_SEALED     5    /* req body, resp body, user id, session id, client ip */
+#define ALERT_RETRY_MS 1000 /* how often budget alerts still pending in the store are queued again */
+#define ALERT_BATCH    16   /* pending alerts read per retry */
 
 struct ig_logwriter {
     char *store_url, *spool_dir;
@@ -29,6 +32,8 @@ struct ig_logwriter {
     struct ig_limiter *limiter;
     bool spool_pending; /* something was spooled since the last successful replay */
     int64_t next_replay_ms;
+    bool alerts_pending; /* budget alerts may be pending in the store (a failed queue, an earlier process) */
+    int64_t next_alert_retry_ms;
 };
 
 ig_logwriter_t *ig_logwriter_new(const ig_capture_conf_t *conf)
@@ -51,7 +56,8 @@ ig_logwriter_t *ig_logwriter_new(const ig_capture_conf_t *conf)
         ig_logwriter_free(w);
         return NULL;
     }
-    w->spool_pending = true; /* a previous process may have left files */
+    w->spool_pending = true;  /* a previous process may have left files */
+    w->alerts_pending = true; /* ... or alerts it claimed and did not queue */
     return w;
 }
 
@@ -90,7 +96,8 @@ typedef struct {
     char model[IG_USAGE_MODEL_MAX + 1];
     ig_guard_text_t guard; /* the guardrail findings as stored */
     bool ok;
-    bool priced; /* build() reached the cost: rec.cost_micros is the call's cost (-1 = unknown) */
+    bool priced;      /* build() reached the cost: rec.cost_micros is the call's cost (-1 = unknown) */
+    int64_t est_cost; /* a stream without usage: its cost estimated from its bytes (-1 = none) */
 } item_t;
 
 static void item_clear(item_t *it)
@@ -179,16 +186,42 @@ static void clip(char *dst, size_t cap, const char *s)
     dst[n] = '\0';
 }
 
+static int64_t ceil_div(int64_t a, int64_t b)
+{
+    return a <= 0 ? 0 : a / b + (a % b != 0);
+}
+
+/* A complete streamed answer that reports no usage (an OpenAI stream without stream_options.include_usage):
+ * *est gets its usage estimated from what was relayed, like the admission estimate of budgets: input
+ * ceil(request bytes / 4) and output ceil(response bytes / 4) where the answer does not say. The response
+ * bytes include the SSE framing around every delta, so the output estimate errs high. Callers never charge
+ * more than the call's admission estimate. false when the call is not such a stream. */
+static bool stream_estimate(const ig_capture_rec_t *r, const ig_usage_t *u, ig_usage_t *est)
+{
+    const ig_callrec_t *m = &r->meta;
+    if (!m->stream || m->status < 200 || m->status > 299 || (u->input >= 0 && u->output >= 0)) return false;
+    *est = *u;
+    if (est->input < 0) est->input = ceil_div(m->req_bytes, IG_BUDGET_BYTES_PER_TOKEN);
+    if (est->output < 0) est->output = ceil_div(m->resp_bytes, IG_BUDGET_BYTES_PER_TOKEN);
+    if (est->cached < 0) est->cached = 0;
+    if (est->cache_write < 0) est->cache_write = 0;
+    return true;
+}
+
 /* Replaces the tokens charged to the key's tokens-per-minute limit at admission by what the call used:
  * input + output as the answer reports them; nothing for an error answer without usage (providers do not
- * bill those); the estimate stays when a successful answer reports no usage. */
-static void settle_tokens(ig_logwriter_t *w, const ig_capture_rec_t *r, const ig_usage_t *u)
+ * bill those); a stream without usage its estimate (est, NULL = none), at most what was charged; the
+ * estimate stays when another successful answer reports no usage. */
+static void settle_tokens(ig_logwriter_t *w, const ig_capture_rec_t *r, const ig_usage_t *u,
+                          const ig_usage_t *est)
 {
     if (!w->limiter || r->tpm_limit <= 0 || r->tpm_estimate <= 0)
         return; /* nothing charged: nothing to settle */
     int64_t used = r->tpm_estimate;
     if (u->input >= 0 && u->output >= 0)
         used = u->input + u->output;
+    else if (est)
+        used = IG_MIN(est->input + est->output, r->tpm_estimate);
     else if (r->meta.status < 200 || r->meta.status > 299)
         used = 0;
     char k[IG_LIMITER_KEY_MAX];
@@ -196,6 +229,17 @@ static void settle_tokens(ig_logwriter_t *w, const ig_capture_rec_t *r, const ig
     (void)ig_limiter_settle(w->limiter,
                             ig_limiter_key(k, r->lineage_id[0] ? r->lineage_id : r->meta.key_id, 't'), &rule,
                             used - r->tpm_estimate, (int64_t)ig_now_ns());
+}
+
+/* The cost of usage u in micro-USD: priced as the answer's model when the table knows it, else as the
+ * requested one (model, NULL = none); -1 when neither has a price. */
+static int64_t cost_of(const ig_logwriter_t *w, const char *provider, const char *model, const ig_usage_t *u)
+{
+    int64_t c = -1;
+    if (!w->pricing) return -1;
+    if (u->model[0]) c = ig_pricing_cost_micros(w->pricing, provider, u->model, u);
+    if (c < 0 && model) c = ig_pricing_cost_micros(w->pricing, provider, model, u);
+    return c;
 }
 
 /* The request guardrails' findings (counts, score, rule names: no content), kept whatever the capture mode.
@@ -233,10 +277,11 @@ static int build(ig_logwriter_t *w, item_t *it)
     x->created_at = m->created_at;
     guard_fields(it);
 
-    ig_usage_t u;
+    ig_usage_t u, est;
     ig_usage_init(&u);
     ig_usage_parse(m->provider, ig_buf_iov(&r->req_body), ig_buf_iov(&r->resp_body), m->stream, &u);
-    settle_tokens(w, r, &u);
+    bool estimated = stream_estimate(r, &u, &est);
+    settle_tokens(w, r, &u, estimated ? &est : NULL);
     x->input_tokens = u.input;
     x->output_tokens = u.output;
     x->cached_tokens = u.cached;
@@ -247,12 +292,10 @@ static int build(ig_logwriter_t *w, item_t *it)
     /* the log store keeps at most IG_LOGSTORE_MAX_MODEL bytes: cut (at a UTF-8 boundary), never refuse */
     if (model) clip(it->model, IG_LOGSTORE_MAX_MODEL + 1, model);
     x->model = model ? it->model : NULL;
-    x->cost_micros = -1;
-    if (w->pricing) { /* a call is priced even when the request named no model but the answer did */
-        if (u.model[0]) x->cost_micros = ig_pricing_cost_micros(w->pricing, m->provider, u.model, &u);
-        if (x->cost_micros < 0 && model)
-            x->cost_micros = ig_pricing_cost_micros(w->pricing, m->provider, model, &u);
-    }
+    /* a call is priced even when the request named no model but the answer did */
+    x->cost_micros = cost_of(w, m->provider, model, &u);
+    /* the log keeps the tokens and the cost unknown; budgets settle the estimate */
+    if (estimated) it->est_cost = cost_of(w, m->provider, model, &est);
     it->priced = true;
 
     if (o->set.capture == IG_CAPTURE_OFF) {
@@ -351,12 +394,14 @@ static int org_cmp(const void *a, const void *b)
 
 /* ---- budgets (limit/budget.h, docs/budgets.md) ---- */
 
-/* An alert to emit once the batch's spend is stored. */
+/* An alert a settlement (or a refusal) reported: emitted once the batch's spend is stored, if the store says
+ * this batch claimed it first. */
 typedef struct {
     const ig_capture_rec_t *r;
     int k;          /* which budget of r->budget */
     unsigned which; /* IG_BUDGET_CROSSED_SOFT or _HARD */
     int64_t period_start, spent;
+    size_t item; /* its spend item in the batch (whose `claimed` bits decide) */
 } budget_alert_t;
 
 /* What a batch settles: spend per (budget, period), alerts. Each record adds at most IG_BUDGET_MAX_PER_CALL
@@ -368,62 +413,66 @@ typedef struct {
     size_t nalerts;
 } budget_batch_t;
 
-static void batch_spend(budget_batch_t *bb, const char *org_id, const char *id, int64_t period_start,
-                        int64_t add, unsigned alerted)
+/* Adds to the batch's spend item of (budget, period), made on first use; its index. */
+static size_t batch_spend(budget_batch_t *bb, const char *org_id, const char *id, int64_t period_start,
+                          int64_t add, unsigned alerted)
 {
     for (size_t i = 0; i < bb->nspend; i++) { /* one row per (budget, period) and batch */
         ig_budget_spend_t *x = &bb->spend[i];
         if (x->period_start == period_start && strcmp(x->budget_id, id) == 0) {
             x->add_micros = add > INT64_MAX - x->add_micros ? INT64_MAX : x->add_micros + add;
             x->alerted |= alerted;
-            return;
+            return i;
         }
     }
-    ig_budget_spend_t *x = &bb->spend[bb->nspend++];
+    ig_budget_spend_t *x = &bb->spend[bb->nspend];
     memset(x, 0, sizeof *x);
     snprintf(x->budget_id, sizeof x->budget_id, "%s", id);
     snprintf(x->org_id, sizeof x->org_id, "%s", org_id);
     x->period_start = period_start;
     x->add_micros = add;
     x->alerted = alerted;
+    return bb->nspend++;
 }
 
 static void batch_alert(budget_batch_t *bb, const ig_capture_rec_t *r, int k, unsigned which,
-                        int64_t period_start, int64_t spent)
+                        int64_t period_start, int64_t spent, size_t item)
 {
-    bb->alerts[bb->nalerts++] = (budget_alert_t){r, k, which, period_start, spent};
+    bb->alerts[bb->nalerts++] = (budget_alert_t){r, k, which, period_start, spent, item};
 }
 
-/* Settles the record's hold with the call's cost (cost < 0: unknown). An unknown cost is charged as reserved
- * when the provider may have billed the call (a success without usage, a stream the client aborted), and
- * is zero for an error answer (providers do not bill those). */
-static void settle_budget(budget_batch_t *bb, ig_capture_rec_t *r, int64_t cost)
+/* Settles the record's hold with the call's cost (cost < 0: unknown; est >= 0: an estimate of it, charged
+ * up to the reservation). An unknown cost without an estimate is charged as reserved when the provider may
+ * have billed the call (a success without usage, a stream the client aborted), and is zero for an error
+ * answer (providers do not bill those). */
+static void settle_budget(budget_batch_t *bb, ig_capture_rec_t *r, int64_t cost, int64_t est)
 {
     ig_capture_budget_t *b = &r->budget;
     if (!b->ledger) return;
     if (b->event_only) { /* the first refusal of the period: budget.exceeded */
-        batch_spend(bb, r->meta.org_id, b->rules[0].id, b->period_start, 0, IG_BUDGET_CROSSED_HARD);
-        batch_alert(bb, r, 0, IG_BUDGET_CROSSED_HARD, b->period_start, b->spent_micros);
+        size_t item =
+            batch_spend(bb, r->meta.org_id, b->rules[0].id, b->period_start, 0, IG_BUDGET_CROSSED_HARD);
+        batch_alert(bb, r, 0, IG_BUDGET_CROSSED_HARD, b->period_start, b->spent_micros, item);
         return;
     }
     if (!b->hold.n) return;
     int status = r->meta.status;
     bool billable = (status >= 200 && status <= 299) || status == 499;
-    int64_t actual = cost >= 0 ? cost : billable ? -1 : 0;
     ig_budget_hold_t h = b->hold;
+    int64_t actual = cost >= 0 ? cost : est >= 0 ? IG_MIN(est, h.amount) : billable ? -1 : 0;
     int64_t charged = actual < 0 ? h.amount : actual;
     unsigned crossed[IG_BUDGET_MAX_PER_CALL];
     int64_t spent[IG_BUDGET_MAX_PER_CALL];
     ig_budget_settle(b->ledger, &b->hold, actual, crossed, spent);
     for (int i = 0; i < h.n; i++) {
-        batch_spend(bb, r->meta.org_id, h.id[i], h.period_start[i], charged, crossed[i]);
+        size_t item = batch_spend(bb, r->meta.org_id, h.id[i], h.period_start[i], charged, crossed[i]);
         int k = 0; /* the hold's budgets are r->budget.rules in the same order */
         while (k < b->n - 1 && strcmp(b->rules[k].id, h.id[i]) != 0)
             k++;
         if (crossed[i] & IG_BUDGET_CROSSED_SOFT)
-            batch_alert(bb, r, k, IG_BUDGET_CROSSED_SOFT, h.period_start[i], spent[i]);
+            batch_alert(bb, r, k, IG_BUDGET_CROSSED_SOFT, h.period_start[i], spent[i], item);
         if (crossed[i] & IG_BUDGET_CROSSED_HARD)
-            batch_alert(bb, r, k, IG_BUDGET_CROSSED_HARD, h.period_start[i], spent[i]);
+            batch_alert(bb, r, k, IG_BUDGET_CROSSED_HARD, h.period_start[i], spent[i], item);
     }
 }
 
@@ -439,33 +488,80 @@ static void usd(char *out, size_t cap, int64_t micros)
 static const char *const period_names[3] = {"daily", "weekly", "monthly"};
 static const char *const scope_names[3] = {"org", "app", "key"};
 
-/* Stores the batch's spend in one transaction, then emits its alerts (ids, names and amounts only). */
-static void budget_flush(ig_store_t *st, budget_batch_t *bb)
+/* Queues budget.warning (which = IG_BUDGET_CROSSED_SOFT) or budget.exceeded of a budget's period (ids and
+ * amounts only; spent < 0: unknown) under its stable event id, then marks it queued in the store. IG_OK, or
+ * the error that leaves it pending (to be queued again). */
+static int emit_alert(ig_store_t *st, const char *org_id, const ig_budget_rule_t *rule, int scope,
+                      const char *scope_id, int64_t period_start, int64_t spent, unsigned which)
+{
+    char data[512], spent_s[32], soft[32], hard[32], sid[40] = "null", idtext[96], event_id[33];
+    usd(spent_s, sizeof spent_s, spent);
+    usd(soft, sizeof soft, rule->soft_micros);
+    usd(hard, sizeof hard, rule->hard_micros);
+    int sc = scope >= 0 && scope <= 2 ? scope : 0;
+    if (scope_id && scope_id[0]) snprintf(sid, sizeof sid, "\"%s\"", scope_id);
+    snprintf(data, sizeof data,
+             "{\"budget_id\":\"%s\",\"scope\":\"%s\",\"scope_id\":%s,\"period_type\":\"%s\","
+             "\"period_start\":%lld,\"current_spend\":%s,\"soft_limit_usd\":%s,\"hard_limit_usd\":%s}",
+             rule->id, scope_names[sc], sid, period_names[(unsigned)rule->period % 3],
+             (long long)period_start, spent >= 0 ? spent_s : "null", rule->soft_micros ? soft : "null", hard);
+    const char *type = which == IG_BUDGET_CROSSED_SOFT ? "budget.warning" : "budget.exceeded";
+    /* one id per (budget, period, alert): queuing it again delivers nothing twice */
+    snprintf(idtext, sizeof idtext, "%s:%lld:%s", rule->id, (long long)period_start, type);
+    ig_webhook_event_id(idtext, event_id);
+    int rc = ig_webhook_emit_id(st, org_id, type, data, event_id);
+    if (rc == IG_OK) rc = ig_store_budget_alert_done(st, rule->id, period_start, which);
+    if (rc)
+        IG_WARN("capture", "%s of budget %s not queued yet (%s): retried", type, rule->id, ig_err_name(rc));
+    return rc;
+}
+
+/* Stores the batch's spend in one transaction, then emits the alerts the batch claimed first. When the spend
+ * cannot be stored, nothing is claimed: the ledger forgets the crossings, so the next one reports them. */
+static void budget_flush(ig_logwriter_t *w, ig_store_t *st, budget_batch_t *bb)
 {
     if (!bb->nspend) return;
     int rc = st ? ig_store_budget_spend_add(st, bb->spend, bb->nspend) : IG_ESTORE;
     if (rc) IG_WARN("capture", "spend of %zu budgets not stored (%s)", bb->nspend, ig_err_name(rc));
-    for (size_t i = 0; st && i < bb->nalerts; i++) {
+    for (size_t i = 0; i < bb->nalerts; i++) {
         const budget_alert_t *a = &bb->alerts[i];
         const ig_capture_budget_t *b = &a->r->budget;
         const ig_budget_rule_t *rule = &b->rules[a->k];
-        char data[512], spent[32], soft[32], hard[32];
-        usd(spent, sizeof spent, a->spent);
-        usd(soft, sizeof soft, rule->soft_micros);
-        usd(hard, sizeof hard, rule->hard_micros);
-        int sc = b->scope[a->k] >= 0 && b->scope[a->k] <= 2 ? b->scope[a->k] : 0;
-        char sid[40] = "null";
-        if (b->scope_id[a->k][0]) snprintf(sid, sizeof sid, "\"%s\"", b->scope_id[a->k]);
-        snprintf(data, sizeof data,
-                 "{\"budget_id\":\"%s\",\"scope\":\"%s\",\"scope_id\":%s,\"period_type\":\"%s\","
-                 "\"period_start\":%lld,\"current_spend\":%s,\"soft_limit_usd\":%s,\"hard_limit_usd\":%s}",
-                 rule->id, scope_names[sc], sid, period_names[(unsigned)rule->period % 3],
-                 (long long)a->period_start, a->spent >= 0 ? spent : "null",
-                 rule->soft_micros ? soft : "null", hard);
-        const char *type = a->which == IG_BUDGET_CROSSED_SOFT ? "budget.warning" : "budget.exceeded";
-        rc = ig_webhook_emit(st, a->r->meta.org_id, type, data);
-        if (rc) IG_WARN("capture", "%s of budget %s not emitted (%s)", type, rule->id, ig_err_name(rc));
+        if (rc) {
+            ig_budget_unmark(b->ledger, rule->id, a->period_start, a->which);
+            continue;
+        }
+        if (!(bb->spend[a->item].claimed & a->which)) continue; /* claimed already (another node) */
+        if (emit_alert(st, a->r->meta.org_id, rule, b->scope[a->k], b->scope_id[a->k], a->period_start,
+                       a->spent, a->which))
+            w->alerts_pending = true;
     }
+}
+
+/* Queues again the budget alerts claimed but still pending in the store (after a failure, or left by a
+ * process that stopped in between), at most every ALERT_RETRY_MS while some may be pending. */
+static void retry_alerts(ig_logwriter_t *w)
+{
+    int64_t now = ig_wall_ms();
+    if (!w->alerts_pending || now < w->next_alert_retry_ms) return;
+    w->next_alert_retry_ms = now + ALERT_RETRY_MS;
+    ig_store_t *st = control(w);
+    ig_budget_alert_t as[ALERT_BATCH];
+    size_t n = 0;
+    if (!st || ig_store_budget_alerts_pending(st, as, ALERT_BATCH, &n) != IG_OK) return;
+    bool all = true;
+    for (size_t i = 0; i < n; i++) {
+        const ig_budget_t *b = &as[i].budget;
+        ig_budget_rule_t rule = {.period = (ig_budget_period_t)b->period,
+                                 .hard_micros = b->hard_micros,
+                                 .soft_micros = b->soft_micros};
+        memcpy(rule.id, b->id, sizeof rule.id);
+        for (unsigned which = IG_BUDGET_CROSSED_SOFT; which <= IG_BUDGET_CROSSED_HARD; which <<= 1)
+            if ((as[i].pending & which) && emit_alert(st, b->org_id, &rule, b->scope, b->scope_id,
+                                                      as[i].period_start, as[i].spent_micros, which))
+                all = false;
+    }
+    if (all && n < ALERT_BATCH) w->alerts_pending = false;
 }
 
 void ig_logwriter_write(ig_logwriter_t *w, ig_capture_rec_t **recs, size_t n)
@@ -485,6 +581,7 @@ void ig_logwriter_write(ig_logwriter_t *w, ig_capture_rec_t **recs, size_t n)
     for (size_t i = 0; i < n; i++) {
         item_t *it = &items[i];
         it->src = recs[i];
+        it->est_cost = -1;
         if (recs[i]->budget.event_only) continue; /* not a call: only settled below */
         int rc = st ? ig_orgcache_get(w->orgs, st, recs[i]->meta.org_id, &it->org) : IG_ESTORE;
         if (rc == IG_ENOTFOUND) {
@@ -515,8 +612,9 @@ void ig_logwriter_write(ig_logwriter_t *w, ig_capture_rec_t **recs, size_t n)
         IG_WARN("capture", "last use of %zu keys not recorded", ntouch);
     /* budgets: every record's hold is settled, stored or not (a call that was made was made) */
     for (size_t i = 0; i < n; i++)
-        settle_budget(&bb, recs[i], items[i].priced ? items[i].rec.cost_micros : -1);
-    budget_flush(st, &bb);
+        settle_budget(&bb, recs[i], items[i].priced ? items[i].rec.cost_micros : -1, items[i].est_cost);
+    budget_flush(w, st, &bb);
+    retry_alerts(w);
     if (w->spool_pending) ig_spool_seal(w->spool); /* spooled records become replayable */
 out:
     for (size_t i = 0; items && i < n; i++)
@@ -559,6 +657,7 @@ static int replay_sink(void *ctx, const char *org_id, const ig_logrec_t *recs, s
 
 void ig_logwriter_replay(ig_logwriter_t *w)
 {
+    retry_alerts(w);
     int64_t now = ig_wall_ms();
     if (!w->spool_pending || now < w->next_replay_ms) return;
     w->next_replay_ms = now + REPLAY_MS;

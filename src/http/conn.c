@@ -649,10 +649,11 @@ static int build_head(ig_req_t *req, int status, const ig_header_t *hdrs, size_t
         rc = ig_buf_appendf(out, "Content-Security-Policy: %s\r\nX-Ingate-Request-Id: %s\r\n",
                             req->csp ? req->csp : API_CSP, req->id);
     if (rc == IG_OK && req->extra_head) rc = ig_buf_append(out, req->extra_head, strlen(req->extra_head));
-    for (size_t i = 0; rc == IG_OK && i < nhdrs; i++) {
-        rc = ig_buf_append(out, hdrs[i].name.base, hdrs[i].name.len);
+    for (size_t i = 0; rc == IG_OK && i < nhdrs + req->nresp_hdrs; i++) {
+        const ig_header_t *h = i < nhdrs ? &hdrs[i] : &req->resp_hdrs[i - nhdrs]; /* then the request's own */
+        rc = ig_buf_append(out, h->name.base, h->name.len);
         if (rc == IG_OK) rc = ig_buf_append(out, ": ", 2);
-        if (rc == IG_OK) rc = ig_buf_append(out, hdrs[i].value.base, hdrs[i].value.len);
+        if (rc == IG_OK) rc = ig_buf_append(out, h->value.base, h->value.len);
         if (rc == IG_OK) rc = ig_buf_append(out, "\r\n", 2);
     }
     if (rc == IG_OK && !(status >= 100 && status < 200) && status != 204) {

@@ -6,7 +6,8 @@
  * the response is finished (ig_resp_finish / ig_resp_abort) or the client goes away (req->on_abort runs,
  * after which the handler must not touch the request). Handlers run on the loop thread and never block.
  *
- * Every response passes ig_resp_start(), which adds the security headers and X-Ingate-Request-Id.
+ * Every response passes ig_resp_start(), which adds the security headers and X-Ingate-Request-Id, and the
+ * request's own extra headers (req->resp_hdrs) when a handler set them.
  */
 #ifndef IG_HTTP_HTTP_H
 #define IG_HTTP_HTTP_H
@@ -75,6 +76,11 @@ struct ig_req {
     const char *csp;        /* NULL = API policy */
     const char *extra_head; /* "Name: value\r\n" lines every response head of this request carries */
     ig_errshape_t errshape;
+    /* Headers every response to this request carries, whichever helper produces it (e.g. the proxy's
+     * rate-limit headers once the call is admitted: the gateway's own errors then describe the limit as a
+     * relayed answer does). Set by the handler; the array and its strings must outlive the request (pool). */
+    const ig_header_t *resp_hdrs;
+    size_t nresp_hdrs;
     /* handler hooks */
     void *app;                          /* the application's per-request state (router) */
     void *ctx;                          /* the current handler's state */

@@ -127,6 +127,13 @@ bool ig_budget_known(ig_budget_ledger_t *l, const char *id, int64_t now_ms)
     return known;
 }
 
+/* The rule to apply of the ledger's and a caller's: the newer one, the caller's on a tie (so a rule given
+ * without a version, or changed within one millisecond, applies at once). */
+static const ig_budget_rule_t *newest(const entry_t *e, const ig_budget_rule_t *b)
+{
+    return e->rule.version > b->version ? &e->rule : b;
+}
+
 int ig_budget_load(ig_budget_ledger_t *l, const ig_budget_rule_t *b, int64_t now_ms, int64_t spent_micros,
                    unsigned alerted)
 {
@@ -134,18 +141,28 @@ int ig_budget_load(ig_budget_ledger_t *l, const ig_budget_rule_t *b, int64_t now
     int rc = IG_OK;
     pthread_mutex_lock(&l->mu);
     entry_t *e = find(l, b->id);
-    int64_t start = ig_budget_period_start(b->period, now_ms);
-    if (!e && (e = calloc(1, sizeof *e))) {
+    bool fresh = !e;
+    if (fresh && (e = calloc(1, sizeof *e))) {
         unsigned k = bucket_of(b->id);
         e->next = l->b[k];
         l->b[k] = e;
     }
     if (e) {
-        if (e->period_start != start) e->reserved = 0; /* holds of another period settle there */
-        e->rule = *b;
+        ig_budget_rule_t r = fresh ? *b : *newest(e, b);
+        int64_t start = ig_budget_period_start(r.period, now_ms);
+        /* the persisted state given is that of b's period: it only tells something about the same period */
+        bool applies = start == ig_budget_period_start(b->period, now_ms);
+        alerted &= IG_BUDGET_CROSSED_SOFT | IG_BUDGET_CROSSED_HARD;
+        if (fresh || e->period_start != start) {
+            e->reserved = 0; /* holds of another period settle there */
+            e->spent = applies ? spent_micros : 0;
+            e->alerted = applies ? alerted : 0;
+        } else if (applies) { /* merge: a snapshot older than our own settlements cannot roll them back */
+            if (spent_micros > e->spent) e->spent = spent_micros;
+            e->alerted |= alerted;
+        }
+        e->rule = r;
         e->period_start = start;
-        e->spent = spent_micros;
-        e->alerted = alerted & (IG_BUDGET_CROSSED_SOFT | IG_BUDGET_CROSSED_HARD);
     } else {
         rc = IG_ENOMEM;
     }
@@ -176,12 +193,16 @@ int ig_budget_reserve(ig_budget_ledger_t *l, const ig_budget_rule_t *bs, int n, 
     pthread_mutex_lock(&l->mu);
     for (int i = 0; i < n && rc == IG_OK; i++) {
         es[i] = find(l, bs[i].id);
-        if (!es[i] || es[i]->period_start != ig_budget_period_start(bs[i].period, now_ms) ||
-            es[i]->rule.period != bs[i].period) {
+        if (!es[i]) {
             rc = IG_ENOTFOUND;
             break;
         }
-        es[i]->rule = bs[i]; /* limits changed since the load apply now */
+        /* limits changed since the load apply now; a caller holding an older snapshot uses the newer rule */
+        es[i]->rule = *newest(es[i], &bs[i]);
+        if (es[i]->period_start != ig_budget_period_start(es[i]->rule.period, now_ms)) {
+            rc = IG_ENOTFOUND;
+            break;
+        }
         /* spent + reserved + estimate ≤ hard, written so it cannot overflow */
         int64_t room = es[i]->rule.hard_micros - es[i]->spent - es[i]->reserved;
         if (estimate_micros > room) {
@@ -233,6 +254,14 @@ void ig_budget_settle(ig_budget_ledger_t *l, ig_budget_hold_t *hold, int64_t act
     }
     pthread_mutex_unlock(&l->mu);
     memset(hold, 0, sizeof *hold);
+}
+
+void ig_budget_unmark(ig_budget_ledger_t *l, const char *id, int64_t period_start, unsigned bits)
+{
+    pthread_mutex_lock(&l->mu);
+    entry_t *e = find(l, id);
+    if (e && e->period_start == period_start) e->alerted &= ~bits;
+    pthread_mutex_unlock(&l->mu);
 }
 
 void ig_budget_release(ig_budget_ledger_t *l, ig_budget_hold_t *hold)

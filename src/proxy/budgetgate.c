@@ -5,10 +5,11 @@
  * whose scope is the org, the key's app or the key: at most one of each (the store keeps one budget per
  * scope target), so at most IG_BUDGET_MAX_PER_CALL. The ledger is this node's: the first time it sees a
  * budget in a period it starts from the spend the snapshot brought (the store's, as of the snapshot's load;
- * zero when the period turned since), and from then on its own settlements are the truth — a snapshot
- * reloaded later never rolls the ledger back.
+ * zero when the period turned since), and from then on its own settlements are the truth — a load merges
+ * (limit/budget.h), so a stale snapshot never rolls the ledger back.
  */
 #include "proxy/budgetgate.h"
+#include "app/metrics.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "net/loop.h"
@@ -70,21 +71,33 @@ static void on_pool_free(void *arg)
     if (b->ledger && b->hold.n) ig_budget_release(b->ledger, &b->hold); /* never went upstream */
 }
 
-/* The first refusal of a period: the writer emits budget.exceeded (and records that it did). */
+/* The first refusal of a period: the writer claims budget.exceeded in the store and emits it. When it cannot
+ * be queued to the writer, the ledger forgets the refusal was reported, so the next refusal tries again. */
 static void queue_refusal(ig_reqstate_t *rs, const ig_capture_budget_t *b, const ig_budget_state_t *state)
 {
     ig_capture_rec_t *rec = calloc(1, sizeof *rec);
-    if (!rec) {
-        IG_WARN("proxy", "budget.exceeded of budget %s not queued (out of memory)", b->rules[0].id);
-        return;
+    bool queued = false;
+    if (rec) {
+        snprintf(rec->meta.org_id, sizeof rec->meta.org_id, "%s", rs->auth.org->id);
+        rec->budget = *b;
+        rec->budget.event_only = true;
+        rec->budget.period_start = state->period_start;
+        rec->budget.spent_micros = state->spent_micros;
+        queued = ig_capture_submit(rec); /* frees rec when the queue is full */
     }
-    snprintf(rec->meta.org_id, sizeof rec->meta.org_id, "%s", rs->auth.org->id);
-    rec->budget = *b;
-    rec->budget.event_only = true;
-    rec->budget.period_start = state->period_start;
-    rec->budget.spent_micros = state->spent_micros;
-    if (!ig_capture_submit(rec))
-        IG_WARN("proxy", "budget.exceeded of budget %s not queued (capture queue full)", b->rules[0].id);
+    if (!queued) {
+        IG_WARN("proxy", "budget.exceeded of budget %s not queued yet (%s): the next refusal retries",
+                b->rules[0].id, rec ? "capture queue full" : "out of memory");
+        ig_budget_unmark(b->ledger, b->rules[0].id, state->period_start, IG_BUDGET_CROSSED_HARD);
+    }
+}
+
+/* Loads a budget into the ledger from the snapshot: the spend and alerts it brought when they are of the
+ * current period (merged: limit/budget.h), else a fresh period. */
+static void load_one(ig_budget_ledger_t *l, const ig_orgbudget_t *ob, int64_t now)
+{
+    bool same = ob->period_start == ig_budget_period_start(ob->rule.period, now);
+    (void)ig_budget_load(l, &ob->rule, now, same ? ob->spent_micros : 0, same ? ob->alerted : 0);
 }
 
 static void refuse(ig_req_t *req, const ig_budget_rule_t *rule, const ig_budget_state_t *state)
@@ -101,7 +114,7 @@ static void refuse(ig_req_t *req, const ig_budget_rule_t *rule, const ig_budget_
 }
 
 bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, const char *model, int64_t max_tokens,
-                          ig_capture_budget_t *b)
+                          ig_capture_budget_t *b, void (*on_refused)(void *ctx), void *ctx)
 {
     const ig_orgsnap_t *org = rs->auth.org;
     ig_budget_ledger_t *l = rs->lc->gw->budgets;
@@ -126,11 +139,8 @@ bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, const char *model, i
         b->rules[k] = ob->rule;
         b->scope[k] = ob->scope;
         memcpy(b->scope_id[k], ob->scope_id, sizeof b->scope_id[k]);
-        ig_budget_state_t st;
-        if (ig_budget_state(l, ob->rule.id, now, ob->rule.period, &st) == IG_OK) continue;
-        /* first sight in this period (or its period type changed): start from what the snapshot brought */
-        bool same = ob->period_start == ig_budget_period_start(ob->rule.period, now);
-        (void)ig_budget_load(l, &ob->rule, now, same ? ob->spent_micros : 0, same ? ob->alerted : 0);
+        /* first sight in this period: start from what the snapshot brought */
+        if (!ig_budget_known(l, ob->rule.id, now)) load_one(l, ob, now);
     }
     if (!b->n) return true;
 
@@ -146,9 +156,9 @@ bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, const char *model, i
     ig_budget_state_t state;
     unsigned crossed = 0;
     int rc = ig_budget_reserve(l, b->rules, b->n, est, now, &b->hold, &refused_by, &state, &crossed);
-    if (rc == IG_ENOTFOUND) { /* the period turned between the load and now: load again, once */
-        for (int k = 0; k < b->n; k++)
-            if (!ig_budget_known(l, b->rules[k].id, now)) (void)ig_budget_load(l, &b->rules[k], now, 0, 0);
+    if (rc == IG_ENOTFOUND) { /* the period turned, or a newer rule changed the period type: load, once */
+        for (int s = 0; s < IG_BUDGET_MAX_PER_CALL; s++)
+            if (use[s] && !ig_budget_known(l, use[s]->rule.id, now)) load_one(l, use[s], now);
         rc = ig_budget_reserve(l, b->rules, b->n, est, now, &b->hold, &refused_by, &state, &crossed);
     }
     if (rc == IG_OK) {
@@ -156,9 +166,11 @@ bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, const char *model, i
         if (ig_pool_cleanup_add(req->pool, on_pool_free, b) == IG_OK) return true;
         ig_budget_release(l, &b->hold);
         memset(b, 0, sizeof *b);
+        if (on_refused) on_refused(ctx);
         ig_resp_error(req, IG_ENOMEM, NULL);
         return false;
     }
+    if (on_refused) on_refused(ctx);
     if (rc == IG_ETOOMANY) {
         const ig_budget_rule_t *rule = &b->rules[refused_by];
         if (crossed & IG_BUDGET_CROSSED_HARD) {
@@ -168,6 +180,7 @@ bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, const char *model, i
             memcpy(one.scope_id[0], b->scope_id[refused_by], sizeof one.scope_id[0]);
             queue_refusal(rs, &one, &state);
         }
+        ig_metrics_budget_refused();
         refuse(req, rule, &state);
     } else {
         IG_ERROR("proxy", "budget check failed (%s): call refused", ig_err_name(rc));

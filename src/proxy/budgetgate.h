@@ -29,12 +29,14 @@ int64_t ig_budget_estimate_micros(const ig_price_t *p, int64_t body_bytes, int64
  * reservation (b->ledger NULL when no budget applies); false: the answer was sent — 429 {"error": "budget
  * exceeded", "error_code": "budget_exceeded", "budget_id", "current_spend", "hard_limit_usd"} (nothing
  * reserved; the first refusal of a period is queued to the log writer, which emits budget.exceeded), or
- * 503 when out of memory. A reservation not handed over by the time the request's pool is freed is given
- * back (the call never went upstream). b must live in req->pool memory. model ("" = none) is the request's;
- * max_tokens is the output to reserve for: its max_tokens (or the default) times the answers it asks for (n,
- * best_of); -1 = the default for one answer. */
+ * 503 when out of memory. on_refused (may be NULL) runs with ctx just before a refusal is answered: the
+ * proxy gives back what the rate limits took, so the answer's limit headers describe that. A reservation
+ * not handed over by the time the request's pool is freed is given back (the call never went upstream). b
+ * must live in req->pool memory. model ("" = none) is the request's; max_tokens is the output to reserve
+ * for: its max_tokens (or the default) times the answers it asks for (n, best_of); -1 = the default for
+ * one answer. */
 bool ig_budget_gate_admit(ig_req_t *req, ig_reqstate_t *rs, const char *model, int64_t max_tokens,
-                          ig_capture_budget_t *b);
+                          ig_capture_budget_t *b, void (*on_refused)(void *ctx), void *ctx);
 /* Moves b's reservation into the capture record (the writer settles it); b is left empty. */
 void ig_budget_gate_hand_over(ig_capture_budget_t *b, ig_capture_rec_t *rec);
 

@@ -169,7 +169,7 @@ static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n
     ig_req_t *req = pr->req;
     pr->t_headers_ns = ig_now_ns();
     pr->upstream_status = status;
-    ig_header_t *out = ig_pool_alloc(req->pool, (n + 1 + pr->nlim_hdrs) * sizeof *out);
+    ig_header_t *out = ig_pool_alloc(req->pool, (n + 1) * sizeof *out);
     if (!out) return IG_ENOMEM;
     size_t m = 0;
     int64_t clen = -1;
@@ -192,7 +192,8 @@ static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n
         if (in_list(name, HOP_BY_HOP, IG_ARRAY_LEN(HOP_BY_HOP)) || in_list(name, OURS, IG_ARRAY_LEN(OURS)) ||
             nominated(conn, name))
             continue;
-        bool dup = false; /* the key's limit headers replace an upstream's of the same name */
+        /* the key's limit headers (req->resp_hdrs, added to every answer) replace an upstream's copy */
+        bool dup = false;
         for (size_t k = 0; k < pr->nlim_hdrs && !dup; k++)
             dup = ig_iov_ieq(name, pr->lim_hdrs[k].name);
         if (dup) continue;
@@ -210,8 +211,6 @@ static int up_on_headers(void *ud, int status, const ig_header_t *hdrs, size_t n
         }
         m++;
     }
-    for (size_t i = 0; i < pr->nlim_hdrs; i++) /* after the upstream's: ours describe the ingate key */
-        out[m++] = pr->lim_hdrs[i];
     if (ig_resp_start(req, status, out, m, clen) != IG_OK) return IG_EIO;
     return IG_OK;
 }
@@ -598,21 +597,41 @@ static bool admit(proxy_req_t *pr)
         ig_resp_error(pr->req, IG_ENOMEM, NULL);
         return false;
     }
+    /* admitted: every answer from here on — relayed, or the gateway's own (upstream failure, guardrail,
+     * budget, provider errors) — describes the key's limits */
+    pr->req->resp_hdrs = pr->lim_hdrs;
+    pr->req->nresp_hdrs = pr->nlim_hdrs;
     return true;
 }
 
-/* Gives back what admit() took, for a call refused afterwards without going upstream (its budget). */
-static void unadmit(proxy_req_t *pr)
+/* A take's result once `units` were given back (the limiter moves TAT back by units × the emission interval,
+ * never below now), so the headers of a call refused later describe the key as it is left. */
+static void give_back(ig_limit_result_t *r, const ig_limit_rule_t *rule, int64_t units)
 {
+    r->remaining = IG_MIN(r->remaining + units, rule->limit);
+    r->reset_ms = IG_MAX(r->reset_ms - units * rule->period_ms / rule->limit, 0);
+}
+
+/* Gives back what admit() took, for a call refused afterwards without going upstream (its budget), and
+ * updates the limit headers its answer carries. */
+static void unadmit(void *arg)
+{
+    proxy_req_t *pr = arg;
     ig_limiter_t *l = pr->rs->lc->gw->key_limiter;
     char kb[IG_LIMITER_KEY_MAX];
     int64_t now = (int64_t)ig_now_ns();
     pr->finished = true;
     if (!l) return;
-    if (pr->rpm.limit) (void)ig_limiter_settle(l, limit_key(pr->rs, 'r', kb), &pr->rpm, -1, now);
-    if (pr->tpm.limit && pr->tpm_estimate)
+    if (pr->rpm.limit) {
+        (void)ig_limiter_settle(l, limit_key(pr->rs, 'r', kb), &pr->rpm, -1, now);
+        give_back(&pr->r_rpm, &pr->rpm, 1);
+    }
+    if (pr->tpm.limit && pr->tpm_estimate) {
         (void)ig_limiter_settle(l, limit_key(pr->rs, 't', kb), &pr->tpm, -pr->tpm_estimate, now);
+        give_back(&pr->r_tpm, &pr->tpm, pr->tpm_estimate);
+    }
     pr->tpm_estimate = 0;
+    if (pr->nlim_hdrs) (void)limit_headers(pr, NULL, NULL); /* in place; on failure the admission's stay */
 }
 
 /* ----------------------------------------------------------------------------------------------------------
@@ -626,6 +645,26 @@ static bool looks_like_json(ig_iov_t b)
     while (i < b.len && (b.base[i] == ' ' || b.base[i] == '\t' || b.base[i] == '\r' || b.base[i] == '\n'))
         i++;
     return i < b.len && (b.base[i] == '{' || b.base[i] == '[');
+}
+
+/* Counts what each guard did with the call (ingate_guardrail_actions_total): PII found → block (the call was
+ * refused for it), redact (forwarded with typed tokens) or log_only; an injection score at or above the
+ * threshold → block (refused as injection) or log_only (forwarded). A call refused for PII is not counted
+ * for injection: that guard did not decide its fate. */
+static void count_guard(const proxy_req_t *pr, const ig_guardset_t *set)
+{
+    const ig_guard_result_t *g = &pr->guard;
+    bool pii = false;
+    for (int i = 0; i < IG_PII_NTYPES; i++)
+        pii = pii || g->pii.n[i] > 0;
+    if (pii)
+        ig_metrics_guardrail(IG_METRICS_GUARD_PII, g->blocked_by == IG_EPII      ? IG_METRICS_GUARD_BLOCK
+                                                   : set->pii == IG_GUARD_REDACT ? IG_METRICS_GUARD_REDACT
+                                                                                 : IG_METRICS_GUARD_LOG_ONLY);
+    if (g->injection_ran && g->injection.score >= g->threshold && g->blocked_by != IG_EPII)
+        ig_metrics_guardrail(IG_METRICS_GUARD_INJECTION, g->blocked_by == IG_EINJECTION
+                                                             ? IG_METRICS_GUARD_BLOCK
+                                                             : IG_METRICS_GUARD_LOG_ONLY);
 }
 
 /* Runs the org's guardrails over the buffered request body. true: go on upstream (req->body is now the
@@ -675,6 +714,7 @@ static bool guard(proxy_req_t *pr)
                       "the request body is not valid JSON, so the org's guardrails cannot screen it");
         return false;
     }
+    count_guard(pr, &org->guard);
     if (pr->guard.rewritten) { /* forwarded (redact) or logged (block): the body with typed tokens */
         ig_buf_t orig = req->body;
         req->body = red;
@@ -729,10 +769,8 @@ void ig_proxy_handle(ig_req_t *req, ig_reqstate_t *rs)
     /* budgets next: the call's worst-case cost is reserved, or it is refused (429) without going upstream */
     /* n answers cost n times the output: the worst case counts every one of them */
     int64_t out_tokens = (pr->max_tokens > 0 ? pr->max_tokens : IG_BUDGET_DEFAULT_MAX_TOKENS) * pr->choices;
-    if (billable(req) && !ig_budget_gate_admit(req, rs, pr->model, out_tokens, &pr->budget)) {
-        unadmit(pr);
-        return;
-    }
+    if (billable(req) && !ig_budget_gate_admit(req, rs, pr->model, out_tokens, &pr->budget, unadmit, pr))
+        return; /* refused: unadmit() gave back what the rate limits took before the answer went out */
     /* provider: header, else path, else the org's default */
     ig_iov_t name = ig_req_header(req, IG_IOV_LIT("x-ingate-provider"));
     if (!name.base || name.len == 0) {

@@ -290,6 +290,16 @@ static const char *const migrations[] = {
     /* v8: a key's lineage, the id of the first key of its rotation chain ('' = the key itself): a rotated
      * key keeps its rate-limit counters and its key budget (both are counted per lineage). */
     "ALTER TABLE api_keys ADD COLUMN lineage_id TEXT NOT NULL DEFAULT '';",
+    /* v9: budget alerts exactly once per period. `alerted` now means claimed: the log writer that adds the
+     * spend crossing a limit claims the bit in the same transaction (the first writer wins, whichever node),
+     * and marks it `pending` until the event is queued; a bit still pending (a failed queue, a crash in
+     * between) is queued again later. A budget event's id is derived from (budget, period, type), and this
+     * index refuses a second delivery of it to one webhook, so queuing again after a crash that followed the
+     * first queuing sends nothing twice. */
+    "ALTER TABLE budget_spend ADD COLUMN pending INTEGER NOT NULL DEFAULT 0 CHECK (pending BETWEEN 0 AND 3);"
+    "CREATE INDEX budget_spend_pending ON budget_spend (updated_at) WHERE pending <> 0;"
+    "CREATE UNIQUE INDEX webhook_deliveries_budget_event ON webhook_deliveries (webhook_id, event_id)"
+    " WHERE event_type IN ('budget.warning', 'budget.exceeded');",
 };
 
 _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
@@ -536,12 +546,22 @@ _Static_assert(IG_ARRAY_LEN(migrations) == IG_STORE_SCHEMA_VERSION,
     X(BUDGET_SPEND_GET, "SELECT spent_micros, alerted FROM budget_spend WHERE budget_id = ?1"                \
                         " AND period_start = ?2")                                                            \
     X(BUDGET_SPEND_ADD,                                                                                      \
-      "INSERT INTO budget_spend (budget_id, org_id, period_start, spent_micros, alerted, updated_at)"        \
-      " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM budgets WHERE id = ?1 AND org_id = ?2)"    \
+      "INSERT INTO budget_spend (budget_id, org_id, period_start, spent_micros, alerted, pending, "          \
+      "updated_at)"                                                                                          \
+      " SELECT ?1, ?2, ?3, ?4, ?5, ?5, ?6 WHERE EXISTS (SELECT 1 FROM budgets WHERE id = ?1 AND org_id = "   \
+      "?2)"                                                                                                  \
       " ON CONFLICT (budget_id, period_start) DO UPDATE SET spent_micros = CASE"                             \
       " WHEN budget_spend.spent_micros > 9000000000000000000 - excluded.spent_micros"                        \
       " THEN 9000000000000000000 ELSE budget_spend.spent_micros + excluded.spent_micros END,"                \
-      " alerted = budget_spend.alerted | excluded.alerted, updated_at = excluded.updated_at")
+      " pending = budget_spend.pending | (excluded.alerted & ~budget_spend.alerted),"                        \
+      " alerted = budget_spend.alerted | excluded.alerted, updated_at = excluded.updated_at")                \
+    X(BUDGET_ALERT_DONE, "UPDATE budget_spend SET pending = pending & ~?3 WHERE budget_id = ?1"              \
+                         " AND period_start = ?2")                                                           \
+    X(BUDGET_ALERTS_PENDING,                                                                                 \
+      "SELECT b.id, b.org_id, b.scope, b.scope_id, b.name, b.period, b.hard_limit_micros,"                   \
+      " b.soft_limit_micros, b.created_at, b.updated_at, s.period_start, s.spent_micros, s.pending"          \
+      " FROM budget_spend s JOIN budgets b ON b.id = s.budget_id WHERE s.pending <> 0"                       \
+      " ORDER BY s.updated_at, s.budget_id, s.period_start LIMIT ?1")
 
 enum {
 #define STMT_ENUM(name, sql) ST_##name,
@@ -3548,13 +3568,26 @@ out:
     return rc;
 }
 
-static int sq_budget_spend_add(ig_store_t *st, const ig_budget_spend_t *items, size_t n, int64_t now)
+/* The alert bits already claimed for (budget, period) (0 when nothing was recorded), in the caller's
+ * transaction. */
+static int spend_alerted(sq_store_t *s, const char *budget_id, int64_t period_start, unsigned *alerted)
+{
+    int64_t spent = 0;
+    return sq_budget_spend_get(&s->base, budget_id, period_start, &spent, alerted);
+}
+
+static int sq_budget_spend_add(ig_store_t *st, ig_budget_spend_t *items, size_t n, int64_t now)
 {
     sq_store_t *s = sq(st);
     sqlite3_stmt *q = NULL;
     int rc;
+    /* BEGIN IMMEDIATE: the claims below read and write under the write lock, so two writers (threads or
+     * processes) that cross a limit together cannot both claim its alert */
     if ((rc = tx_begin(s)) || (rc = stmt(s, ST_BUDGET_SPEND_ADD, &q))) goto out;
     for (size_t i = 0; i < n; i++) {
+        unsigned before = 0;
+        if (items[i].alerted && (rc = spend_alerted(s, items[i].budget_id, items[i].period_start, &before)))
+            goto out;
         bind_text(q, 1, items[i].budget_id);
         bind_text(q, 2, items[i].org_id);
         sqlite3_bind_int64(q, 3, items[i].period_start);
@@ -3562,6 +3595,8 @@ static int sq_budget_spend_add(ig_store_t *st, const ig_budget_spend_t *items, s
         sqlite3_bind_int(q, 5, (int)(items[i].alerted & 3u));
         sqlite3_bind_int64(q, 6, now);
         if ((rc = step_done(s, q, "budget spend add"))) goto out;
+        /* no row changed: the budget is gone, nothing was claimed */
+        if (sqlite3_changes(s->db) > 0) items[i].claimed = items[i].alerted & 3u & ~before;
         done(q);
     }
     done(q);
@@ -3569,7 +3604,51 @@ static int sq_budget_spend_add(ig_store_t *st, const ig_budget_spend_t *items, s
     rc = tx_commit(s);
 out:
     done(q);
-    if (rc) tx_rollback(s);
+    if (rc) {
+        tx_rollback(s);
+        for (size_t i = 0; i < n; i++) /* nothing was recorded: nothing is claimed */
+            items[i].claimed = 0;
+    }
+    return rc;
+}
+
+static int sq_budget_alert_done(ig_store_t *st, const char *budget_id, int64_t period_start, unsigned bits)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_BUDGET_ALERT_DONE, &q);
+    if (rc) goto out;
+    bind_text(q, 1, budget_id);
+    sqlite3_bind_int64(q, 2, period_start);
+    sqlite3_bind_int(q, 3, (int)(bits & 3u));
+    rc = step_done(s, q, "budget alert done");
+out:
+    done(q);
+    return rc;
+}
+
+static int read_budget_alert(sqlite3_stmt *st, void *p)
+{
+    ig_budget_alert_t *a = p;
+    int rc = read_budget(st, &a->budget); /* the budget's columns come first, in BUDGET_COLS order */
+    if (rc) return rc;
+    a->period_start = sqlite3_column_int64(st, 10);
+    a->spent_micros = sqlite3_column_int64(st, 11);
+    a->pending = (unsigned)sqlite3_column_int(st, 12) & 3u;
+    return IG_OK;
+}
+
+static int sq_budget_alerts_pending(ig_store_t *st, ig_budget_alert_t *out, size_t cap, size_t *n)
+{
+    sq_store_t *s = sq(st);
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, ST_BUDGET_ALERTS_PENDING, &q);
+    if (rc) goto out;
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)cap);
+    rc = step_rows(s, q, out, sizeof *out, cap, n, read_budget_alert, false, "budget alerts pending");
+out:
+    done(q);
+    if (rc) *n = 0;
     return rc;
 }
 
@@ -3661,4 +3740,6 @@ static const ig_store_ops_t sqlite_ops = {
     .budget_delete = sq_budget_delete,
     .budget_spend_get = sq_budget_spend_get,
     .budget_spend_add = sq_budget_spend_add,
+    .budget_alert_done = sq_budget_alert_done,
+    .budget_alerts_pending = sq_budget_alerts_pending,
 };

@@ -1141,7 +1141,7 @@ int ig_store_budget_spend_get(ig_store_t *st, const char *budget_id, int64_t per
     return st->ops->budget_spend_get(st, budget_id, period_start, spent, alerted);
 }
 
-int ig_store_budget_spend_add(ig_store_t *st, const ig_budget_spend_t *items, size_t n)
+int ig_store_budget_spend_add(ig_store_t *st, ig_budget_spend_t *items, size_t n)
 {
     if (!st || (n && !items)) return IG_EINVAL;
     for (size_t i = 0; i < n; i++)
@@ -1149,8 +1149,24 @@ int ig_store_budget_spend_add(ig_store_t *st, const ig_budget_spend_t *items, si
             !terminated(items[i].org_id, sizeof items[i].org_id) || !items[i].org_id[0] ||
             items[i].add_micros < 0 || items[i].alerted > 3)
             return IG_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        items[i].claimed = 0;
     if (n == 0) return IG_OK;
     return st->ops->budget_spend_add(st, items, n, now_ms());
+}
+
+int ig_store_budget_alert_done(ig_store_t *st, const char *budget_id, int64_t period_start, unsigned bits)
+{
+    if (!st || !budget_id || bits == 0 || bits > 3) return IG_EINVAL;
+    if (!id_fits(budget_id)) return IG_OK; /* cannot be stored: nothing pending */
+    return st->ops->budget_alert_done(st, budget_id, period_start, bits);
+}
+
+int ig_store_budget_alerts_pending(ig_store_t *st, ig_budget_alert_t *out, size_t cap, size_t *n)
+{
+    if (!st || !out || !n || cap == 0 || cap > 1000) return IG_EINVAL;
+    *n = 0;
+    return st->ops->budget_alerts_pending(st, out, cap, n);
 }
 
 /* Runs the caller's seal callback for row id into a fresh buffer of at most max bytes: IG_OK with a

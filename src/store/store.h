@@ -2,8 +2,9 @@
  * store.h — the gateway's persistent state (orgs, API keys, provider credentials, call log, users and their
  * org memberships, the control database's hash-chained audit log; v3: sessions, invitations, teams and apps,
  * outbound webhooks with their queued deliveries and every attempt; v5: the log batches of logs.expiring
- * deliveries; v6: per-key rate-limit overrides; v7: spend budgets and their spend per period) behind one
- * backend-independent interface. (An org's own audit entries live in its log database: store/orgaudit.h.)
+ * deliveries; v6: per-key rate-limit overrides; v7: spend budgets and their spend per period; v8: key
+ * lineage; v9: budget alerts claimed once per period, pending until queued) behind one backend-independent
+ * interface. (An org's own audit entries live in its log database: store/orgaudit.h.)
  *
  * A store is a vtable (ig_store_ops_t) plus thin ig_store_* wrappers. The wrappers validate arguments,
  * generate ids (16 bytes from RAND_bytes as 32 lowercase hex chars) and timestamps (unix milliseconds), so
@@ -32,7 +33,7 @@
 #include <stdint.h>
 
 /* Schema version this binary creates: every backend has exactly this many migrations. */
-#define IG_STORE_SCHEMA_VERSION 8
+#define IG_STORE_SCHEMA_VERSION 9
 
 /* Largest provider secret envelope accepted: a sealed provider key is well under 1 KiB. */
 #define IG_STORE_MAX_SECRET (64u * 1024)
@@ -653,8 +654,17 @@ typedef struct {
     char org_id[33];
     int64_t period_start; /* unix ms: the period the spend belongs to */
     int64_t add_micros;   /* >= 0 */
-    unsigned alerted;     /* alert bits to set (1 = budget.warning sent, 2 = budget.exceeded sent) */
+    unsigned alerted;     /* alert bits to claim (1 = budget.warning, 2 = budget.exceeded) */
+    unsigned claimed;     /* out: the bits of `alerted` this call claimed first (its caller emits those) */
 } ig_budget_spend_t;
+
+/* An alert claimed but not yet queued as a webhook event (v9), with what its payload needs. */
+typedef struct {
+    ig_budget_t budget;   /* the budget as it is now */
+    int64_t period_start; /* the period the alert is of */
+    int64_t spent_micros; /* the period's recorded spend */
+    unsigned pending;     /* 1 = budget.warning, 2 = budget.exceeded, or both */
+} ig_budget_alert_t;
 
 /* Creates a budget with a fresh id: scope IG_STORE_BUDGET_*, scope_id NULL/"" for the org scope and else the
  * id of an app or key of the org; name NULL/"" or text of at most 128 bytes; period IG_STORE_PERIOD_*;
@@ -676,14 +686,26 @@ int ig_store_budget_update(ig_store_t *st, const char *org_id, const char *id, c
                            int64_t hard_micros, int64_t soft_micros, ig_budget_t *out);
 /* Deletes the org's budget with its spend rows, in ONE transaction. IG_ENOTFOUND. */
 int ig_store_budget_delete(ig_store_t *st, const char *org_id, const char *id);
-/* The spend recorded for the budget's period starting at period_start, and the alert bits sent for it:
- * 0 and 0 when nothing was recorded (also for an unknown budget). */
+/* The spend recorded for the budget's period starting at period_start, and the alert bits claimed for it
+ * (queued or pending): 0 and 0 when nothing was recorded (also for an unknown budget). */
 int ig_store_budget_spend_get(ig_store_t *st, const char *budget_id, int64_t period_start, int64_t *spent,
                               unsigned *alerted);
-/* Adds items[i].add_micros to the spend of each (budget, period) and ORs in its alert bits, in ONE
- * transaction (saturating far below INT64_MAX). Items of a budget that no longer exists (or is not of the
- * item's org) are skipped. IG_EINVAL for a bad item (nothing written). */
-int ig_store_budget_spend_add(ig_store_t *st, const ig_budget_spend_t *items, size_t n);
+/* Adds items[i].add_micros to the spend of each (budget, period) and claims its alert bits, in ONE
+ * transaction under the write lock (saturating far below INT64_MAX). Claiming is first come, first served
+ * across threads and processes: items[i].claimed gets the bits of items[i].alerted that were not claimed
+ * for the period yet; they are recorded as claimed and as pending (v9) until ig_store_budget_alert_done.
+ * Items of a budget that no longer exists (or is not of the item's org) are skipped (claimed 0). IG_EINVAL
+ * for a bad item (nothing written). */
+int ig_store_budget_spend_add(ig_store_t *st, ig_budget_spend_t *items, size_t n);
+
+/* ---- v9: budget alerts claimed, then queued ---- */
+
+/* Clears the pending bits (1 warning, 2 exceeded) of the budget's period: their events are queued. A row
+ * that is gone (the budget was deleted) is not an error. */
+int ig_store_budget_alert_done(ig_store_t *st, const char *budget_id, int64_t period_start, unsigned bits);
+/* For the log writer, ALL orgs: alerts claimed but still pending (their event was not queued: a failure, or
+ * a crash in between), oldest first, at most cap (1..1000) into out; *n = how many. */
+int ig_store_budget_alerts_pending(ig_store_t *st, ig_budget_alert_t *out, size_t cap, size_t *n);
 
 /* ---- wrapped keys (the key hierarchy of docs/security.md) ---- */
 /* A process-wide data key by name ("control"): its wrapped form, malloc'd into *out. With init set, stores
@@ -886,7 +908,10 @@ typedef struct ig_store_ops {
     int (*budget_delete)(ig_store_t *st, const char *org_id, const char *id);
     int (*budget_spend_get)(ig_store_t *st, const char *budget_id, int64_t period_start, int64_t *spent,
                             unsigned *alerted);
-    int (*budget_spend_add)(ig_store_t *st, const ig_budget_spend_t *items, size_t n, int64_t now);
+    int (*budget_spend_add)(ig_store_t *st, ig_budget_spend_t *items, size_t n, int64_t now);
+    /* v9 */
+    int (*budget_alert_done)(ig_store_t *st, const char *budget_id, int64_t period_start, unsigned bits);
+    int (*budget_alerts_pending)(ig_store_t *st, ig_budget_alert_t *out, size_t cap, size_t *n);
 } ig_store_ops_t;
 
 struct ig_store {

@@ -316,7 +316,15 @@ void ig_webhook_wake(void)
     wake();
 }
 
-/* The event's payload into out: {"id","type","org_id","timestamp","data"}; *event_id = the new id. */
+void ig_webhook_event_id(const char *text, char out[33])
+{
+    uint8_t h[32];
+    ig_sha256(text, strlen(text), h);
+    ig_hex_encode(h, 16, out);
+}
+
+/* The event's payload into out: {"id","type","org_id","timestamp","data"}; event_id: the id given (non-empty)
+ * or, when empty, a new random one written into it. */
 static int build_payload(const char *org_id, const char *type, const char *data_json, char event_id[33],
                          ig_buf_t *out)
 {
@@ -324,8 +332,10 @@ static int build_payload(const char *org_id, const char *type, const char *data_
     if (!data_json) data_json = "{}";
     size_t dl = strlen(data_json);
     if (dl == 0 || dl > IG_WEBHOOK_DATA_MAX || data_json[0] != '{') return IG_EINVAL;
-    if (ig_random(r, sizeof r) != IG_OK) return IG_ECRYPTO;
-    ig_hex_encode(r, sizeof r, event_id);
+    if (!event_id[0]) {
+        if (ig_random(r, sizeof r) != IG_OK) return IG_ECRYPTO;
+        ig_hex_encode(r, sizeof r, event_id);
+    }
     int rc = ig_buf_appendf(
         out, "{\"id\":\"%s\",\"type\":\"%s\",\"org_id\":\"%s\",\"timestamp\":%" PRId64 ",\"data\":", event_id,
         type, org_id, wall_ms() / 1000);
@@ -341,7 +351,7 @@ static int queue_one(ig_store_t *st, const char *org_id, const char *webhook_id,
     seal_ctx_t sc = {AAD_PAYLOAD, ig_buf_iov(payload)};
     int rc =
         ig_store_webhook_delivery_add(st, org_id, webhook_id, event_id, type, wall_ms(), seal_row, &sc, out);
-    if (rc)
+    if (rc && rc != IG_ECONFLICT)
         IG_WARN("webhook", "%s delivery to webhook %s of org %s not queued (%s)", type, webhook_id, org_id,
                 ig_err_name(rc));
     return rc;
@@ -349,15 +359,23 @@ static int queue_one(ig_store_t *st, const char *org_id, const char *webhook_id,
 
 int ig_webhook_emit(ig_store_t *st, const char *org_id, const char *type, const char *data_json)
 {
+    return ig_webhook_emit_id(st, org_id, type, data_json, NULL);
+}
+
+int ig_webhook_emit_id(ig_store_t *st, const char *org_id, const char *type, const char *data_json,
+                       const char *id)
+{
     ig_webhook_t *hooks = NULL;
     ig_buf_t payload;
-    char event_id[33];
+    char event_id[33] = "";
     size_t n = 0;
     int rc = IG_EINVAL, first = IG_OK;
     bool queued = false;
 
     ig_buf_init(&payload, IG_WEBHOOK_DATA_MAX + 512);
     if (!st || !org_id || !type || ig_webhook_event_index(ig_iov_str(type)) < 0) goto out;
+    if (id && (strlen(id) != 32 || strspn(id, "0123456789abcdef") != 32)) goto out;
+    if (id) memcpy(event_id, id, 33);
     /* the cheap probe: with cap 0 the list answers IG_OK (none) or IG_ETOOBIG (some) after one row */
     rc = ig_store_webhook_list(st, org_id, NULL, 0, &n);
     if (rc != IG_ETOOBIG) goto out;
@@ -372,7 +390,8 @@ int ig_webhook_emit(ig_store_t *st, const char *org_id, const char *type, const 
         if (!hooks[i].enabled || !subscribed(hooks[i].events, type)) continue;
         int r = queue_one(st, org_id, hooks[i].id, event_id, type, &payload, NULL);
         if (r == IG_OK) queued = true;
-        if (r && r != IG_ENOTFOUND && first == IG_OK) first = r; /* deleted meanwhile: not an error */
+        /* deleted meanwhile: not an error; a conflict: this event was queued to this webhook already */
+        if (r && r != IG_ENOTFOUND && r != IG_ECONFLICT && first == IG_OK) first = r;
     }
     rc = first;
 out:
@@ -388,7 +407,7 @@ int ig_webhook_emit_to(ig_store_t *st, const char *org_id, const char *webhook_i
                        const char *data_json, ig_webhook_delivery_t *out)
 {
     ig_buf_t payload;
-    char event_id[33];
+    char event_id[33] = "";
     int rc = IG_EINVAL;
     ig_buf_init(&payload, IG_WEBHOOK_DATA_MAX + 512);
     if (!st || !org_id || !webhook_id || !type || ig_webhook_event_index(ig_iov_str(type)) < 0) goto out;
@@ -408,7 +427,7 @@ int ig_webhook_emit_batch(ig_store_t *st, const char *org_id, const char *webhoo
 {
     const char *type = g_event_names[IG_WEBHOOK_EV_LOGS_EXPIRING];
     ig_buf_t payload;
-    char event_id[33];
+    char event_id[33] = "";
     int rc = IG_EINVAL;
     ig_buf_init(&payload, IG_WEBHOOK_DATA_MAX + 512);
     if (!st || !org_id || !webhook_id || !b) goto out;

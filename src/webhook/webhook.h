@@ -167,6 +167,14 @@ int ig_webhook_create(ig_store_t *st, const char *org_id, const char *url, uint3
  * org subscribed to type, then wakes the delivery thread. One query when the org has no webhook. A delivery
  * that cannot be queued is logged and the others still are; returns the first error. */
 int ig_webhook_emit(ig_store_t *st, const char *org_id, const char *type, const char *data_json);
+/* As ig_webhook_emit, for an event whose id is given (32 lowercase hex chars; NULL = a fresh random id):
+ * a webhook that already has a delivery of this event counts as queued (the store refuses a second one for
+ * budget events, schema v9), so emitting the same event again after a failure or a crash sends it once. */
+int ig_webhook_emit_id(ig_store_t *st, const char *org_id, const char *type, const char *data_json,
+                       const char *event_id);
+/* A stable event id for text (e.g. "<budget>:<period start>:budget.warning"): the lowercase hex of the first
+ * 16 bytes of SHA-256(text). */
+void ig_webhook_event_id(const char *text, char out[33]);
 /* As ig_webhook_emit for ONE webhook of the org, whatever its subscriptions and enabled flag (the test
  * event). out (may be NULL) gets the queued delivery. IG_ENOTFOUND when the org has no such webhook. */
 int ig_webhook_emit_to(ig_store_t *st, const char *org_id, const char *webhook_id, const char *type,

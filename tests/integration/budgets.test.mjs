@@ -3,11 +3,28 @@
 // proxy path: a call over the hard limit answers 429 with the exact body and never reaches the mock upstream;
 // budget.warning and budget.exceeded are delivered once per period; many concurrent streams never take spend
 // past the hard limit (the worst case of each is reserved before it goes upstream and replaced by its actual
-// cost when it ends), and client aborts settle too.
+// cost when it ends), and client aborts settle too. Upstream failures release their reservation; a stream
+// that reports no usage is settled with an estimate from its bytes; an answer longer than its reservation
+// overshoots by at most what the calls in flight cost beyond their reservations (the bound docs/budgets.md
+// states, with and without max_tokens). The alerts survive a restart exactly once: an alert left pending by
+// a stopped process is delivered by the next one, and one already queued is not delivered again.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startMock, startGateway, assertFlatError, LOOSE_AUTH_ARGS, randomId, uid, waitFor, T } from './lib/harness.mjs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  startMock,
+  startGateway,
+  closedPort,
+  assertFlatError,
+  LOOSE_AUTH_ARGS,
+  randomId,
+  uid,
+  sleep,
+  waitFor,
+  T,
+} from './lib/harness.mjs';
 
 const ID_RE = /^[0-9a-f]{32}$/;
 // gpt-4o in data/pricing.json: 2.5 USD per 1M input tokens, 10 per 1M output tokens, in micro-USD per token
@@ -56,7 +73,12 @@ describe('budgets', () => {
   before(async () => {
     mock = await startMock();
     rx = await startReceiver();
-    gw = await startGateway({ mock, args: [...LOOSE_AUTH_ARGS, '--outbound-allowlist', `127.0.0.1:${rx.port}`, '--webhook-retry-base-ms', '100'] });
+    const dead = await closedPort();
+    gw = await startGateway({
+      mock,
+      providers: `name=deadprov,base_url=http://127.0.0.1:${dead}`,
+      args: [...LOOSE_AUTH_ARGS, '--outbound-allowlist', `127.0.0.1:${rx.port}`, '--webhook-retry-base-ms', '100'],
+    });
     A = await gw.signup();
     B = await gw.signup();
     admin = await gw.join(A.token, 'admin');
@@ -104,7 +126,11 @@ describe('budgets', () => {
   }
 
   const chatBody = ({ maxTokens = 100, stream = false } = {}) =>
-    JSON.stringify({ model: 'gpt-4o', max_tokens: maxTokens, stream, messages: [{ role: 'user', content: 'hi' }] });
+    JSON.stringify(
+      maxTokens === null
+        ? { model: 'gpt-4o', stream, messages: [{ role: 'user', content: 'hi' }] }
+        : { model: 'gpt-4o', max_tokens: maxTokens, stream, messages: [{ role: 'user', content: 'hi' }] }
+    );
 
   function chat(key, testId, { maxTokens = 100, stream = false, headers = {}, onData } = {}) {
     const body = chatBody({ maxTokens, stream });
@@ -329,6 +355,8 @@ describe('budgets', () => {
       assert.equal(r.text, `{"error": "budget exceeded", "error_code": "budget_exceeded", "budget_id": "${b.id}", "current_spend": ${spent / 1e6}, "hard_limit_usd": 0.002}`);
     }
     assert.equal(await reached(id), before, 'a refused call never reaches the upstream');
+    const m = await gw.request({ path: '/metrics' });
+    assert.match(m.text, /^ingate_budget_refused_total [3-9]\d*$/m, 'the refusals are counted');
     // the budget is the key's: another key of the org is not limited by it
     const r = await chat(other, uid('other')).res;
     assert.equal(r.status, 200, r.text);
@@ -417,6 +445,96 @@ describe('budgets', () => {
     assert.ok(spent <= HARD && spent + est > HARD, `spent ${spent} of ${HARD} (a call reserves ${est})`);
   });
 
+  it('a call whose upstream fails releases its reservation: spend is what was priced, nothing for the failures', async () => {
+    const o = await org();
+    // deadprov has no price for gpt-4o: its calls reserve the unpriced default (1 USD) and must fit
+    const b = await create(o.token, { scope: 'org', hard_limit_usd: 1.5 });
+    const id = uid('fail');
+    const est = estimate(chatBody(), 100);
+    for (const [headers, status] of [
+      [{ 'x-ingate-provider': 'deadprov' }, 502], // nothing listens: no answer at all
+      [{ 'x-mock-mode': 'error', 'x-mock-status': '502' }, 502], // the provider's own error, without usage
+      [{ 'x-mock-mode': 'error', 'x-mock-status': '500' }, 500],
+    ]) {
+      const r = await chat(o.api_key, id, { headers }).res;
+      assert.equal(r.status, status, r.text);
+      const s = await settled(o.token, b.id, 0);
+      assert.equal(s.reserved, 0);
+    }
+    // the reservations were given back: a second 1 USD reservation fits again (1 + 1 > 1.5 otherwise) ...
+    assert.equal((await status(o.token, b.id)).remaining, 1.5);
+    const again = await chat(o.api_key, id, { headers: { 'x-ingate-provider': 'deadprov' } }).res;
+    assert.equal(again.status, 502, again.text);
+    await settled(o.token, b.id, 0);
+    // ... and the calls that succeed are charged what the pricing says, nothing more
+    const r = await chat(o.api_key, id).res;
+    assert.equal(r.status, 200, r.text);
+    await settled(o.token, b.id, JSON_COST);
+    assert.ok(est > JSON_COST);
+  });
+
+  it('a stream that reports no usage is settled with an estimate from its bytes, not its reservation', async () => {
+    const o = await org();
+    const b = await create(o.token, { scope: 'org', hard_limit_usd: 1 });
+    const body = chatBody({ maxTokens: 4000, stream: true });
+    const r = await gw.request({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { 'x-ingate-key': o.api_key, 'content-type': 'application/json', 'x-mock-usage': 'none', 'x-mock-events': '3' },
+      body,
+    });
+    assert.equal(r.status, 200, r.text);
+    assert.ok(r.text.includes('data: [DONE]') && !r.text.includes('"usage"'), 'a complete stream without usage');
+    // input ceil(request bytes / 4), output ceil(response bytes / 4), priced as gpt-4o
+    const est = Math.round(Math.ceil(Buffer.byteLength(body) / 4) * IN + Math.ceil(Buffer.byteLength(r.text) / 4) * OUT);
+    assert.ok(est < estimate(body, 4000) / 10, `estimate ${est} far below the reservation`);
+    await settled(o.token, b.id, est);
+  });
+
+  it('an answer longer than its reservation overshoots by at most what the calls in flight cost beyond it', async () => {
+    // max_tokens 1, but the mock answers 34 completion tokens (370 micro-USD): three calls in flight together
+    const o = await org();
+    const est1 = estimate(chatBody({ maxTokens: 1 }), 1);
+    const HARD = 3 * est1; // exactly three reservations fit
+    const b = await create(o.token, { scope: 'org', hard_limit_usd: HARD / 1e6 });
+    const id = uid('over');
+    const rs = await Promise.all(
+      Array.from({ length: 3 }, () => chat(o.api_key, id, { maxTokens: 1, headers: { 'x-mock-delay-ms': '800' } }).res)
+    );
+    for (const r of rs) assert.equal(r.status, 200, r.text);
+    const s = await settled(o.token, b.id, 3 * JSON_COST);
+    const spent = micros(s.current_spend);
+    assert.ok(spent > HARD, 'max_tokens bounds the reservation, not what the provider answers');
+    assert.ok(spent - HARD <= 3 * (JSON_COST - est1), `overshoot ${spent - HARD} ≤ Σ (actual − reserved)`);
+    const r = await chat(o.api_key, id, { maxTokens: 1 }).res;
+    assert.equal(r.status, 429, 'and the next call finds no room');
+    assert.equal(r.json.error_code, 'budget_exceeded');
+    assert.equal(await reached(id), 3);
+  });
+
+  it('without max_tokens the default reservation (4096 tokens) is not a strict bound either: the same bound holds', async () => {
+    // two streams of 5000 completion tokens each, without max_tokens: each reserves 4096 output tokens
+    const o = await org();
+    const body = chatBody({ maxTokens: null, stream: true });
+    const est = estimate(body, 4096);
+    const HARD = 2 * est;
+    const b = await create(o.token, { scope: 'org', hard_limit_usd: HARD / 1e6 });
+    const id = uid('nomax');
+    const EVENTS = 5000;
+    const cost = Math.round(12 * IN + EVENTS * OUT); // 50030 micro-USD, above the 4096-token reservation
+    const headers = { 'x-mock-events': String(EVENTS), 'x-mock-delay-ms': '800' };
+    const rs = await Promise.all(Array.from({ length: 2 }, () => chat(o.api_key, id, { maxTokens: null, stream: true, headers }).res));
+    for (const r of rs) {
+      assert.equal(r.status, 200, r.text.slice(0, 200));
+      assert.ok(r.text.includes('data: [DONE]'));
+    }
+    const s = await settled(o.token, b.id, 2 * cost);
+    const spent = micros(s.current_spend);
+    assert.ok(spent > HARD, `spent ${spent} > hard ${HARD}: the default is not a bound`);
+    assert.ok(spent - HARD <= 2 * (cost - est), `overshoot ${spent - HARD} ≤ Σ (actual − reserved) = ${2 * (cost - est)}`);
+    assert.equal((await chat(o.api_key, id, { maxTokens: null }).res).status, 429);
+  });
+
   it('client aborts settle: the reservation is replaced (charged in full when no usage was seen)', async () => {
     const o = await org();
     const b = await create(o.token, { scope: 'org', hard_limit_usd: 0.01 });
@@ -438,5 +556,102 @@ describe('budgets', () => {
       await settled(o.token, b.id, spent);
     }
     assert.equal((await chat(o.api_key, id).res).status, 429);
+  });
+});
+
+describe('budget alerts across a restart', () => {
+  let mock, rx, first, second;
+  const args = () => [...LOOSE_AUTH_ARGS, '--outbound-allowlist', `127.0.0.1:${rx.port}`, '--webhook-retry-base-ms', '100'];
+
+  before(async () => {
+    mock = await startMock();
+    rx = await startReceiver();
+    first = await startGateway({ mock, args: args() });
+  });
+  after(async () => {
+    await second?.destroy();
+    await first?.destroy();
+    await mock?.stop();
+    await rx?.close();
+  });
+
+  it('an alert left pending by a stopped process is delivered once by the next; one already queued is not sent again', async () => {
+    const o = await first.signup();
+    assert.equal((await first.api(o.token, 'PUT', '/org/billing', { plan: 'enterprise' })).status, 200);
+    assert.equal((await first.api(o.token, 'PUT', '/providers/openai', { api_key: `sk-prov-${uid('rs')}` })).status, 200);
+    const hook = `/restart-${o.org.id}`;
+    const w = await first.api(o.token, 'POST', '/webhooks', { url: rx.url(hook), events: ['budget.warning', 'budget.exceeded'] });
+    assert.equal(w.status, 201, w.text);
+    const mk = async (body) => {
+      const r = await first.api(o.token, 'POST', '/budgets', body);
+      assert.equal(r.status, 201, r.text);
+      return r.json.budget;
+    };
+    const a = await mk({ scope: 'org', soft_limit_usd: 0.0007, hard_limit_usd: 0.0015 });
+    const k = await mk({ scope: 'key', scope_id: o.key.id, soft_limit_usd: 0.5, hard_limit_usd: 1 });
+    const chat = (gw) =>
+      gw.request({
+        method: 'POST',
+        path: '/v1/chat/completions',
+        headers: { 'x-ingate-key': o.api_key, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    const of = (id, type) => rx.at(hook).map((r) => JSON.parse(r.body)).filter((p) => p.data.budget_id === id && (!type || p.type === type));
+    // budget a: the 2nd call crosses the soft limit, the 3rd is refused (hard): both alerts delivered
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await chat(first)).status, 200);
+      await waitFor(async () => (await first.api(o.token, 'GET', `/budgets/${a.id}/status`)).json.reserved === 0, { what: 'settled' });
+    }
+    assert.equal((await chat(first)).status, 429);
+    await waitFor(() => of(a.id).length === 2, { what: 'the two alerts of budget a', timeoutMs: T(10000) });
+    const delivered = of(a.id).map((p) => p.id).sort();
+    await first.stop();
+
+    // as if the process had stopped between queuing a's alerts and recording that, and between claiming
+    // k's budget.warning and queuing it
+    const now = new Date();
+    const month = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+    const db = new Database(path.join(first.dataDir, 'ingate.db'));
+    try {
+      assert.equal(db.prepare('SELECT pending FROM budget_spend WHERE budget_id = ?').get(a.id).pending, 0);
+      db.prepare('UPDATE budget_spend SET pending = alerted WHERE budget_id = ?').run(a.id);
+      db.prepare(
+        'INSERT INTO budget_spend (budget_id, org_id, period_start, spent_micros, alerted, pending, updated_at) VALUES (?, ?, ?, 600000, 1, 1, ?)' +
+          ' ON CONFLICT (budget_id, period_start) DO UPDATE SET spent_micros = 600000, alerted = 1, pending = 1'
+      ).run(k.id, o.org.id, month, Date.now());
+    } finally {
+      db.close();
+    }
+
+    second = await startGateway({ mock, reuse: first, args: args() });
+    await waitFor(() => of(k.id).length >= 1, { what: "k's pending budget.warning", timeoutMs: T(10000) });
+    await sleep(T(1500)); // and nothing more comes
+    const got = of(k.id);
+    assert.equal(got.length, 1);
+    assert.equal(got[0].type, 'budget.warning');
+    assert.deepEqual(got[0].data, {
+      budget_id: k.id,
+      scope: 'key',
+      scope_id: o.key.id,
+      period_type: 'monthly',
+      period_start: month,
+      current_spend: 0.6,
+      soft_limit_usd: 0.5,
+      hard_limit_usd: 1,
+    });
+    assert.deepEqual(of(a.id).map((p) => p.id).sort(), delivered, "a's alerts were not sent again");
+    // the restarted gateway loaded the claims: more refusals of a send nothing
+    for (let i = 0; i < 2; i++) assert.equal((await chat(second)).status, 429);
+    await sleep(T(1000));
+    assert.equal(of(a.id).length, 2);
+    const s = await second.api(o.token, 'GET', `/budgets/${k.id}/status`);
+    assert.equal(s.json.warning_sent, true);
+    await second.stop();
+    const db2 = new Database(path.join(first.dataDir, 'ingate.db'), { readonly: true });
+    try {
+      assert.equal(db2.prepare('SELECT COUNT(*) AS n FROM budget_spend WHERE pending <> 0').get().n, 0, 'nothing left pending');
+    } finally {
+      db2.close();
+    }
   });
 });

@@ -19,7 +19,8 @@
  * are ollama (streamed as NDJSON), everything else is OpenAI chat.completion.
  * Modes: json (canned ~600-byte completion echoing the request's model),
  * stream (SSE: X-Mock-Events deltas spaced by X-Mock-Interval-Ms, then usage and
- * [DONE] / Anthropic's message_* events), error (X-Mock-Status, default 500,
+ * [DONE] / Anthropic's message_* events; "X-Mock-Usage: none" leaves out the
+ * OpenAI usage chunk, as OpenAI does without stream_options.include_usage), error (X-Mock-Status, default 500,
  * OpenAI error body), echo-key (401 whose body and X-Echo-Auth header repeat
  * the received credential, so tests can check the gateway masks it), slow
  * (X-Mock-Delay-Ms, default 2000, then json or stream), hang (never answers),
@@ -102,6 +103,7 @@ struct ctx {
     bool body_stream;   /* the body said "stream": true */
     bool count_tokens;  /* .../v1/messages/count_tokens */
     bool head;          /* HEAD request: no body may be sent */
+    bool no_usage;      /* X-Mock-Usage: none: an OpenAI stream without its usage chunk */
     int status;
     long long delay_ms, bytes, events, interval_ms;
     char model[MODEL_MAX + 1];
@@ -752,13 +754,15 @@ static void stream_tail_and_end(struct ctx *c)
     long long n = c->events;
     switch (c->shape) {
     case SH_OPENAI:
-        evbuffer_add_printf(g_scratch,
-                            "data: {\"id\":\"chatcmpl-mock-0001\",\"object\":\"chat.completion.chunk\","
-                            "\"created\":%lld,\"model\":\"%.*s\",\"system_fingerprint\":\"fp_mock\","
-                            "\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":%lld,"
-                            "\"total_tokens\":%lld}}\n\n",
-                            g_created, M_ARGS, n, n + 12);
-        send_chunk(c, NULL);
+        if (!c->no_usage) {
+            evbuffer_add_printf(g_scratch,
+                                "data: {\"id\":\"chatcmpl-mock-0001\",\"object\":\"chat.completion.chunk\","
+                                "\"created\":%lld,\"model\":\"%.*s\",\"system_fingerprint\":\"fp_mock\","
+                                "\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":%lld,"
+                                "\"total_tokens\":%lld}}\n\n",
+                                g_created, M_ARGS, n, n + 12);
+            send_chunk(c, NULL);
+        }
         evbuffer_add(g_scratch, "data: [DONE]\n\n", 14);
         send_chunk(c, NULL);
         break;
@@ -1126,6 +1130,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     c.bytes = by >= 0 ? clampll(by, 0, 1LL << 40) : BIG_DEFAULT;
     c.events = ev >= 0 ? clampll(ev, 0, 10 * 1000 * 1000) : EVENTS_DEFAULT;
     c.interval_ms = iv >= 0 ? clampll(iv, 0, MAX_MS) : 0;
+    const char *usage_hdr = evhttp_find_header(ih, "X-Mock-Usage");
+    c.no_usage = usage_hdr && strcasecmp(usage_hdr, "none") == 0;
 
     record_request(req, uri, body, blen,
                    bad_mode ? "invalid" : (c.stream && c.mode == M_JSON) ? "stream" : mode_names[c.mode]);

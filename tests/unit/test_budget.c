@@ -1,7 +1,8 @@
 /*
  * test_budget.c — calendar periods in UTC and the reserve-then-settle ledger (limit/budget): admission at the
- * exact limit, settlement replacing reservations, alerts once per period, period roll-over, and concurrent
- * reservations that never overshoot.
+ * exact limit, settlement replacing reservations, alerts once per period (and again after an unmark),
+ * period roll-over, reloads that merge instead of rolling back (spend, reservations, alert bits, newer
+ * rules), and concurrent reservations that never overshoot.
  */
 #include "core/err.h"
 #include "limit/budget.h"
@@ -168,6 +169,113 @@ TEST(a_new_period_starts_empty_old_holds_settle_elsewhere)
     ig_budget_ledger_free(l);
 }
 
+/* A reload from a snapshot older than the ledger's own settlements merges: it never lowers the spend, never
+ * drops reservations in flight or alert bits, and a newer snapshot's (or another node's) higher spend wins.
+ */
+TEST(a_reload_merges_never_rolls_back)
+{
+    ig_budget_ledger_t *l = ig_budget_ledger_new();
+    int64_t now = utc(2026, 11, 29, 12, 0);
+    ig_budget_rule_t b = rule("merge", 1000, 350);
+    ig_budget_hold_t h1, h2;
+    ig_budget_state_t st;
+    unsigned crossed = 0, cr[3];
+    int64_t spent[3];
+    int who;
+    CHECK_EQ_INT(ig_budget_load(l, &b, now, 300, 0), IG_OK);
+    CHECK_EQ_INT(ig_budget_reserve(l, &b, 1, 100, now, &h1, &who, &st, &crossed), IG_OK);
+    CHECK_EQ_INT(ig_budget_reserve(l, &b, 1, 200, now, &h2, &who, &st, &crossed), IG_OK);
+    ig_budget_settle(l, &h1, 100, cr, spent); /* 400: crosses the soft limit */
+    CHECK_EQ_INT(cr[0], IG_BUDGET_CROSSED_SOFT);
+    /* the snapshot still says 300 and no alert: loading it changes nothing */
+    CHECK_EQ_INT(ig_budget_load(l, &b, now, 300, 0), IG_OK);
+    CHECK_EQ_INT(ig_budget_state(l, b.id, now, IG_BUDGET_MONTHLY, &st), IG_OK);
+    CHECK_EQ_INT(st.spent_micros, 400);
+    CHECK_EQ_INT(st.reserved_micros, 200); /* h2 is still in flight */
+    CHECK_EQ_INT(st.alerted, IG_BUDGET_CROSSED_SOFT);
+    /* another node spent more meanwhile (the store has it): the higher spend and its alert bits win */
+    CHECK_EQ_INT(ig_budget_load(l, &b, now, 700, IG_BUDGET_CROSSED_HARD), IG_OK);
+    CHECK_EQ_INT(ig_budget_state(l, b.id, now, IG_BUDGET_MONTHLY, &st), IG_OK);
+    CHECK_EQ_INT(st.spent_micros, 700);
+    CHECK_EQ_INT(st.reserved_micros, 200);
+    CHECK_EQ_INT(st.alerted, IG_BUDGET_CROSSED_SOFT | IG_BUDGET_CROSSED_HARD);
+    ig_budget_settle(l, &h2, 50, cr, spent);
+    CHECK_EQ_INT(spent[0], 750);
+    CHECK_EQ_INT(cr[0], 0); /* both alerts were claimed already */
+    ig_budget_ledger_free(l);
+}
+
+/* Rules carry a version: a request holding an older org snapshot never rolls the limits (or the period type)
+ * back; a newer rule with another period type starts that period. */
+TEST(an_older_rule_never_replaces_a_newer_one)
+{
+    ig_budget_ledger_t *l = ig_budget_ledger_new();
+    int64_t now = utc(2026, 11, 29, 12, 0);
+    ig_budget_rule_t v1 = rule("ver", 5000, 0), v2 = rule("ver", 1000, 0), v3 = rule("ver", 1000, 0);
+    v1.version = 10;
+    v2.version = 20;
+    v3.version = 30;
+    v1.period = IG_BUDGET_DAILY; /* the old rule was daily; v2 made it monthly */
+    ig_budget_hold_t h, h2;
+    ig_budget_state_t st;
+    unsigned crossed = 0, cr[3];
+    int64_t spent[3];
+    int who;
+    CHECK_EQ_INT(ig_budget_load(l, &v2, now, 600, 0), IG_OK);
+    /* a thread with the old snapshot loads and reserves with v1: the monthly limit of 1000 still applies */
+    CHECK_EQ_INT(ig_budget_load(l, &v1, now, 0, 0), IG_OK);
+    CHECK(ig_budget_known(l, v1.id, now));
+    CHECK_EQ_INT(ig_budget_state(l, v1.id, now, IG_BUDGET_MONTHLY, &st), IG_OK);
+    CHECK_EQ_INT(st.spent_micros, 600);
+    CHECK_EQ_INT(ig_budget_reserve(l, &v1, 1, 500, now, &h, &who, &st, &crossed), IG_ETOOMANY);
+    CHECK_EQ_INT(ig_budget_reserve(l, &v1, 1, 400, now, &h, &who, &st, &crossed), IG_OK);
+    /* v3 turns it daily again: the ledger needs that period loaded (the monthly holds settle there) */
+    v3.period = IG_BUDGET_DAILY;
+    CHECK_EQ_INT(ig_budget_reserve(l, &v3, 1, 1, now, &h2, &who, &st, &crossed), IG_ENOTFOUND);
+    CHECK(!ig_budget_known(l, v3.id, now));
+    CHECK_EQ_INT(ig_budget_load(l, &v3, now, 20, 0), IG_OK);
+    CHECK_EQ_INT(ig_budget_state(l, v3.id, now, IG_BUDGET_DAILY, &st), IG_OK);
+    CHECK_EQ_INT(st.spent_micros, 20);
+    CHECK_EQ_INT(st.reserved_micros, 0);
+    CHECK_EQ_INT(ig_budget_reserve(l, &v2, 1, 980, now, &h2, &who, &st, &crossed), IG_OK); /* daily, 1000 */
+    ig_budget_settle(l, &h, 400, cr, spent);
+    CHECK_EQ_INT(spent[0], -1); /* charged to the monthly period it was reserved in */
+    ig_budget_settle(l, &h2, 980, cr, spent);
+    CHECK_EQ_INT(spent[0], 1000);
+    CHECK_EQ_INT(cr[0], IG_BUDGET_CROSSED_HARD);
+    ig_budget_ledger_free(l);
+}
+
+/* An alert that could not be recorded or queued is given back: the next crossing reports it again. */
+TEST(unmark_reports_again)
+{
+    ig_budget_ledger_t *l = ig_budget_ledger_new();
+    int64_t now = utc(2026, 11, 29, 12, 0);
+    ig_budget_rule_t b = rule("unmark", 100, 50);
+    ig_budget_hold_t h;
+    ig_budget_state_t st;
+    unsigned crossed = 0, cr[3];
+    int64_t spent[3];
+    int who;
+    CHECK_EQ_INT(ig_budget_load(l, &b, now, 0, 0), IG_OK);
+    CHECK_EQ_INT(ig_budget_reserve(l, &b, 1, 60, now, &h, &who, &st, &crossed), IG_OK);
+    ig_budget_settle(l, &h, 60, cr, spent);
+    CHECK_EQ_INT(cr[0], IG_BUDGET_CROSSED_SOFT);
+    CHECK_EQ_INT(ig_budget_reserve(l, &b, 1, 50, now, &h, &who, &st, &crossed), IG_ETOOMANY);
+    CHECK_EQ_INT(crossed, IG_BUDGET_CROSSED_HARD);
+    ig_budget_unmark(l, b.id, st.period_start + 1, IG_BUDGET_CROSSED_HARD); /* another period: no-op */
+    CHECK_EQ_INT(ig_budget_reserve(l, &b, 1, 50, now, &h, &who, &st, &crossed), IG_ETOOMANY);
+    CHECK_EQ_INT(crossed, 0);
+    ig_budget_unmark(l, b.id, st.period_start, IG_BUDGET_CROSSED_HARD | IG_BUDGET_CROSSED_SOFT);
+    CHECK_EQ_INT(ig_budget_reserve(l, &b, 1, 50, now, &h, &who, &st, &crossed), IG_ETOOMANY);
+    CHECK_EQ_INT(crossed, IG_BUDGET_CROSSED_HARD);
+    CHECK_EQ_INT(ig_budget_reserve(l, &b, 1, 10, now, &h, &who, &st, &crossed), IG_OK);
+    ig_budget_settle(l, &h, 0, cr, spent);
+    CHECK_EQ_INT(cr[0], IG_BUDGET_CROSSED_SOFT);
+    ig_budget_unmark(l, "nosuch", st.period_start, IG_BUDGET_CROSSED_SOFT);
+    ig_budget_ledger_free(l);
+}
+
 TEST(bad_arguments)
 {
     ig_budget_ledger_t *l = ig_budget_ledger_new();
@@ -236,6 +344,9 @@ int main(void)
     RUN(reserve_exactly_to_the_limit_then_settle);
     RUN(all_or_nothing_across_scopes);
     RUN(a_new_period_starts_empty_old_holds_settle_elsewhere);
+    RUN(a_reload_merges_never_rolls_back);
+    RUN(an_older_rule_never_replaces_a_newer_one);
+    RUN(unmark_reports_again);
     RUN(bad_arguments);
     RUN(concurrent_reservations_never_overshoot);
     UNIT_DONE();

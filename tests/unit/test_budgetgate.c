@@ -63,7 +63,7 @@ TEST(estimate_formula)
 TEST(admission_with_the_ledger)
 {
     ig_budget_ledger_t *l = ig_budget_ledger_new();
-    ig_budget_rule_t r = {"b1", IG_BUDGET_MONTHLY, 10000, 5000};
+    ig_budget_rule_t r = {"b1", IG_BUDGET_MONTHLY, 10000, 5000, 0};
     int64_t now = 1780000000000LL;
     ig_price_t p = price(2500000, 10000000, -1);
     int64_t est = ig_budget_estimate_micros(&p, 100, 100); /* 1063 */

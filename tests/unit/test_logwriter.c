@@ -5,7 +5,10 @@
  * metadata / off; fields sealed under the org key with AAD bound to org, record and column; PII redaction
  * (pattern, hash, drop) only for enterprise orgs unless the operator forces it; tokens and cost from the
  * response; blind-index lookups; key last use; orphans; the spool when an org's database is locked and its
- * replay; and that no raw PII byte reaches any file.
+ * replay; and that no raw PII byte reaches any file. Budgets: a stream that reports no usage settles its
+ * budget hold and its tokens-per-minute charge with an estimate from its bytes (capped at what was charged);
+ * an alert two writers (two nodes) cross together is queued once; an alert that cannot be queued stays
+ * pending and is queued by a later pass, once, even if it was queued before a crash.
  */
 #include "unit.h"
 #include "capture/capture.h"
@@ -16,7 +19,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "crypto/orgkey.h"
+#include "limit/budget.h"
+#include "limit/limiter.h"
 #include "net/loop.h"
+#include "webhook/webhook.h"
 #include "store/logstore.h"
 #include "store/store.h"
 
@@ -1005,6 +1011,234 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+/* ---- budgets ---- */
+
+/* Puts a reservation of est micro-USD on the budget `rule` in ledger l into the record, as the proxy does. */
+static void hold_on(ig_capture_rec_t *r, ig_budget_ledger_t *l, const ig_budget_rule_t *rule, int64_t est)
+{
+    if (!r) return;
+    r->budget.ledger = l;
+    r->budget.n = 1;
+    r->budget.rules[0] = *rule;
+    r->budget.scope[0] = IG_STORE_BUDGET_ORG;
+    CHECK_EQ_INT(ig_budget_reserve(l, rule, 1, est, ig_wall_ms(), &r->budget.hold, NULL, NULL, NULL), IG_OK);
+}
+
+static int64_t ledger_spent(ig_budget_ledger_t *l, const ig_budget_rule_t *rule)
+{
+    ig_budget_state_t st;
+    CHECK_EQ_INT(ig_budget_state(l, rule->id, ig_wall_ms(), rule->period, &st), IG_OK);
+    CHECK_EQ_INT(st.reserved_micros, 0);
+    return st.spent_micros;
+}
+
+#define SSE_NO_USAGE                                                                                         \
+    "data: "                                                                                                 \
+    "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,"    \
+    "\"delta\":{\"content\":\"Hello\"}}]}\n\n"                                                               \
+    "data: "                                                                                                 \
+    "{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,"    \
+    "\"delta\":{\"content\":\" there\"},\"finish_reason\":\"stop\"}]}\n\n"                                   \
+    "data: [DONE]\n\n"
+#define STREAM_REQ                                                                                           \
+    "{\"model\":\"gpt-4o\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+
+TEST(stream_without_usage_settles_an_estimate)
+{
+    char org[33], id[37];
+    new_org("est-org", IG_STORE_PLAN_FREE, NULL, org);
+    ig_limiter_t *lim = ig_limiter_local_new();
+    ig_budget_ledger_t *l = ig_budget_ledger_new();
+    ig_capture_conf_t c = conf_of(false);
+    c.limiter = lim;
+    ig_logwriter_t *w = ig_logwriter_new(&c);
+    CHECK(w && lim && l);
+    if (!w || !lim || !l) goto out;
+    ig_budget_rule_t rule = {.id = "est-budget", .period = IG_BUDGET_MONTHLY, .hard_micros = 100000000};
+    CHECK_EQ_INT(ig_budget_load(l, &rule, ig_wall_ms(), 0, 0), IG_OK);
+    ig_limit_rule_t tpm = {100000, 60000};
+    ig_limit_result_t res;
+    const int64_t in = (int64_t)(strlen(STREAM_REQ) + 3) / 4,
+                  out_tok = (int64_t)(strlen(SSE_NO_USAGE) + 3) / 4;
+    ig_usage_t est;
+    ig_usage_init(&est);
+    est.input = in;
+    est.output = out_tok;
+    est.cached = 0;
+    est.cache_write = 0;
+    const int64_t est_cost = ig_pricing_cost_micros(g_pricing, "openai", "gpt-4o", &est);
+    CHECK(est_cost > 0);
+
+    /* a complete stream without usage: charged the estimate, not its reservation (1 USD, 4096 tokens) */
+    ig_capture_rec_t *r = mk(org, STREAM_REQ, SSE_NO_USAGE, NULL, NULL);
+    if (r) {
+        r->model = strdup("gpt-4o");
+        r->meta.stream = true;
+        r->tpm_limit = tpm.limit;
+        r->tpm_estimate = 4096;
+        snprintf(r->lineage_id, sizeof r->lineage_id, "lin-est");
+        CHECK_EQ_INT(ig_limiter_take(lim, ig_iov_str("lin-est:t"), &tpm, 4096, (int64_t)ig_now_ns(), &res),
+                     IG_OK);
+        hold_on(r, l, &rule, 1000000);
+    }
+    write_one(w, r, id);
+    CHECK_EQ_INT(ledger_spent(l, &rule), est_cost);
+    CHECK_EQ_INT(ig_limiter_take(lim, ig_iov_str("lin-est:t"), &tpm, 0, (int64_t)ig_now_ns(), &res), IG_OK);
+    CHECK(res.remaining >= tpm.limit - (in + out_tok)); /* (plus what came back since) */
+    CHECK(res.remaining > tpm.limit - 4096);
+    ig_logrow_t row;
+    CHECK_EQ_INT(get_row(org, id, &row), IG_OK);
+    CHECK_EQ_INT(row.r.output_tokens, -1); /* the log keeps what the provider said: nothing */
+    CHECK_EQ_INT(row.r.cost_micros, -1);
+    ig_logrow_free(&row);
+
+    /* the estimate never charges more than the reservation */
+    r = mk(org, STREAM_REQ, SSE_NO_USAGE, NULL, NULL);
+    if (r) {
+        r->model = strdup("gpt-4o");
+        r->meta.stream = true;
+        hold_on(r, l, &rule, 10);
+    }
+    write_one(w, r, id);
+    CHECK_EQ_INT(ledger_spent(l, &rule), est_cost + 10);
+
+    /* a stream the client aborted (499) is still charged its reservation: the provider may have generated
+     * more than was relayed */
+    r = mk(org, STREAM_REQ, SSE_NO_USAGE, NULL, NULL);
+    if (r) {
+        r->model = strdup("gpt-4o");
+        r->meta.stream = true;
+        r->meta.status = 499;
+        hold_on(r, l, &rule, 1000000);
+    }
+    write_one(w, r, id);
+    CHECK_EQ_INT(ledger_spent(l, &rule), est_cost + 10 + 1000000);
+out:
+    ig_logwriter_free(w);
+    ig_budget_ledger_free(l);
+    ig_limiter_free(lim);
+}
+
+static int64_t deliveries_of(const char *org, const char *type)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    int64_t v = -1;
+    char path[128];
+    snprintf(path, sizeof path, "%s/control.db", g_dir);
+    if (sqlite3_open(path, &db) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM webhook_deliveries WHERE org_id = ? AND event_type = ?",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, org, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, type, -1, SQLITE_STATIC);
+        if (sqlite3_step(q) == SQLITE_ROW) v = sqlite3_column_int64(q, 0);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return v;
+}
+
+static size_t pending_alerts(void)
+{
+    ig_budget_alert_t as[8];
+    size_t n = 99;
+    CHECK_EQ_INT(ig_store_budget_alerts_pending(g_st, as, 8, &n), IG_OK);
+    return n;
+}
+
+static const uint8_t WH_KEY[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
+                                   3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8};
+
+static bool webhooks_up(void)
+{
+    ig_webhook_conf_t c = {.store_url = g_url, .key = WH_KEY, .retry_base_ms = 1000};
+    const char *why = NULL;
+    int rc = ig_webhook_init(&c, &why);
+    CHECK_EQ_INT(rc, IG_OK);
+    return rc == IG_OK;
+}
+
+/* A record of a gpt-4o call costing 7250 micro-USD (OPENAI_RESP) on the budget, reserved in ledger l (a
+ * reservation of 100: each call outspends it, so the ledger admits them all). */
+static void write_call(ig_logwriter_t *w, const char *org, ig_budget_ledger_t *l,
+                       const ig_budget_rule_t *rule)
+{
+    char id[37];
+    ig_capture_rec_t *r = mk(org, "{\"model\":\"gpt-4o\"}", OPENAI_RESP, NULL, NULL);
+    if (r) {
+        r->model = strdup("gpt-4o");
+        hold_on(r, l, rule, 100);
+    }
+    write_one(w, r, id);
+}
+
+TEST(budget_alerts_once_across_writers_and_failures)
+{
+    char org[33];
+    new_org("alert-org", IG_STORE_PLAN_ENTERPRISE, NULL, org);
+    ig_budget_t b;
+    CHECK_EQ_INT(ig_store_budget_create(g_st, org, IG_STORE_BUDGET_ORG, NULL, NULL, IG_STORE_PERIOD_MONTHLY,
+                                        20000, 5000, &b),
+                 IG_OK);
+    if (!webhooks_up()) return;
+    char secret[IG_WEBHOOK_SECRET_TEXT_MAX];
+    uint32_t mask = (1u << IG_WEBHOOK_EV_BUDGET_WARNING) | (1u << IG_WEBHOOK_EV_BUDGET_EXCEEDED);
+    CHECK_EQ_INT(ig_webhook_create(g_st, org, "https://hooks.example/budget", mask, NULL, secret, NULL),
+                 IG_OK);
+    ig_budget_rule_t rule = {.period = IG_BUDGET_MONTHLY, .hard_micros = 20000, .soft_micros = 5000};
+    memcpy(rule.id, b.id, sizeof rule.id);
+    /* two nodes: each its ledger (loaded from the store's empty spend) and its writer, one store */
+    ig_budget_ledger_t *la = ig_budget_ledger_new(), *lb = ig_budget_ledger_new();
+    ig_logwriter_t *wa = new_writer(false), *wb = new_writer(false);
+    if (!la || !lb || !wa || !wb) goto out;
+    CHECK_EQ_INT(ig_budget_load(la, &rule, ig_wall_ms(), 0, 0), IG_OK);
+    CHECK_EQ_INT(ig_budget_load(lb, &rule, ig_wall_ms(), 0, 0), IG_OK);
+    /* each node's first call takes its own ledger past the soft limit: budget.warning is queued once */
+    write_call(wa, org, la, &rule);
+    write_call(wb, org, lb, &rule);
+    CHECK_EQ_INT(ledger_spent(lb, &rule), 7250);
+    CHECK_EQ_INT(deliveries_of(org, "budget.warning"), 1);
+    CHECK_EQ_INT(pending_alerts(), 0);
+
+    /* the delivery queue cannot take budget.exceeded (the webhook module is down): it stays pending ... */
+    ig_webhook_shutdown();
+    write_call(wa, org, la, &rule);
+    write_call(wa, org, la, &rule); /* 21750: past the hard limit */
+    CHECK_EQ_INT(deliveries_of(org, "budget.exceeded"), 0);
+    CHECK_EQ_INT(pending_alerts(), 1);
+    /* ... and is queued by a later pass once the queue works again; the other node claims nothing */
+    if (!webhooks_up()) goto out;
+    write_call(wb, org, lb, &rule);
+    write_call(wb, org, lb, &rule); /* node b crosses the hard limit in its ledger too */
+    sleep_ms(1100);
+    ig_logwriter_replay(wa);
+    ig_logwriter_replay(wb);
+    CHECK_EQ_INT(deliveries_of(org, "budget.exceeded"), 1);
+    CHECK_EQ_INT(pending_alerts(), 0);
+
+    /* a process that stopped after queuing but before recording it: the next queues nothing twice */
+    char sql[256];
+    snprintf(sql, sizeof sql, "UPDATE budget_spend SET pending = 3 WHERE budget_id = '%s'", b.id);
+    char path[128];
+    snprintf(path, sizeof path, "%s/control.db", g_dir);
+    sqlite3 *db = NULL;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ig_logwriter_t *wc = new_writer(false); /* a restart */
+    if (wc) ig_logwriter_replay(wc);
+    CHECK_EQ_INT(pending_alerts(), 0);
+    CHECK_EQ_INT(deliveries_of(org, "budget.warning"), 1);
+    CHECK_EQ_INT(deliveries_of(org, "budget.exceeded"), 1);
+    ig_logwriter_free(wc);
+out:
+    ig_webhook_shutdown();
+    ig_logwriter_free(wa);
+    ig_logwriter_free(wb);
+    ig_budget_ledger_free(la);
+    ig_budget_ledger_free(lb);
+}
+
 int main(void)
 {
     ig_log_set_level(IG_LOG_ERROR);
@@ -1041,6 +1275,8 @@ int main(void)
     RUN(spool_when_locked_then_replay);
     RUN(invalid_record_does_not_block_spool);
     RUN(no_raw_pii_in_any_file);
+    RUN(stream_without_usage_settles_an_estimate);
+    RUN(budget_alerts_once_across_writers_and_failures);
     ig_store_close(g_st);
     ig_pricing_free(g_pricing);
     if (nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0) fprintf(stderr, "cannot remove %s\n", g_dir);

@@ -169,8 +169,8 @@ TEST(v2_upgrades_in_place)
     int v = 0;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
     CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION);
-    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 8); /* v4: control audit chain; v5: log_batches; v6: key limits;
-                                                v7: budgets; v8: key lineage */
+    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 9); /* v4: control audit chain; v5: log_batches; v6: key limits;
+                                                v7: budgets; v8: key lineage; v9: budget alerts pending */
 
     /* v2 rows read back with the v3 defaults */
     ig_org_t org;

@@ -114,7 +114,9 @@ TEST(v5_upgrades_in_place)
     CHECK_EQ_INT(ig_store_key_create(st, org.id, h, "ig_old", "legacy", IG_STORE_ROLE_MEMBER, 0, &k), IG_OK);
     ig_store_close(st);
     CHECK_EQ_INT(raw_exec("v5.db",
-                          "ALTER TABLE api_keys DROP COLUMN lineage_id;" /* v8 and v7, which came after */
+                          "DROP INDEX webhook_deliveries_budget_event;" /* v9, v8 and v7, which came after */
+                          "DELETE FROM schema_migrations WHERE version = 9;"
+                          "ALTER TABLE api_keys DROP COLUMN lineage_id;"
                           "DELETE FROM schema_migrations WHERE version = 8;"
                           "DROP TABLE budget_spend;"
                           "DROP TABLE budgets;"
@@ -132,8 +134,8 @@ TEST(v5_upgrades_in_place)
     if (!st) return;
     int v = 0;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
-    CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION); /* v6, then v7 */
-    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 8);
+    CHECK_EQ_INT(v, IG_STORE_SCHEMA_VERSION); /* v6, then v7, v8, v9 */
+    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 9);
     /* the existing key follows its org's defaults, and can be given limits of its own */
     check_limits(st, org.id, &k, 0, 0);
     CHECK_EQ_INT(ig_store_key_set_limits(st, org.id, k.id, 60, 0, NULL), IG_OK);

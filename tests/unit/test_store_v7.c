@@ -85,7 +85,9 @@ TEST(v6_upgrades_in_place)
     ig_org_t org;
     CHECK_EQ_INT(ig_store_org_create(st, "old-org", "Old", &org), IG_OK);
     ig_store_close(st);
-    CHECK_EQ_INT(raw_exec("v6.db", "ALTER TABLE api_keys DROP COLUMN lineage_id;" /* v8, which came after */
+    CHECK_EQ_INT(raw_exec("v6.db", "DROP INDEX webhook_deliveries_budget_event;" /* v9 and v8, after */
+                                   "DELETE FROM schema_migrations WHERE version = 9;"
+                                   "ALTER TABLE api_keys DROP COLUMN lineage_id;"
                                    "DELETE FROM schema_migrations WHERE version = 8;"
                                    "DROP TABLE budget_spend; DROP TABLE budgets;"
                                    "DELETE FROM schema_migrations WHERE version = 7;"),
@@ -95,8 +97,8 @@ TEST(v6_upgrades_in_place)
     if (!st) return;
     int v = 0;
     CHECK_EQ_INT(ig_store_schema_version(st, &v), IG_OK);
-    CHECK_EQ_INT(v, 8);
-    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 8);
+    CHECK_EQ_INT(v, 9);
+    CHECK_EQ_INT(IG_STORE_SCHEMA_VERSION, 9);
     ig_budget_t b;
     CHECK_EQ_INT(ig_store_budget_create(st, org.id, IG_STORE_BUDGET_ORG, NULL, NULL, IG_STORE_PERIOD_MONTHLY,
                                         5000000, 0, &b),
