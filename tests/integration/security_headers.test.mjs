@@ -79,6 +79,18 @@ describe('security headers on every response', () => {
     assertOnce(r, '404 api');
   });
 
+  it('management answers are never cached: Cache-Control: no-store on successes and errors alike', async () => {
+    const ok = await gw.request({ path: '/api/v1/keys', headers: { 'x-ingate-key': key } });
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.headers['cache-control'], 'no-store');
+    assertOnce(ok, '200 api');
+    const denied = await gw.request({ path: '/api/v1/keys' });
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers['cache-control'], 'no-store');
+    const missing = await gw.request({ path: '/api/v1/does-not-exist', headers: { 'x-ingate-key': key } });
+    assert.equal(missing.headers['cache-control'], 'no-store');
+  });
+
   it('404 on a missing dashboard file', async () => {
     const r = await gw.request({ path: '/ui/assets/missing-0000.js' });
     assert.equal(r.status, 404);
