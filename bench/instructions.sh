@@ -13,6 +13,7 @@
 #   BENCH_CASE=limits (default)  B = per-key requests and tokens per minute limits (never refusing) and an org
 #                                budget of $10^9 on Enterprise: the issue 5 target, B/A <= 1.05
 #   BENCH_CASE=capture           B = full capture with PII redaction (issue 4)
+#   BENCH_CASE=guardrails        B = an Enterprise org with default settings (injection screening log_only)
 #
 # Prints a Markdown table (medians over the rounds) and the functions whose instructions per call grew the
 # most from A to B (self cost, summed over the rounds), also written to bench/out/instructions-<case>.md.
@@ -40,7 +41,13 @@ capture)
     B_LABEL="full capture + redaction"
     TARGET=
     ;;
-*) echo "BENCH_CASE must be limits or capture" >&2; exit 2 ;;
+guardrails)
+    B_SETTINGS='{"capture":"off"}'
+    B_BUDGET=
+    B_LABEL="Enterprise defaults (prompt-injection screening log_only)"
+    TARGET=
+    ;;
+*) echo "BENCH_CASE must be limits, capture or guardrails" >&2; exit 2 ;;
 esac
 RESULTS=$OUT/instructions-$CASE.md
 
