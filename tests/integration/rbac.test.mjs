@@ -66,6 +66,7 @@ const TABLE = [
   ['DELETE', '/api/v1/budgets/:', 'admin', false],
   ['GET', '/api/v1/budgets/:/status', 'viewer', false],
   ['GET', '/api/v1/audit', 'viewer', false],
+  ['GET', '/api/v1/audit/verify', 'viewer', false],
   ['GET', '/api/v1/audit/:', 'viewer', false],
 ];
 
@@ -124,6 +125,7 @@ const CALLS = {
   'DELETE /api/v1/budgets/:': [`/budgets/${MISSING}`, undefined, 404],
   'GET /api/v1/budgets/:/status': [`/budgets/${MISSING}/status`, undefined, 404],
   'GET /api/v1/audit': ['/audit', undefined, 200],
+  'GET /api/v1/audit/verify': ['/audit/verify', undefined, 200],
   'GET /api/v1/audit/:': [`/audit/${MISSING}`, undefined, 404],
 };
 
