@@ -404,7 +404,8 @@ static int on_headers(ig_req_t *req)
                  ig_req_header(req, IG_IOV_LIT("x-forwarded-for")), rs->client_ip);
     if (rs->route == ROUTE_METRICS) return metrics_access(req, rs);
     if (rs->route == ROUTE_API) {
-        /* management answers carry keys shown once, sessions, settings: no cache (browser, proxy) keeps them */
+        /* management answers carry keys shown once, sessions, settings: no cache (browser, proxy) keeps them
+         */
         ig_req_add_resp_header(req, IG_IOV_LIT("Cache-Control"), IG_IOV_LIT("no-store"));
         const char *bucket = public_route(req->path);
         if (bucket) {

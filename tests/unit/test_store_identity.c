@@ -1,6 +1,7 @@
 /* Unit tests of the store's schema v2 (users, memberships, signup, the hash-chained audit log) with the
  * SQLite backend, on files in a fresh temporary directory. */
 #include "unit.h"
+#include "store_tmp.h"
 #include "core/err.h"
 #include "store/store.h"
 
@@ -12,28 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static char g_dir[64];
-
 /* Two well-formed bcrypt strings (60 bytes, cost 12). */
 #define BCRYPT_A "$2b$12$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
 #define BCRYPT_B "$2b$12$ABCDEFGHIJKLMNOPQRSTUVabcdefghijklmnopqrstuvwxyz./567"
-
-static const char *tmp_path(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", g_dir, name);
-    return out;
-}
-
-static ig_store_t *open_db(const char *name)
-{
-    char path[128];
-    int err = -1;
-    ig_store_t *st = ig_store_open(tmp_path(path, sizeof path, name), &err);
-    CHECK(st != NULL);
-    CHECK_EQ_INT(err, IG_OK);
-    if (st) CHECK_EQ_INT(ig_store_migrate(st), IG_OK);
-    return st;
-}
 
 static void fill_hash(uint8_t h[32], uint8_t seed)
 {
@@ -42,31 +24,7 @@ static void fill_hash(uint8_t h[32], uint8_t seed)
 }
 
 /* Runs one SQL text on g_dir/name through a raw sqlite3 handle (what an attacker with file access does). */
-static int raw_exec(const char *name, const char *sql)
-{
-    char path[128];
-    sqlite3 *db = NULL;
-    int src = sqlite3_open(tmp_path(path, sizeof path, name), &db);
-    if (src == SQLITE_OK) src = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return src;
-}
-
 /* SELECT that returns one integer (or -1). */
-static int64_t raw_int(const char *name, const char *sql)
-{
-    char path[128];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *q = NULL;
-    int64_t v = -1;
-    if (sqlite3_open(tmp_path(path, sizeof path, name), &db) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return v;
-}
-
 static int signup(ig_store_t *st, const char *slug, const char *email, uint8_t seed, ig_org_t *org,
                   ig_user_t *user, ig_keyrec_t *key, const char **which)
 {
@@ -588,29 +546,9 @@ TEST(audit_concurrent_appenders)
     CHECK_EQ_INT(raw_int("auditconc.db", "SELECT MAX(seq) FROM audit"), 300);
 }
 
-static void remove_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", g_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(g_dir);
-}
-
 int main(void)
 {
-    umask(077); /* raw sqlite3 handles create files too: keep them private like the store does */
-    snprintf(g_dir, sizeof g_dir, "/tmp/ingate-store-id-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!store_tmp_init("ingate-store-id")) return 1;
     RUN(fresh_db_is_current);
     RUN(v1_upgrades_in_place);
     RUN(signup_happy_path);
@@ -622,6 +560,6 @@ int main(void)
     RUN(audit_chain);
     RUN(audit_delete_detected);
     RUN(audit_concurrent_appenders);
-    remove_dir();
+    store_tmp_remove();
     UNIT_DONE();
 }

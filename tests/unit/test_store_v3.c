@@ -2,6 +2,7 @@
  * roles, invitations, sessions, teams and apps, key rotation and last use, provider deletion, audit queries)
  * with the SQLite backend, on files in a fresh temporary directory. */
 #include "unit.h"
+#include "store_tmp.h"
 #include "core/err.h"
 #include "store/store.h"
 
@@ -14,30 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static char g_dir[64];
-
 /* Two well-formed bcrypt strings (60 bytes, cost 12). */
 #define BCRYPT_A "$2b$12$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234"
 #define BCRYPT_B "$2b$12$ABCDEFGHIJKLMNOPQRSTUVabcdefghijklmnopqrstuvwxyz./567"
 #define NO_ID    "0123456789abcdef0123456789abcdef" /* well-formed, never generated */
 #define HOUR_MS  (3600 * 1000LL)
-
-static const char *tmp_path(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", g_dir, name);
-    return out;
-}
-
-static ig_store_t *open_db(const char *name)
-{
-    char path[128];
-    int err = -1;
-    ig_store_t *st = ig_store_open(tmp_path(path, sizeof path, name), &err);
-    CHECK(st != NULL);
-    CHECK_EQ_INT(err, IG_OK);
-    if (st) CHECK_EQ_INT(ig_store_migrate(st), IG_OK);
-    return st;
-}
 
 static int64_t now_ms(void)
 {
@@ -63,18 +45,8 @@ static void make_jti(char out[33], unsigned n)
     snprintf(out, 33, "%032x", n);
 }
 
-static int raw_exec(const char *name, const char *sql)
-{
-    char path[128];
-    sqlite3 *db = NULL;
-    int src = sqlite3_open(tmp_path(path, sizeof path, name), &db);
-    if (src == SQLITE_OK) src = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return src;
-}
-
 /* SELECT that returns one integer (or -1); "%s" in sql is replaced by arg (an id we generated). */
-static int64_t raw_int(const char *name, const char *sql, const char *arg)
+static int64_t raw_int_arg(const char *name, const char *sql, const char *arg)
 {
     char path[128], text[512];
     sqlite3 *db = NULL;
@@ -213,28 +185,29 @@ TEST(v2_upgrades_in_place)
     CHECK_EQ_INT(ig_store_org_get(st, org.id, &org), IG_OK);
     CHECK_EQ_INT(org.plan, IG_STORE_PLAN_ENTERPRISE);
     ig_store_close(st);
-    CHECK_EQ_INT(raw_int("v2.db", "SELECT COUNT(*) FROM schema_migrations", NULL), IG_STORE_SCHEMA_VERSION);
-    CHECK_EQ_INT(raw_int("v2.db", "SELECT MAX(version) FROM schema_migrations", NULL),
+    CHECK_EQ_INT(raw_int_arg("v2.db", "SELECT COUNT(*) FROM schema_migrations", NULL),
+                 IG_STORE_SCHEMA_VERSION);
+    CHECK_EQ_INT(raw_int_arg("v2.db", "SELECT MAX(version) FROM schema_migrations", NULL),
                  IG_STORE_SCHEMA_VERSION);
     /* v4: the v2 chain is kept as audit_v1 (for the start-up upgrade), a new control chain begins */
     CHECK_EQ_INT(
-        raw_int("v2.db",
-                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit', 'audit_v1', 'audit_org_seq',"
-                " 'audit_control_org')",
-                NULL),
+        raw_int_arg("v2.db",
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('audit', 'audit_v1', 'audit_org_seq',"
+                    " 'audit_control_org')",
+                    NULL),
         4);
-    CHECK_EQ_INT(raw_int("v2.db",
-                         "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'source_ip_enc'",
-                         NULL),
+    CHECK_EQ_INT(raw_int_arg("v2.db",
+                             "SELECT COUNT(*) FROM pragma_table_info('audit') WHERE name = 'source_ip_enc'",
+                             NULL),
                  1);
     CHECK_EQ_INT(
-        raw_int("v2.db",
-                "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('sessions', 'invitations', 'teams',"
-                " 'apps', 'sessions_user', 'invitations_org_email', 'api_keys_creator')",
-                NULL),
+        raw_int_arg("v2.db",
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('sessions', 'invitations', 'teams',"
+                    " 'apps', 'sessions_user', 'invitations_org_email', 'api_keys_creator')",
+                    NULL),
         7);
-    CHECK_EQ_INT(raw_int("v2.db", "SELECT COUNT(*) FROM calls WHERE key_id IS NULL", NULL), 1);
-    CHECK_EQ_INT(raw_int("v2.db", "SELECT COUNT(*) FROM sessions", NULL), 1);
+    CHECK_EQ_INT(raw_int_arg("v2.db", "SELECT COUNT(*) FROM calls WHERE key_id IS NULL", NULL), 1);
+    CHECK_EQ_INT(raw_int_arg("v2.db", "SELECT COUNT(*) FROM sessions", NULL), 1);
 }
 
 /* ---- orgs ---- */
@@ -596,7 +569,7 @@ TEST(calls_maintain_last_used)
             CHECK_EQ_INT(ig_store_key_get(st, b.id, keys[i].id, &got), IG_OK);
             CHECK_EQ_INT(got.last_used_at, 1800000000000 + (int64_t)i);
         }
-        CHECK_EQ_INT(raw_int("lastused.db", "SELECT COUNT(*) FROM calls WHERE key_id IS NOT NULL", NULL),
+        CHECK_EQ_INT(raw_int_arg("lastused.db", "SELECT COUNT(*) FROM calls WHERE key_id IS NOT NULL", NULL),
                      6 + 2 * NK);
     }
     free(keys);
@@ -1124,8 +1097,8 @@ TEST(invites_accept)
     size_t n = 9;
     CHECK_EQ_INT(ig_store_invite_list(st, org.id, list, 2, &n), IG_OK);
     CHECK_EQ_INT(n, 0);
-    CHECK_EQ_INT(raw_int("accept.db", "SELECT COUNT(*) FROM invitations WHERE accepted_at IS NOT NULL", NULL),
-                 1);
+    CHECK_EQ_INT(
+        raw_int_arg("accept.db", "SELECT COUNT(*) FROM invitations WHERE accepted_at IS NOT NULL", NULL), 1);
 
     /* an existing user joins; the password hash and name given are ignored */
     CHECK_EQ_INT(
@@ -1268,10 +1241,10 @@ TEST(sessions)
     make_jti(j6, 6);
     make_jti(j7, 7);
     CHECK_EQ_INT(ig_store_session_create(st, j6, o.id, org.id, exp), IG_OK);
-    CHECK_EQ_INT(raw_int("sess.db", "SELECT COUNT(*) FROM sessions WHERE jti LIKE 'old%%'", NULL), 50);
+    CHECK_EQ_INT(raw_int_arg("sess.db", "SELECT COUNT(*) FROM sessions WHERE jti LIKE 'old%%'", NULL), 50);
     CHECK_EQ_INT(ig_store_session_create(st, j7, o.id, org.id, exp), IG_OK);
-    CHECK_EQ_INT(raw_int("sess.db", "SELECT COUNT(*) FROM sessions WHERE jti LIKE 'old%%'", NULL), 0);
-    CHECK_EQ_INT(raw_int("sess.db", "SELECT COUNT(*) FROM sessions WHERE jti = 'recent'", NULL), 1);
+    CHECK_EQ_INT(raw_int_arg("sess.db", "SELECT COUNT(*) FROM sessions WHERE jti LIKE 'old%%'", NULL), 0);
+    CHECK_EQ_INT(raw_int_arg("sess.db", "SELECT COUNT(*) FROM sessions WHERE jti = 'recent'", NULL), 1);
     ig_store_close(st);
 }
 
@@ -1512,7 +1485,7 @@ static int64_t rows_of(const char *db, const char *table, const char *org_id)
 {
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT COUNT(*) FROM %s WHERE org_id = '%%s'", table);
-    return raw_int(db, sql, org_id);
+    return raw_int_arg(db, sql, org_id);
 }
 
 /* Fills an org with one row of everything it can own; u is a member (and owns its own org). */
@@ -1643,29 +1616,9 @@ TEST(org_delete)
     ig_store_close(st);
 }
 
-static void remove_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", g_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(g_dir);
-}
-
 int main(void)
 {
-    umask(077);
-    snprintf(g_dir, sizeof g_dir, "/tmp/ingate-store-v3-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!store_tmp_init("ingate-store-v3")) return 1;
     RUN(v2_upgrades_in_place);
     RUN(org_update_and_plan);
     RUN(keys_app_creator_get);
@@ -1684,6 +1637,6 @@ int main(void)
     RUN(audit_query_and_get);
     RUN(org_data_key);
     RUN(org_delete);
-    remove_dir();
+    store_tmp_remove();
     UNIT_DONE();
 }

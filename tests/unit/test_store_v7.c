@@ -4,6 +4,7 @@
  * spend added per (budget, period) with alert bits OR-ed in, skipped for a deleted budget; deletion of a
  * budget and of its org taking the spend along. */
 #include "unit.h"
+#include "store_tmp.h"
 #include "core/err.h"
 #include "store/store.h"
 
@@ -14,50 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char g_dir[64];
-
 #define NO_ID "0123456789abcdef0123456789abcdef" /* well-formed, never generated */
-
-static const char *tmp_path(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", g_dir, name);
-    return out;
-}
-
-static ig_store_t *open_db(const char *name)
-{
-    char path[128];
-    int err = -1;
-    ig_store_t *st = ig_store_open(tmp_path(path, sizeof path, name), &err);
-    CHECK(st != NULL);
-    CHECK_EQ_INT(err, IG_OK);
-    if (st) CHECK_EQ_INT(ig_store_migrate(st), IG_OK);
-    return st;
-}
-
-static int raw_exec(const char *name, const char *sql)
-{
-    char path[128];
-    sqlite3 *db = NULL;
-    int src = sqlite3_open(tmp_path(path, sizeof path, name), &db);
-    if (src == SQLITE_OK) src = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return src;
-}
-
-static int64_t raw_int(const char *name, const char *sql)
-{
-    char path[128];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *q = NULL;
-    int64_t v = -1;
-    if (sqlite3_open(tmp_path(path, sizeof path, name), &db) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return v;
-}
 
 static void fill_hash(uint8_t h[32], uint8_t seed)
 {
@@ -289,32 +247,12 @@ TEST(update_spend_delete)
     ig_store_close(st);
 }
 
-static void remove_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", g_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(g_dir);
-}
-
 int main(void)
 {
-    umask(077);
-    snprintf(g_dir, sizeof g_dir, "/tmp/ingate-store-v7-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!store_tmp_init("ingate-store-v7")) return 1;
     RUN(v6_upgrades_in_place);
     RUN(create_scopes_and_validation);
     RUN(update_spend_delete);
-    remove_dir();
+    store_tmp_remove();
     UNIT_DONE();
 }

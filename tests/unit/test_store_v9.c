@@ -5,6 +5,7 @@
  * budget, none when the transaction fails); two handles (two processes' worth) crossing together claim
  * each alert exactly once; and a budget event queued at most once per webhook (the unique index). */
 #include "unit.h"
+#include "store_tmp.h"
 #include "core/err.h"
 #include "store/store.h"
 
@@ -15,49 +16,6 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char g_dir[64];
-
-static const char *tmp_path(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", g_dir, name);
-    return out;
-}
-
-static ig_store_t *open_db(const char *name)
-{
-    char path[128];
-    int err = -1;
-    ig_store_t *st = ig_store_open(tmp_path(path, sizeof path, name), &err);
-    CHECK(st != NULL);
-    CHECK_EQ_INT(err, IG_OK);
-    if (st) CHECK_EQ_INT(ig_store_migrate(st), IG_OK);
-    return st;
-}
-
-static int raw_exec(const char *name, const char *sql)
-{
-    char path[128];
-    sqlite3 *db = NULL;
-    int src = sqlite3_open(tmp_path(path, sizeof path, name), &db);
-    if (src == SQLITE_OK) src = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    sqlite3_close(db);
-    return src;
-}
-
-static int64_t raw_int(const char *name, const char *sql)
-{
-    char path[128];
-    sqlite3 *db = NULL;
-    sqlite3_stmt *q = NULL;
-    int64_t v = -1;
-    if (sqlite3_open(tmp_path(path, sizeof path, name), &db) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
-        v = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
-    return v;
-}
 
 static ig_budget_spend_t spend(const char *budget_id, const char *org_id, int64_t start, int64_t add,
                                unsigned alerted)
@@ -279,33 +237,13 @@ TEST(a_budget_event_is_queued_once_per_webhook)
     CHECK_EQ_INT(raw_int("events.db", "SELECT COUNT(*) FROM webhook_deliveries"), 4);
 }
 
-static void remove_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", g_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(g_dir);
-}
-
 int main(void)
 {
-    umask(077);
-    snprintf(g_dir, sizeof g_dir, "/tmp/ingate-store-v9-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    if (!store_tmp_init("ingate-store-v9")) return 1;
     RUN(v8_upgrades_in_place_without_resending);
     RUN(claims_once_pending_until_done);
     RUN(two_writers_claim_each_alert_once);
     RUN(a_budget_event_is_queued_once_per_webhook);
-    remove_dir();
+    store_tmp_remove();
     UNIT_DONE();
 }
