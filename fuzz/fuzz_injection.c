@@ -7,6 +7,11 @@
  *   1. the scan succeeds; the score is in [0, 100] and equals the capped sum of the matched rules' weights.
  *   2. scanning twice gives the same result, and scanning the two halves into one accumulator finds at
  *      least every rule found in either half alone (accumulation is a union).
+ *   3. the fast scan (ig_injection_scan) and its specification (ig_injection_scan_reference) give the same
+ *      rules, score and count: from an empty accumulator, and from one that already holds the rules named
+ *      by the input's first byte (rules found earlier are skipped; neither scan may differ on which);
+ *      and on a short input (<= 64 bytes) repeated to 4 KiB, where text dense in first words takes the fast
+ *      scan past its budget of anchored matches (it then hands the rest to the reference's search).
  */
 #include "core/err.h"
 #include "guard/injection.h"
@@ -35,6 +40,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ig_injection_scan(t, half, &h1) || ig_injection_scan(t + half, size - half, &h2)) abort();
     if (ig_injection_scan(t, half, &u) || ig_injection_scan(t + half, size - half, &u)) abort();
     if ((u.matched & (h1.matched | h2.matched)) != (h1.matched | h2.matched)) abort();
+    ig_injection_result_t r = {0, 0, 0};
+    if (ig_injection_scan_reference(t, size, &r) != IG_OK) abort();
+    if (r.matched != a.matched || r.score != a.score || r.nmatched != a.nmatched) abort();
+    uint32_t start = size ? (uint32_t)data[0] * 0x01010101u : 0; /* spread over the rule bits */
+    start &= (1u << ig_injection_rule_count()) - 1;
+    ig_injection_result_t fs = {0, start, 0}, rs = {0, start, 0};
+    if (ig_injection_scan(t, size, &fs) != IG_OK || ig_injection_scan_reference(t, size, &rs) != IG_OK)
+        abort();
+    if (fs.matched != rs.matched || fs.score != rs.score || fs.nmatched != rs.nmatched) abort();
+    if (size > 0 && size <= 64) {
+        size_t n = 0;
+        char *rep = malloc(4096);
+        if (!rep) abort();
+        while (n + size <= 4096) {
+            memcpy(rep + n, data, size);
+            n += size;
+        }
+        ig_injection_result_t fr = {0, 0, 0}, rr = {0, 0, 0};
+        if (ig_injection_scan(rep, n, &fr) != IG_OK || ig_injection_scan_reference(rep, n, &rr) != IG_OK)
+            abort();
+        if (fr.matched != rr.matched || fr.score != rr.score || fr.nmatched != rr.nmatched) abort();
+        free(rep);
+    }
     free(t);
     return 0;
 }

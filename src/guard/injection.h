@@ -40,8 +40,16 @@ int ig_injection_init(void);
 
 /* Adds the rules matching text[0..len) to *acc (acc->matched accumulates across calls, so a request's
  * string values can be scanned one by one; acc->score and nmatched are recomputed from the union).
- * Zero *acc before the first call. IG_OK or an init error. */
+ * Zero *acc before the first call. IG_OK, IG_ENOMEM or an init error. The result is exactly
+ * ig_injection_scan_reference's for every input (any bytes, any accumulator); it gets there faster by
+ * looking for the rules' first words once rather than searching for each rule (injection.c says why the
+ * two agree). */
 int ig_injection_scan(const char *text, size_t len, ig_injection_result_t *acc);
+
+/* The specification of ig_injection_scan, kept for its tests and fuzzer (tests/unit/test_injection.c,
+ * fuzz/fuzz_injection.c): each rule not yet in acc->matched searches the whole text on its own, and is
+ * matched when PCRE2 finds it or fails (a limit: fail closed). Same contract; not for the request path. */
+int ig_injection_scan_reference(const char *text, size_t len, ig_injection_result_t *acc);
 
 /* Number of rules, and the name and weight of rule i (NULL / 0 when out of range). */
 int ig_injection_rule_count(void);
