@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ingate needs, only those that are missing. Idempotent; run as root (or with
 # sudo available).
-#   scripts/install-deps.sh          what building and running the gateway needs
+#   scripts/install-deps.sh          what building and running the gateway needs (node and npm build the
+#                                    dashboard that is embedded in the binary)
 #   scripts/install-deps.sh --test   plus what the test suite, sanitizers, fuzzers and benchmark need
+#                                    (chromium runs the dashboard's browser tests)
 set -euo pipefail
 
 BUILD_PKGS=(build-essential pkg-config libevent-dev libssl-dev libcurl4-openssl-dev libsqlite3-dev
-            libhttp-parser-dev libcjson-dev libcrypt-dev libpcre2-dev ca-certificates openssl)
-TEST_PKGS=(clang clang-format libclang-rt-14-dev nodejs npm nginx wrk sqlite3 curl procps python3 iproute2)
+            libhttp-parser-dev libcjson-dev libcrypt-dev libpcre2-dev ca-certificates openssl nodejs npm)
+TEST_PKGS=(clang clang-format libclang-rt-14-dev nginx wrk sqlite3 curl procps python3 iproute2 chromium)
 
 want=("${BUILD_PKGS[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${TEST_PKGS[@]}"); fi

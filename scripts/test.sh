@@ -2,7 +2,8 @@
 # README command 2: install what the tests need, build everything, and run the whole suite:
 #   1. static checks (banned calls, docs/configuration.md up to date)
 #   2. unit tests (release build)
-#   3. integration tests against the real binary and the mock upstream, incl. the official SDKs
+#   3. integration tests against the real binary and the mock upstream, incl. the official SDKs, then the
+#      dashboard's browser tests (tests/e2e, Debian's chromium; release build only)
 #   4. unit + integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   5. fuzz targets built with libFuzzer, their corpora replayed
 # Prints one closing line "N passed, N failed" and exits non-zero on any failure.
@@ -65,6 +66,13 @@ integration() { # binary-dir
         node --test --test-concurrency=2 --test-reporter=tap)
 }
 
+e2e() { # binary-dir: the dashboard end to end in chromium (tests/e2e, docs/dashboard.md)
+    local dir=$1
+    (cd tests/e2e && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } &&
+        INGATE_BIN="$ROOT/$dir/ingate" MOCK_BIN="$ROOT/$dir/mock-upstream" \
+        node --test --test-concurrency=1 --test-reporter=tap)
+}
+
 echo "== build"
 if ! make -j"$(nproc)" all >"$OUT/build.log" 2>&1; then
     tail -n 40 "$OUT/build.log"; echo "0 passed, 1 failed"; exit 1
@@ -72,6 +80,7 @@ fi
 run_stage checks checks
 run_stage unit make -j"$(nproc)" test-unit
 run_stage integration integration build
+run_stage e2e e2e build
 
 if [ "${SKIP_SAN:-0}" != 1 ]; then
     echo "== build (ASan+UBSan)"
