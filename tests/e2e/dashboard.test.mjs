@@ -125,6 +125,13 @@ describe('dashboard', () => {
     firstKey = await welcome.inputValue();
     assert.match(firstKey, /^sk-ingate-[0-9A-Za-z]{49}$/);
     assert.match(await page.locator('.secret-once').textContent(), /Shown only once/);
+    // what a new user needs to send a first request: this gateway's base URL and how to send the key, which
+    // itself stays in its one-time field
+    const curl = await page.locator('#welcome-first-request-curl').textContent();
+    assert.ok(curl.includes(`curl ${origin}/v1/chat/completions`), curl);
+    assert.ok(curl.includes('X-Ingate-Key: $INGATE_KEY'), curl);
+    assert.ok((await page.locator('#welcome-first-request-sdk').textContent()).includes(`baseURL: "${origin}/v1"`));
+    assert.ok(!(await page.locator('.first-request').textContent()).includes(firstKey));
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
 
     const cookies = await ctx.cookies(origin);
@@ -139,6 +146,7 @@ describe('dashboard', () => {
 
     await page.getByRole('button', { name: 'I have stored it' }).click();
     assert.equal(await page.locator('#welcome-key').count(), 0);
+    assert.equal(await page.locator('.first-request').count(), 0);
     assert.ok(!(await page.content()).includes(firstKey), 'the key is gone from the page');
     w.assertClean('signup');
   });

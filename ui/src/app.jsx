@@ -8,7 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { api, setCsrf, setUnauthorizedHandler } from './api.js';
 import { navigate, useLocation } from './router.js';
 import { SessionContext, rank, useSession } from './session.js';
-import { Link, SecretOnce } from './ui.jsx';
+import { FirstRequest, Link, SecretOnce } from './ui.jsx';
 import { Login, Signup, Accept } from './pages/auth.jsx';
 import { Overview } from './pages/overview.jsx';
 import { Logs } from './pages/logs.jsx';
@@ -264,6 +264,7 @@ export function App() {
             onDone={() => setWelcomeKey(null)}
           />
         )}
+        {welcomeKey && <FirstRequest id="welcome-first-request" />}
         {body}
       </Shell>
     </SessionContext.Provider>

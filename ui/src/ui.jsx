@@ -162,6 +162,41 @@ export function SecretOnce({ id, label, value, warning, onDone, doneLabel = 'I h
 }
 
 /**
+ * How to send a model request through this gateway with an ingate key: the base URL is this page's origin.
+ * The key itself is never put into the snippets (it stays in its one-time field); they read $INGATE_KEY.
+ */
+export function FirstRequest({ id = 'first-request' }) {
+  const o = window.location.origin;
+  const curl =
+    `export INGATE_KEY=sk-ingate-…   # the key above\n` +
+    `curl ${o}/v1/chat/completions \\\n` +
+    `  -H "X-Ingate-Key: $INGATE_KEY" -H "Content-Type: application/json" \\\n` +
+    `  -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'`;
+  const sdk =
+    `// OpenAI SDK: only the base URL and the key change\n` +
+    `const client = new OpenAI({ baseURL: "${o}/v1", apiKey: process.env.INGATE_KEY });\n` +
+    `// Anthropic SDK\n` +
+    `const claude = new Anthropic({ baseURL: "${o}", apiKey: process.env.INGATE_KEY });`;
+  return (
+    <section class="panel first-request" aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`}>Send your first request</h2>
+      <ol>
+        <li>
+          Store your provider's key under <Link href="/ui/providers">Providers</Link> (OpenAI, Anthropic, …): ingate injects it, your
+          application never holds it.
+        </li>
+        <li>Point your SDK or client at this gateway and send the ingate key:</li>
+      </ol>
+      <pre class="body assembled" id={`${id}-curl`}>{curl}</pre>
+      <pre class="body assembled" id={`${id}-sdk`}>{sdk}</pre>
+      <p class="hint">
+        The calls then appear under <Link href="/ui/logs">Logs</Link> (personal data redacted when your plan and settings say so) and in the Overview.
+      </p>
+    </section>
+  );
+}
+
+/**
  * A modal confirmation (<dialog>: focus stays inside, Escape cancels). typed: the text the user must type to
  * enable the confirm button (deleting an org, transferring it).
  */

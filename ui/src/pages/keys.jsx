@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { fmtTime } from '../format.js';
 import { ROLES, rank, useSession } from '../session.js';
-import { ConfirmDialog, FormError, Input, LoadState, Notice, PageTitle, SecretOnce, Select, Table, useApi, useBusy } from '../ui.jsx';
+import { ConfirmDialog, FirstRequest, FormError, Input, LoadState, Notice, PageTitle, SecretOnce, Select, Table, useApi, useBusy } from '../ui.jsx';
 
 function keyState(k) {
   if (k.revoked) return 'revoked';
@@ -61,6 +61,7 @@ export function Keys() {
           warning="This is the only time the key is shown: copy it now and keep it in a secret store. If it is lost, rotate the key."
           onDone={() => setSecret(null)} />
       )}
+      {secret && <FirstRequest />}
       <Notice>{notice}</Notice>
       <CreateKey apps={(apps.data && apps.data.apps) || []} onCreated={(d) => {
         setNotice('');
