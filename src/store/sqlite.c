@@ -2287,6 +2287,22 @@ static int get_row(sq_store_t *s, sqlite3_stmt *q, int (*read)(sqlite3_stmt *, v
     return read(q, out);
 }
 
+/* The row statement `id` selects by (row id = parameter 1, org = parameter 2), read by read() into out:
+ * another org's row is IG_ENOTFOUND like a missing one. No transaction of its own. */
+static int org_row_get(sq_store_t *s, int id, const char *org_id, const char *row_id,
+                       int (*read)(sqlite3_stmt *, void *), void *out, const char *what)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = stmt(s, id, &q);
+    if (rc == IG_OK) {
+        bind_text(q, 1, row_id);
+        bind_text(q, 2, org_id);
+        rc = get_row(s, q, read, out, what);
+    }
+    done(q);
+    return rc;
+}
+
 /* Runs list statement `id` of an org: org_id is parameter 1, now (when with_now) parameter 2, the LIMIT the
  * last one. Rows of `size` bytes go to out[0..cap) through read(); *n and IG_ETOOBIG as ig_store_key_list. */
 static int list_rows(sq_store_t *s, int id, const char *org_id, bool with_now, int64_t now, void *out,
@@ -2767,15 +2783,7 @@ static int read_key_v(sqlite3_stmt *st, void *p)
 /* The org's key with this id (bound query, no transaction of its own). */
 static int key_get(sq_store_t *s, const char *org_id, const char *id, ig_keyrec_t *out)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = stmt(s, ST_KEY_GET, &q);
-    if (rc) goto out;
-    bind_text(q, 1, id);
-    bind_text(q, 2, org_id);
-    rc = get_row(s, q, read_key_v, out, "key get");
-out:
-    done(q);
-    return rc;
+    return org_row_get(s, ST_KEY_GET, org_id, id, read_key_v, out, "key get");
 }
 
 static int sq_key_get(ig_store_t *st, const char *org_id, const char *id, ig_keyrec_t *out)
@@ -3023,15 +3031,7 @@ out:
 /* The org's webhook (bound query, no transaction of its own). */
 static int webhook_get(sq_store_t *s, const char *org_id, const char *id, ig_webhook_t *out)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = stmt(s, ST_WH_GET, &q);
-    if (rc) goto out;
-    bind_text(q, 1, id);
-    bind_text(q, 2, org_id);
-    rc = get_row(s, q, read_webhook, out, "webhook get");
-out:
-    done(q);
-    return rc;
+    return org_row_get(s, ST_WH_GET, org_id, id, read_webhook, out, "webhook get");
 }
 
 static int webhook_get_v(sq_store_t *s, const char *org_id, const char *id, void *out)
@@ -3190,15 +3190,7 @@ out:
 /* The org's delivery (bound query, no transaction of its own). */
 static int delivery_get(sq_store_t *s, const char *org_id, const char *id, ig_webhook_delivery_t *out)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = stmt(s, ST_DEL_GET, &q);
-    if (rc) goto out;
-    bind_text(q, 1, id);
-    bind_text(q, 2, org_id);
-    rc = get_row(s, q, read_delivery, out, "delivery get");
-out:
-    done(q);
-    return rc;
+    return org_row_get(s, ST_DEL_GET, org_id, id, read_delivery, out, "delivery get");
 }
 
 static int sq_delivery_record(ig_store_t *st, const char *org_id, const char *id, ig_webhook_attempt_t *a,
@@ -3443,15 +3435,7 @@ out:
 /* The org's budget (bound query, no transaction of its own). */
 static int budget_get(sq_store_t *s, const char *org_id, const char *id, ig_budget_t *out)
 {
-    sqlite3_stmt *q = NULL;
-    int rc = stmt(s, ST_BUDGET_GET, &q);
-    if (rc) goto out;
-    bind_text(q, 1, id);
-    bind_text(q, 2, org_id);
-    rc = get_row(s, q, read_budget, out, "budget get");
-out:
-    done(q);
-    return rc;
+    return org_row_get(s, ST_BUDGET_GET, org_id, id, read_budget, out, "budget get");
 }
 
 static int budget_get_v(sq_store_t *s, const char *org_id, const char *id, void *out)
