@@ -530,17 +530,22 @@ static size_t hist_encode(const uint64_t *h, uint8_t out[IG_LOGSTORE_HIST_BUCKET
     return 4 * n;
 }
 
-/* Adds a stored histogram (column i) into h. IG_EINTERNAL when it is not one we wrote. */
-static int hist_add_col(sqlite3_stmt *st, int i, uint64_t *h)
+/* Adds a stored histogram (len bytes at p; NULL = empty) into h. IG_EINTERNAL when it is not one we wrote. */
+static int hist_add(const uint8_t *p, size_t len, uint64_t *h)
 {
-    const uint8_t *p = sqlite3_column_blob(st, i);
-    size_t len = (size_t)sqlite3_column_bytes(st, i);
     if (!p) len = 0;
     if (len % 4 || len > IG_LOGSTORE_HIST_BUCKETS * 4) return IG_EINTERNAL;
     for (size_t b = 0; b < len / 4; b++)
         h[b] += (uint64_t)p[4 * b] | (uint64_t)p[4 * b + 1] << 8 | (uint64_t)p[4 * b + 2] << 16 |
                 (uint64_t)p[4 * b + 3] << 24;
     return IG_OK;
+}
+
+/* Adds the histogram of column i into h. */
+static int hist_add_col(sqlite3_stmt *st, int i, uint64_t *h)
+{
+    const uint8_t *p = sqlite3_column_blob(st, i);
+    return hist_add(p, (size_t)sqlite3_column_bytes(st, i), h);
 }
 
 /* The nearest-rank percentile (pct in (0, 100]) of a histogram; 0 when it is empty. */
@@ -571,15 +576,9 @@ static void hist_pct_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     hist_agg_t *a = sqlite3_aggregate_context(ctx, sizeof *a);
     if (!a || argc != 2) return;
     const uint8_t *p = sqlite3_value_blob(argv[0]);
-    size_t len = p ? (size_t)sqlite3_value_bytes(argv[0]) : 0;
     a->pct = sqlite3_value_int(argv[1]);
-    if (len % 4 || len > IG_LOGSTORE_HIST_BUCKETS * 4) {
+    if (hist_add(p, (size_t)sqlite3_value_bytes(argv[0]), a->h) != IG_OK)
         a->bad = true; /* not one we wrote */
-        return;
-    }
-    for (size_t b = 0; b < len / 4; b++)
-        a->h[b] += (uint64_t)p[4 * b] | (uint64_t)p[4 * b + 1] << 8 | (uint64_t)p[4 * b + 2] << 16 |
-                   (uint64_t)p[4 * b + 3] << 24;
 }
 
 static void hist_pct_final(sqlite3_context *ctx)
