@@ -227,10 +227,14 @@ static void sess_done(void *arg)
     ig_req_resume(req, rc);
 }
 
+static bool method_get_or_head_only(const ig_req_t *req)
+{
+    return strcmp(req->method_name, "GET") == 0 || strcmp(req->method_name, "HEAD") == 0;
+}
+
 static bool method_is_safe(const ig_req_t *req)
 {
-    return strcmp(req->method_name, "GET") == 0 || strcmp(req->method_name, "HEAD") == 0 ||
-           strcmp(req->method_name, "OPTIONS") == 0;
+    return method_get_or_head_only(req) || strcmp(req->method_name, "OPTIONS") == 0;
 }
 
 /* A browser sends the session cookie with every request to this origin, whoever's page asked for it, so a
@@ -369,11 +373,6 @@ static int metrics_access(ig_req_t *req, ig_reqstate_t *rs)
     return IG_EFORBIDDEN;
 }
 
-static bool method_get_or_head_only(const ig_req_t *req)
-{
-    return strcmp(req->method_name, "GET") == 0 || strcmp(req->method_name, "HEAD") == 0;
-}
-
 static int on_headers(ig_req_t *req)
 {
     ig_loopctx_t *lc = lc_of(req);
@@ -423,7 +422,7 @@ static int on_headers(ig_req_t *req)
 
 static bool method_get_or_head(ig_req_t *req)
 {
-    if (strcmp(req->method_name, "GET") == 0 || strcmp(req->method_name, "HEAD") == 0) return true;
+    if (method_get_or_head_only(req)) return true;
     ig_resp_method_not_allowed(req, IG_IOV_LIT("GET, HEAD"));
     return false;
 }
