@@ -202,19 +202,29 @@ void ig_api_run_simple(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work)
     ig_api_job_submit(req, rs, j);
 }
 
-void ig_api_run_param(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param, api_work_fn work)
+bool ig_api_param_ok(ig_req_t *req, ig_iov_t param)
 {
-    if (param.len == 0 || param.len > 32) {
-        ig_api_error(req, 404, "not_found", "not found", NULL);
-        return;
-    }
+    if (param.len > 0 && param.len <= 32) return true;
+    ig_api_error(req, 404, "not_found", "not found", NULL); /* cannot be an id: like a missing one */
+    return false;
+}
+
+api_job_t *ig_api_param_job(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param, api_work_fn work)
+{
+    if (!ig_api_param_ok(req, param)) return NULL;
     api_job_t *j = ig_api_job_new(req, rs, work);
     if (!j) {
         ig_resp_error(req, IG_ENOMEM, NULL);
-        return;
+        return NULL;
     }
     memcpy(j->param, param.base, param.len);
-    ig_api_job_submit(req, rs, j);
+    return j;
+}
+
+void ig_api_run_param(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param, api_work_fn work)
+{
+    api_job_t *j = ig_api_param_job(req, rs, param, work);
+    if (j) ig_api_job_submit(req, rs, j);
 }
 
 /* ---------------------------------------------------------------------------------------------------- */

@@ -362,18 +362,14 @@ void ig_api_budgets_get(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 
 void ig_api_budgets_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
-    if (param.len == 0 || param.len > 32) {
-        ig_api_error(req, 404, "not_found", "not found", NULL);
+    api_job_t *j = ig_api_param_job(req, rs, param, work_put);
+    if (!j) return;
+    cJSON *doc = ig_api_body_object(req);
+    if (!doc) {
+        ig_api_job_free(j);
         return;
     }
-    cJSON *doc = ig_api_body_object(req);
-    if (!doc) return;
     static const char *const allowed[] = {"name", "period_type", "soft_limit_usd", "hard_limit_usd", NULL};
-    api_job_t *j = ig_api_job_new(req, rs, work_put);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        goto out;
-    }
     if (cJSON_GetObjectItemCaseSensitive(doc, "scope") || cJSON_GetObjectItemCaseSensitive(doc, "scope_id")) {
         ig_api_bad_field(req, cJSON_GetObjectItemCaseSensitive(doc, "scope") ? "scope" : "scope_id",
                          "a budget's scope cannot change: create another budget");
@@ -385,7 +381,6 @@ void ig_api_budgets_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
                          "nothing to change: send name, period_type, soft_limit_usd or hard_limit_usd");
         goto out;
     }
-    memcpy(j->param, param.base, param.len);
     ig_api_job_submit(req, rs, j);
     j = NULL;
 out:

@@ -97,6 +97,10 @@ void ig_api_job_submit(ig_req_t *req, ig_reqstate_t *rs, api_job_t *j);
 void ig_api_run_simple(ig_req_t *req, ig_reqstate_t *rs, api_work_fn work);
 /* A job whose only input is the path parameter (an id: 1..32 chars, else 404 without a store query). */
 void ig_api_run_param(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param, api_work_fn work);
+/* Whether param (the :id of /…/:id) can be an id; if not, the 404 a missing one gets is sent. */
+bool ig_api_param_ok(ig_req_t *req, ig_iov_t param);
+/* A job for a call on one resource, j->param set: NULL when the answer was sent (404 as above, or 500). */
+api_job_t *ig_api_param_job(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param, api_work_fn work);
 
 /* Parses the body strictly as a JSON object; on failure the response is sent and NULL returned. */
 cJSON *ig_api_body_object(ig_req_t *req);

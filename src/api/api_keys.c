@@ -316,10 +316,7 @@ void ig_api_keys_revoke(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 
 void ig_api_keys_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
-    if (param.len == 0 || param.len > 32) {
-        ig_api_error(req, 404, "not_found", "not found", NULL);
-        return;
-    }
+    if (!ig_api_param_ok(req, param)) return;
     cJSON *doc = ig_api_body_object(req);
     if (!doc) return;
     static const char *const allowed[] = {"rate_limits", NULL};
@@ -332,12 +329,8 @@ void ig_api_keys_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
         ig_api_bad_field(req, "rate_limits", "rate_limits is required");
         goto out;
     }
-    j = ig_api_job_new(req, rs, work_keys_put);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        goto out;
-    }
-    memcpy(j->param, param.base, param.len);
+    j = ig_api_param_job(req, rs, param, work_keys_put);
+    if (!j) goto out;
     j->rpm_limit = rpm;
     j->tpm_limit = tpm;
     ig_api_job_submit(req, rs, j);
@@ -349,10 +342,7 @@ out:
 
 void ig_api_keys_rotate(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
-    if (param.len == 0 || param.len > 32) {
-        ig_api_error(req, 404, "not_found", "not found", NULL);
-        return;
-    }
+    if (!ig_api_param_ok(req, param)) return;
     int64_t overlap = rs->lc->gw->cfg->key_rotation_overlap_ms;
     if (req->body.len) { /* optional {"overlap_seconds": N} */
         cJSON *doc = ig_api_body_object(req);
@@ -369,12 +359,8 @@ void ig_api_keys_rotate(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
         }
         if (rc == IG_OK) overlap = secs * 1000;
     }
-    api_job_t *j = ig_api_job_new(req, rs, work_keys_rotate);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        return;
-    }
-    memcpy(j->param, param.base, param.len);
+    api_job_t *j = ig_api_param_job(req, rs, param, work_keys_rotate);
+    if (!j) return;
     j->num = overlap;
     ig_api_job_submit(req, rs, j);
 }

@@ -522,19 +522,15 @@ static void work_members_delete(api_job_t *j, ig_store_t *st)
 
 void ig_api_members_patch(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
-    if (param.len == 0 || param.len > 32) {
-        ig_api_error(req, 404, "not_found", "not found", NULL);
+    api_job_t *j = ig_api_param_job(req, rs, param, work_members_patch);
+    if (!j) return;
+    cJSON *doc = ig_api_body_object(req);
+    if (!doc) {
+        ig_api_job_free(j);
         return;
     }
-    cJSON *doc = ig_api_body_object(req);
-    if (!doc) return;
     static const char *const allowed[] = {"role", NULL};
     int role = -1;
-    api_job_t *j = ig_api_job_new(req, rs, work_members_patch);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        goto out;
-    }
     if (!ig_api_only_keys(req, doc, allowed)) goto out;
     int rc = ig_api_take_role(req, doc, "role", &role);
     if (rc == IG_EINVAL) goto out;
@@ -542,7 +538,6 @@ void ig_api_members_patch(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
         ig_api_bad_field(req, "role", "role is required");
         goto out;
     }
-    memcpy(j->param, param.base, param.len);
     j->want_role = role;
     ig_api_job_submit(req, rs, j);
     j = NULL;

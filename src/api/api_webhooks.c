@@ -405,20 +405,16 @@ void ig_api_webhooks_get(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 
 void ig_api_webhooks_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
 {
-    if (param.len == 0 || param.len > 32) {
-        ig_api_error(req, 404, "not_found", "not found", NULL);
+    api_job_t *j = ig_api_param_job(req, rs, param, work_put);
+    if (!j) return;
+    cJSON *doc = ig_api_body_object(req);
+    if (!doc) {
+        ig_api_job_free(j);
         return;
     }
-    cJSON *doc = ig_api_body_object(req);
-    if (!doc) return;
     static const char *const allowed[] = {"url", "events", "description", "enabled", NULL};
     uint32_t mask = 0;
     bool enabled = true;
-    api_job_t *j = ig_api_job_new(req, rs, work_put);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        goto out;
-    }
     if (!ig_api_only_keys(req, doc, allowed)) goto out;
     if (take_url(req, doc, j) == IG_EINVAL || take_events(req, doc, &mask) == IG_EINVAL ||
         take_description(req, doc, j))
@@ -434,7 +430,6 @@ void ig_api_webhooks_put(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param)
         ig_api_bad_field(req, "url", "nothing to change: send url, events, description or enabled");
         goto out;
     }
-    memcpy(j->param, param.base, param.len);
     ig_api_job_submit(req, rs, j);
     j = NULL;
 out:
@@ -455,16 +450,8 @@ void ig_api_webhooks_deliveries(ig_req_t *req, ig_reqstate_t *rs, ig_iov_t param
         ig_api_bad_field(req, "limit", "limit must be an integer from 1 to 100");
         return;
     }
-    if (param.len == 0 || param.len > 32) {
-        ig_api_error(req, 404, "not_found", "not found", NULL);
-        return;
-    }
-    api_job_t *j = ig_api_job_new(req, rs, work_deliveries);
-    if (!j) {
-        ig_resp_error(req, IG_ENOMEM, NULL);
-        return;
-    }
-    memcpy(j->param, param.base, param.len);
+    api_job_t *j = ig_api_param_job(req, rs, param, work_deliveries);
+    if (!j) return;
     j->limit = (int)limit;
     ig_api_job_submit(req, rs, j);
 }
