@@ -1,5 +1,6 @@
 /* Unit tests of src/store with the SQLite backend, on files in a fresh temporary directory. */
 #include "unit.h"
+#include "store_tmp.h"
 #include "core/err.h"
 #include "store/store.h"
 
@@ -9,27 +10,6 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static char g_dir[64];
-
-/* g_dir/name into out. */
-static const char *tmp_path(char *out, size_t cap, const char *name)
-{
-    snprintf(out, cap, "%s/%s", g_dir, name);
-    return out;
-}
-
-/* Opens and migrates g_dir/name. */
-static ig_store_t *open_db(const char *name)
-{
-    char path[128];
-    int err = -1;
-    ig_store_t *st = ig_store_open(tmp_path(path, sizeof path, name), &err);
-    CHECK(st != NULL);
-    CHECK_EQ_INT(err, IG_OK);
-    if (st) CHECK_EQ_INT(ig_store_migrate(st), IG_OK);
-    return st;
-}
 
 /* Call records are stored only for an org that exists: adds one with a fixed id straight in SQLite (the store
  * makes random ids). Idempotent, and waits out a concurrent writer. */
@@ -493,29 +473,10 @@ TEST(concurrent_handles)
     ig_store_close(st);
 }
 
-static void remove_dir(void)
-{
-    DIR *d = opendir(g_dir);
-    if (!d) return;
-    struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        snprintf(path, sizeof path, "%s/%s", g_dir, e->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    rmdir(g_dir);
-}
-
 int main(void)
 {
+    if (!store_tmp_init("ingate-store")) return 1;
     umask(022); /* the 0600 checks must not depend on the caller's umask */
-    snprintf(g_dir, sizeof g_dir, "/tmp/ingate-store-XXXXXX");
-    if (!mkdtemp(g_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
     RUN(open_migrate_idempotent);
     RUN(newer_schema_refused);
     RUN(file_mode_0600);
@@ -526,6 +487,6 @@ int main(void)
     RUN(providers);
     RUN(calls_batch);
     RUN(concurrent_handles);
-    remove_dir();
+    store_tmp_remove();
     UNIT_DONE();
 }
